@@ -1,0 +1,205 @@
+"""``hadir``: one command for every role. Subcommands import their heavy parts lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from edge import __version__
+from edge.errors import ConfigError, HadirError, ImageError
+
+# Exit codes: 0 all good; 1 some inputs could not be used; 2 usage/config error.
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_err(message: str) -> None:
+    print(f"hadir: {message}", file=sys.stderr)
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from edge.config import EdgeConfig, load_config
+
+    model: Any = EdgeConfig
+    if args.role == "server":
+        from sync_server.config import ServerConfig
+
+        model = ServerConfig
+    config = load_config(model, args.file)
+    print(f"{args.file}: ok ({args.role} config)")
+    if args.show:
+        print(json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+# --- identify -------------------------------------------------------------------------------
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from edge.config import load_edge_config
+    from edge.recognize.analyzer import FaceAnalyzer
+    from edge.recognize.identify import build_gallery, identify, iter_images
+    from edge.recognize.image import read_image
+
+    log = structlog.get_logger("hadir.identify")
+    config = load_edge_config(args.config).recognition
+    detector = config.detector.model_copy(update={"upsample": args.upsample})
+    config = config.model_copy(update={"detector": detector})
+    analyzer = FaceAnalyzer(config)
+
+    built = build_gallery(analyzer, args.gallery)
+    for rejected in built.rejected:
+        _print_err(f"gallery: skipped {rejected.message}")
+    if not built.templates_per_person:
+        _print_err(f"gallery {args.gallery}: no usable face in any <person>/ image")
+        return EXIT_USAGE
+    log.info(
+        "gallery_built",
+        people=len(built.templates_per_person),
+        templates=len(built.gallery),
+        skipped=len(built.rejected),
+    )
+
+    failures = 0
+    records: list[dict[str, Any]] = []
+    for given in args.images:
+        for path in iter_images(Path(given)):
+            try:
+                rgb = read_image(path, max_pixels=config.max_image_pixels)
+            except ImageError as exc:
+                failures += 1
+                _print_err(f"{exc}")
+                records.append({"image": str(path), "error": exc.reason, "message": str(exc)})
+                continue
+            faces = identify(analyzer, built.gallery, rgb)
+            records.append({"image": str(path), "faces": [_face_record(f) for f in faces]})
+            if not args.json:
+                _print_faces(path, faces)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _face_record(face: Any) -> dict[str, Any]:
+    box = face.box
+    record: dict[str, Any] = {
+        "box": [box.left, box.top, box.width, box.height],
+        "person": face.person_id,
+        "accepted": face.accepted,
+        "quality": list(face.quality.issues),
+    }
+    if face.match is not None:
+        record["nearest"] = face.match.person_id
+        record["distance"] = round(face.match.distance, 4)
+        if face.match.runner_up_id is not None:
+            record["margin"] = round(face.match.margin, 4)
+    return record
+
+
+def _print_faces(path: Path, faces: Sequence[Any]) -> None:
+    if not faces:
+        print(f"{path}: no face found")
+        return
+    print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+    for n, face in enumerate(faces, 1):
+        box = face.box
+        where = f"face {n} at {box.left},{box.top} {box.width}x{box.height}"
+        if face.match is None:
+            print(f"  {where}: not used ({face.quality.describe()})")
+        elif face.accepted:
+            print(f"  {where}: {face.person_id}  distance {face.match.distance:.3f}")
+        else:
+            print(
+                f"  {where}: unknown  (nearest {face.match.person_id}, "
+                f"distance {face.match.distance:.3f})"
+            )
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hadir",
+        description="hadir: face-recognition time and attendance for wall terminals.",
+    )
+    parser.add_argument("--version", action="version", version=f"hadir {__version__}")
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        default=None,
+        help="log format (default: json unless stderr is a TTY)",
+    )
+    parser.add_argument("--log-level", default=None, help="debug, info, warning or error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # identify
+    p = sub.add_parser(
+        "identify",
+        help="identify the faces in images against a gallery folder",
+        description="Enrol every GALLERY/<person>/* image, then print who each face in each "
+        "IMAGE is (or unknown) with its distance. Folders are searched recursively. "
+        "Exit 0 when every image was read, 1 when some could not be, 2 on usage errors.",
+    )
+    p.add_argument("--gallery", type=Path, required=True, help="folder of <person>/ photo folders")
+    p.add_argument("--config", type=Path, default=None, help="edge TOML config (optional)")
+    p.add_argument(
+        "--upsample",
+        type=int,
+        default=1,
+        choices=[0, 1, 2],
+        help="detector upsampling for stills; 1 finds faces down to ~40 px (default 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.set_defaults(handler=cmd_identify)
+
+    # config
+    p = sub.add_parser("config", help="configuration tools", description="Configuration tools.")
+    config_sub = p.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
+    c = config_sub.add_parser(
+        "check",
+        help="validate a config file",
+        description="Validate a TOML config file plus HADIR_* overrides; print one line per "
+        "problem and exit 2 if invalid.",
+    )
+    c.add_argument("file", type=Path, help="the TOML file")
+    c.add_argument("--role", choices=["edge", "server"], default="edge", help="default: edge")
+    c.add_argument("--show", action="store_true", help="print the effective config as JSON")
+    c.set_defaults(handler=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from edge.logs import configure_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level or "info", args.log_format or "auto")
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        _print_err(f"config error: {exc}")
+        return EXIT_USAGE
+    except (HadirError, FileNotFoundError) as exc:
+        _print_err(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

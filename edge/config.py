@@ -1,0 +1,183 @@
+"""Configuration: a TOML file per role, every key overridable by ``HADIR_*`` variables.
+
+``HADIR_SECTION__KEY=value`` overrides ``[section] key`` (double underscore for
+nesting, case-insensitive). Unknown keys and invalid values fail at start with
+one line naming the key, e.g.::
+
+    edge.toml: recognition.matching.threshold: Input should be less than 2 (got 7)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.errors import ConfigError
+from edge.recognize.config import RecognitionConfig
+
+ENV_PREFIX = "HADIR_"
+# Variables that share the prefix but are not config keys.
+RESERVED_ENV = frozenset(
+    {"HADIR_CONFIG", "HADIR_FACES_DIR", "HADIR_MODELS_DIR", "HADIR_LOG_FORMAT"}
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors; values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(StrictModel):
+    """Who this terminal is."""
+
+    id: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Terminal id, unique per site; defaults to the host name.",
+    )
+    timezone: str = Field(
+        "UTC", description="IANA time zone of the site (e.g. Europe/Berlin), for the local day."
+    )
+
+
+class LoggingConfig(StrictModel):
+    """Log output."""
+
+    level: str = Field(
+        "info",
+        pattern=r"^(?i:debug|info|warning|error)$",
+        description="Lowest level logged: debug, info, warning or error.",
+    )
+    format: str = Field(
+        "auto",
+        pattern=r"^(auto|json|console)$",
+        description="json (journald), console (key=value) or auto: json unless stdout is a TTY.",
+    )
+
+
+class EdgeConfig(StrictModel):
+    """Settings of one terminal (``/etc/hadir/edge.toml``)."""
+
+    device: DeviceConfig = Field(default_factory=DeviceConfig, description="Terminal identity.")
+    data_dir: Path = Field(
+        Path("hadir-data"),
+        description="Where the terminal keeps its database; relative paths are taken from the "
+        "working directory (systemd sets it to the unit's StateDirectory).",
+    )
+    recognition: RecognitionConfig = Field(
+        default_factory=RecognitionConfig, description="Detector, quality and matching rules."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+
+
+def _env_overrides(model: type[BaseModel], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict of the ``HADIR_*`` variables that address ``model``'s top-level keys."""
+    fields = {name.lower() for name in model.model_fields}
+    result: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in RESERVED_ENV:
+            continue
+        path = upper[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in fields:
+            # Another role's key (a server variable on a terminal); not ours to judge.
+            continue
+        node = result
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: conflicts with another HADIR_ variable")
+            node = child
+        node[path[-1]] = _parse_env_value(raw)
+    return result
+
+
+def _parse_env_value(raw: str) -> Any:
+    # Lists and tables come as JSON; scalars stay strings for pydantic to coerce.
+    stripped = raw.strip()
+    if stripped[:1] in "[{":
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line per problem: ``source: dotted.key: message (got value)``."""
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif item["type"] == "union_tag_invalid":
+            msg = item["msg"]
+        got = item.get("input")
+        suffix = (
+            "" if item["type"] == "extra_forbidden" or isinstance(got, dict) else f" (got {got!r})"
+        )
+        lines.append(f"{source}: {loc or '(top level)'}: {msg}{suffix}")
+    return "\n".join(lines)
+
+
+def load_config(
+    model: type[M],
+    path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> M:
+    """Read ``path`` (optional), apply ``HADIR_*`` overrides, validate into ``model``."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: config file not found") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    overrides = _env_overrides(model, environ)
+    if overrides:
+        source = f"{source} + HADIR_* environment"
+    try:
+        return model.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from exc
+
+
+def load_edge_config(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> EdgeConfig:
+    return load_config(EdgeConfig, path, environ=environ)

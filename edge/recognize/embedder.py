@@ -1,0 +1,52 @@
+"""5-point landmarks and dlib's ResNet face descriptor."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.recognize.models import ModelFiles, model_files
+from edge.recognize.types import DESCRIPTOR_DIM, Box, Descriptor, Image
+
+Landmarks = npt.NDArray[np.float32]
+"""``(5, 2)`` float32 x, y: two corners of each eye, then the base of the nose."""
+
+
+class FaceEmbedder:
+    """Computes landmarks and 128-D descriptors for face boxes.
+
+    dlib's network object keeps scratch state between calls, so concurrent calls
+    (the server's thread pool) are serialised by a lock.
+    """
+
+    def __init__(self, models: ModelFiles | None = None) -> None:
+        import dlib
+
+        self._dlib: Any = dlib
+        files = models or model_files()
+        self._predictor: Any = dlib.shape_predictor(str(files.landmarks_5))
+        self._net: Any = dlib.face_recognition_model_v1(str(files.descriptor))
+        self._lock = threading.Lock()
+
+    def shape(self, image: Image, box: Box) -> Any:
+        """The dlib landmark object for ``box`` (input to :meth:`describe`)."""
+        rect = self._dlib.rectangle(box.left, box.top, box.right, box.bottom)
+        return self._predictor(image, rect)
+
+    @staticmethod
+    def landmarks(shape: Any) -> Landmarks:
+        """The landmark object as a ``(5, 2)`` array."""
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+    def describe(self, image: Image, shape: Any) -> Descriptor:
+        """The 128-D float32 descriptor of the face ``shape`` locates in the RGB ``image``."""
+        with self._lock:
+            raw = self._net.compute_face_descriptor(image, shape)
+        vec = np.asarray(raw, dtype=np.float32).reshape(DESCRIPTOR_DIM)
+        return vec
+
+    def __repr__(self) -> str:
+        return "<FaceEmbedder landmarks=5 descriptor=resnet128>"

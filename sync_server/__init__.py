@@ -1,0 +1,1 @@
+"""hadir sync server: central ingest, enrolment feed and reports."""

@@ -1,0 +1,42 @@
+"""Shared fixtures. Real faces come from ../shared/faces (or HADIR_FACES_DIR), never the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _faces_dir() -> Path:
+    return Path(os.environ.get("HADIR_FACES_DIR") or ROOT.parent / "shared" / "faces")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The real-face data folder; skips locally, fails in CI, when it is missing."""
+    path = _faces_dir()
+    if not (path / "people").is_dir():
+        message = (
+            f"real-face data not found at {path} "
+            "(put the shared faces there or set HADIR_FACES_DIR)"
+        )
+        if _in_ci():
+            pytest.fail(message + "; CI requires it")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def analyzer():  # type: ignore[no-untyped-def]
+    """One FaceAnalyzer for the session with default settings and upsample 1 for stills."""
+    from edge.recognize.analyzer import FaceAnalyzer
+    from edge.recognize.config import HogDetectorConfig, RecognitionConfig
+
+    return FaceAnalyzer(RecognitionConfig(detector=HogDetectorConfig(upsample=1)))
