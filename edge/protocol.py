@@ -1,0 +1,156 @@
+"""Wire models of the sync protocol (``/api/v1``), shared by the terminal and the server.
+
+One definition on both sides means a field cannot drift. The prose reference is
+docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.recognize.types import DESCRIPTOR_DIM
+
+API_PREFIX = "/api/v1"
+MAX_BATCH = 500
+TEMPLATE_BYTES = DESCRIPTOR_DIM * 4
+
+PersonId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+DeviceId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventKind(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class AttendanceEvent(WireModel):
+    """One attendance event as recorded by a terminal. ``id`` is the idempotency key."""
+
+    id: UUID = Field(description="Client-made UUID (v7 preferred); unique forever.")
+    device_id: DeviceId = Field(description="The terminal that recorded it.")
+    person_id: PersonId = Field(description="Who was recognised.")
+    kind: EventKind = Field(description="in or out.")
+    wall_time: datetime = Field(description="Terminal wall clock at recognition, UTC, ISO 8601.")
+    clock_synced: bool = Field(description="Whether the terminal clock was NTP-synchronised.")
+    monotonic: float = Field(ge=0, description="Terminal CLOCK_MONOTONIC seconds at recognition.")
+    boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id of that boot.")
+    distance: float = Field(ge=0, le=4, description="Descriptor distance to the person.")
+    margin: float = Field(ge=0, description="Second-best person's distance minus the best one's.")
+
+    @field_validator("wall_time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("wall_time must carry a UTC offset")
+        return value
+
+
+class EventBatch(WireModel):
+    """POST /api/v1/events body."""
+
+    device_id: DeviceId = Field(description="The sending terminal; must match its token.")
+    sent_wall_time: datetime = Field(description="Terminal wall clock when the batch was sent.")
+    sent_monotonic: float = Field(ge=0, description="Terminal monotonic clock at sending.")
+    boot_id: str = Field(min_length=1, max_length=64, description="Terminal boot id at sending.")
+    clock_synced: bool = Field(description="Terminal clock synchronised when sending.")
+    events: list[AttendanceEvent] = Field(max_length=MAX_BATCH, description="Up to 500 events.")
+
+
+class EventStatus(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class EventResult(WireModel):
+    id: UUID
+    status: EventStatus
+    reason: str | None = None
+
+
+class BatchResult(WireModel):
+    """Answer to a batch: one result per event id, in request order."""
+
+    results: list[EventResult]
+    server_time: datetime
+
+
+def encode_template(vector: npt.ArrayLike) -> str:
+    """A 128-D template as base64 of 512 little-endian float32 bytes."""
+    arr = np.asarray(vector, dtype="<f4").reshape(DESCRIPTOR_DIM)
+    return base64.b64encode(arr.tobytes()).decode("ascii")
+
+
+def decode_template(text: str) -> npt.NDArray[np.float32]:
+    """Inverse of :func:`encode_template`; raises ValueError on a malformed template."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("template is not valid base64") from exc
+    if len(raw) != TEMPLATE_BYTES:
+        raise ValueError(f"template has {len(raw)} bytes, expected {TEMPLATE_BYTES}")
+    arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError("template contains NaN or infinite values")
+    return arr
+
+
+class PersonUpsert(WireModel):
+    """A person was created or changed: the full, current set of their templates."""
+
+    op: Literal["upsert"] = "upsert"
+    version: int = Field(ge=1, description="Server version of this change.")
+    person_id: PersonId
+    name: str = Field(min_length=1, max_length=200)
+    templates: list[str] = Field(
+        min_length=1, max_length=64, description="base64 float32 templates (encode_template)."
+    )
+
+    @field_validator("templates")
+    @classmethod
+    def _valid_templates(cls, value: list[str]) -> list[str]:
+        for item in value:
+            decode_template(item)
+        return value
+
+
+class PersonDelete(WireModel):
+    """A person was deleted: every terminal drops their templates."""
+
+    op: Literal["delete"] = "delete"
+    version: int = Field(ge=1, description="Server version of this change.")
+    person_id: PersonId
+
+
+EnrolmentChange = Annotated[PersonUpsert | PersonDelete, Field(discriminator="op")]
+
+
+class EnrolmentPage(WireModel):
+    """GET /api/v1/enrolment/changes?since=V answer.
+
+    ``changes`` are in increasing version order, all > ``since``; the terminal
+    stores ``version`` after applying the page and asks again while ``more``.
+    """
+
+    since: int = Field(ge=0)
+    version: int = Field(ge=0, description="Version the terminal is at after this page.")
+    more: bool = Field(description="Whether more changes follow.")
+    changes: list[EnrolmentChange]
