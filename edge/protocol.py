@@ -154,3 +154,56 @@ class EnrolmentPage(WireModel):
     version: int = Field(ge=0, description="Version the terminal is at after this page.")
     more: bool = Field(description="Whether more changes follow.")
     changes: list[EnrolmentChange]
+    reset: bool = Field(
+        False,
+        description="The terminal's copy is stale (it moved to another group, or its version "
+        "is unknown to the server): drop every local template before applying this page, "
+        "which starts a full copy of the group.",
+    )
+
+
+class Heartbeat(WireModel):
+    """POST /api/v1/heartbeat body: the terminal's health, sent every minute or so."""
+
+    device_id: DeviceId = Field(description="The sending terminal; must match its token.")
+    wall_time: datetime = Field(description="Terminal wall clock when sent, with UTC offset.")
+    monotonic: float = Field(ge=0, description="Terminal CLOCK_MONOTONIC seconds when sent.")
+    boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id.")
+    clock_synced: bool = Field(description="Whether the terminal clock is NTP-synchronised.")
+    software_version: str = Field(min_length=1, max_length=64, description="hadir version.")
+    enrolment_version: int = Field(ge=0, description="Enrolment version the terminal holds.")
+    backlog: int = Field(ge=0, description="Events in the outbox, not yet accepted by the server.")
+    backlog_oldest_age_s: float | None = Field(
+        None, ge=0, description="Age in seconds of the oldest outbox event; null when empty."
+    )
+    camera_state: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z][a-z_]*$",
+        description="Camera state, e.g. ok, starting, reconnecting, failed.",
+    )
+    fps: float = Field(ge=0, le=1000, description="Frames processed per second, recent average.")
+    recognition_latency_ms: float | None = Field(
+        None,
+        ge=0,
+        description="Recent median time from a face appearing to its decision, milliseconds.",
+    )
+
+    @field_validator("wall_time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("wall_time must carry a UTC offset")
+        return value
+
+
+class HeartbeatAck(WireModel):
+    """Answer to a heartbeat."""
+
+    server_time: datetime = Field(description="Server clock when the heartbeat arrived.")
+    clock_offset_s: float = Field(
+        description="Terminal wall clock minus server clock, seconds (network delay included)."
+    )
+    enrolment_version: int = Field(
+        ge=0, description="Latest enrolment version for the terminal's group: pull when ahead."
+    )
