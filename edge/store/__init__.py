@@ -1,0 +1,64 @@
+"""The terminal's memory: durable attendance events, their outbox, the enrolment mirror.
+
+    from edge.store import EdgeStore, StoreConfig
+
+    with EdgeStore.open(path, StoreConfig(), device_id="gate-1", timezone="Europe/Berlin") as store:
+        result = store.record("p-17", distance=0.41, margin=0.12)
+        if result.recorded: ...            # committed with fsync: beep "recorded"
+
+See docs/store.md.
+"""
+
+from edge.store.clock import ClockSyncStatus, kernel_clock_synced, read_boot_id, utc_now, uuid7
+from edge.store.config import StoreConfig
+from edge.store.errors import (
+    EnrolmentPageError,
+    EventError,
+    NotAStoreError,
+    SchemaTooNewError,
+    StoreBusyError,
+    StoreClosedError,
+    StoreCorruptError,
+    StoreError,
+    StoreFullError,
+    StoreIOError,
+    StoreReadOnlyError,
+)
+from edge.store.migrations import SCHEMA_VERSION
+from edge.store.store import EdgeStore
+from edge.store.types import (
+    Backlog,
+    EnrolmentApplied,
+    Outcome,
+    RecordResult,
+    RejectedEvent,
+    StoreStats,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Backlog",
+    "ClockSyncStatus",
+    "EdgeStore",
+    "EnrolmentApplied",
+    "EnrolmentPageError",
+    "EventError",
+    "NotAStoreError",
+    "Outcome",
+    "RecordResult",
+    "RejectedEvent",
+    "SchemaTooNewError",
+    "StoreBusyError",
+    "StoreClosedError",
+    "StoreConfig",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreFullError",
+    "StoreIOError",
+    "StoreReadOnlyError",
+    "StoreStats",
+    "kernel_clock_synced",
+    "read_boot_id",
+    "utc_now",
+    "uuid7",
+]
