@@ -89,6 +89,11 @@ _SQL_DAY_HAS_EVENT = (
     "SELECT 1 FROM events WHERE person_id = ? AND wall_time >= ? AND wall_time < ? LIMIT 1"
 )
 _SQL_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQL_UPSERT_PERSON = (
+    "INSERT INTO people (person_id, name, version, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (person_id) DO UPDATE SET name = excluded.name, version = excluded.version, "
+    "updated_at = excluded.updated_at"
+)
 _SQL_PENDING = (
     f"SELECT {_EVENT_COLUMNS} FROM events WHERE sync_state = 'pending' ORDER BY seq LIMIT ?"
 )
@@ -592,27 +597,22 @@ class EdgeStore:
                 db.execute("DELETE FROM templates")
                 db.execute("DELETE FROM people")
             upserted = deleted = 0
-            people = db.table("people")
-            templates = db.table("templates")
+            # Plain statements, not sqlite-utils' Table.upsert/insert_all: those
+            # introspect the schema on every call, which held the write lock
+            # (and so a waiting record()) about ten times longer on a big page.
             for change, vectors in checked.changes:
-                templates.delete_where("person_id = ?", [change.person_id])
+                db.execute("DELETE FROM templates WHERE person_id = ?", (change.person_id,))
                 if isinstance(change, PersonUpsert):
-                    people.upsert(
-                        {
-                            "person_id": change.person_id,
-                            "name": change.name,
-                            "version": change.version,
-                            "updated_at": stamp,
-                        },
-                        pk="person_id",
+                    db.execute(
+                        _SQL_UPSERT_PERSON, (change.person_id, change.name, change.version, stamp)
                     )
-                    templates.insert_all(
-                        {"person_id": change.person_id, "position": i, "vector": blob}
-                        for i, blob in enumerate(vectors)
+                    db.conn.executemany(
+                        "INSERT INTO templates (person_id, position, vector) VALUES (?, ?, ?)",
+                        [(change.person_id, i, blob) for i, blob in enumerate(vectors)],
                     )
                     upserted += 1
                 else:
-                    people.delete_where("person_id = ?", [change.person_id])
+                    db.execute("DELETE FROM people WHERE person_id = ?", (change.person_id,))
                     deleted += 1
             db.execute(
                 "UPDATE mirror SET version = ?, updated_at = ? WHERE id = 1",
