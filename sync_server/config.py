@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from edge.config import LoggingConfig, StrictModel
+from edge.errors import ConfigError
 from edge.recognize.config import RecognitionConfig
+
+MIN_ADMIN_TOKEN_CHARS = 16
+CREDENTIAL_NAME = "admin_token"
 
 
 class ListenConfig(StrictModel):
@@ -15,6 +21,32 @@ class ListenConfig(StrictModel):
 
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 for every interface.")
     port: int = Field(8600, ge=1, le=65535, description="TCP port.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port. They share nothing but the database, "
+        "so more than one needs PostgreSQL or a local SQLite file.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed (client IP "
+        "for the bad-credential limit); empty: use the TCP peer address.",
+    )
+
+
+class AuthConfig(StrictModel):
+    """Credentials and the bad-credential limit."""
+
+    max_failures: int = Field(
+        20,
+        ge=1,
+        description="Bad credentials allowed from one client address per window; more get 429 "
+        "until the window ends. Counted in the database, so all server processes share it.",
+    )
+    failure_window_s: float = Field(
+        300.0, gt=0, le=86_400, description="Length of the bad-credential window, seconds."
+    )
 
 
 class ServerConfig(StrictModel):
@@ -27,14 +59,87 @@ class ServerConfig(StrictModel):
         description="SQLAlchemy URL: sqlite:///PATH (default, WAL) or "
         "postgresql+psycopg://user@host/db for production.",
     )
+    db_pool_size: int = Field(
+        5, ge=1, le=100, description="PostgreSQL connections kept open per server process."
+    )
+    migrate_on_start: bool = Field(
+        True,
+        description="Bring the database schema up to date when the server starts (several "
+        "processes starting at once take turns).",
+    )
     data_dir: Path = Field(
         Path("hadir-server-data"), description="Folder for server state other than the database."
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /api/v1/admin (at least 16 characters); prefer "
+        "HADIR_ADMIN_TOKEN, admin_token_file or systemd LoadCredential=admin_token over "
+        "writing it here.",
+    )
+    admin_token_file: Path | None = Field(
+        None,
+        description="File holding the admin token (first line); used when admin_token is unset.",
+    )
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Bad-credential limit.")
     recognition: RecognitionConfig = Field(
         default_factory=RecognitionConfig,
         description="Enrolment uses the terminals' recognition code and thresholds.",
     )
+    enrolment_workers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads computing templates from uploaded photos (CPU-bound, per process).",
+    )
+    enrolment_page_size: int = Field(
+        200, ge=1, le=1000, description="Most changes in one page of the enrolment feed."
+    )
+    max_future_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="An event whose (corrected) time is this far ahead of the server clock is "
+        "rejected as future_time and kept for an admin to see.",
+    )
     max_body_bytes: int = Field(
         8_000_000, ge=1024, description="Largest request body accepted (photo uploads included)."
     )
+    max_json_body_bytes: int = Field(
+        2_000_000,
+        ge=1024,
+        description="Largest JSON request body (a batch of 500 events is about 250 kB).",
+    )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+
+
+def resolve_admin_token(
+    config: ServerConfig, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The admin token from config/HADIR_ADMIN_TOKEN, admin_token_file, or systemd credentials.
+
+    Raises :class:`ConfigError` for an unreadable file or a token too short to resist guessing.
+    """
+    environ = os.environ if environ is None else environ
+    token: str | None = None
+    source = "admin_token"
+    if config.admin_token is not None:
+        token = config.admin_token.get_secret_value()
+    else:
+        path = config.admin_token_file
+        if path is None and environ.get("CREDENTIALS_DIRECTORY"):
+            candidate = Path(environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
+            path = candidate if candidate.is_file() else None
+        if path is not None:
+            source = str(path)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read the admin token ({exc})") from exc
+            token = lines[0] if lines else ""
+    if token is None:
+        return None
+    token = token.strip()
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"{source}: the admin token must have at least {MIN_ADMIN_TOKEN_CHARS} characters"
+        )
+    return token

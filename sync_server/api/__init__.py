@@ -1,0 +1,1 @@
+"""HTTP routers: terminal endpoints, admin endpoints, health and metrics."""

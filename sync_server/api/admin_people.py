@@ -1,0 +1,252 @@
+"""Admin: people, enrolment photos and imported templates."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from edge.errors import ImageError
+from edge.protocol import decode_template
+from edge.recognize.types import Descriptor
+from sync_server import people
+from sync_server.deps import Services, admin, services
+from sync_server.enrolment import Neighbour
+from sync_server.errors import ApiError, error_responses
+from sync_server.feed import template_bytes
+from sync_server.schemas import (
+    ChangeVersion,
+    Deleted,
+    DuplicateWarning,
+    GroupName,
+    PersonCreate,
+    PersonInfo,
+    PersonList,
+    PersonUpdate,
+    PhotoAccepted,
+    TemplatesImport,
+    TemplatesImported,
+)
+
+log = structlog.get_logger("hadir.server")
+
+router = APIRouter(
+    prefix="/admin/people",
+    tags=["admin: people"],
+    dependencies=[Depends(admin)],
+    responses=error_responses(401, 403, 404, 413, 429),
+)
+
+ServicesDep = Annotated[Services, Depends(services)]
+PersonIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+
+PHOTO_FIELD = "photo"
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/gif")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PersonInfo,
+    summary="Create a person (terminals learn of them with their first template)",
+    responses=error_responses(409),
+)
+def create_person(body: PersonCreate, svc: ServicesDep) -> PersonInfo:
+    return people.create(svc.db, body)
+
+
+@router.get("", response_model=PersonList, summary="All people, optionally of one group")
+def list_people(svc: ServicesDep, group: Annotated[GroupName | None, Query()] = None) -> PersonList:
+    return PersonList(people=people.list_people(svc.db, group))
+
+
+@router.get("/{person_id}", response_model=PersonInfo, summary="One person and their templates")
+def get_person(person_id: PersonIdPath, svc: ServicesDep) -> PersonInfo:
+    with svc.db.read() as conn:
+        return people.load(conn, person_id)
+
+
+@router.patch(
+    "/{person_id}",
+    response_model=PersonInfo,
+    summary="Rename a person or move them to another group",
+    description="Moving sends a tombstone to the old group's terminals and the person with "
+    "their templates to the new group's.",
+)
+def update_person(person_id: PersonIdPath, body: PersonUpdate, svc: ServicesDep) -> PersonInfo:
+    info, _version = people.update(svc.db, person_id, body)
+    return info
+
+
+@router.delete(
+    "/{person_id}",
+    response_model=Deleted,
+    summary="Delete a person and their templates",
+    description="Every terminal of their group drops their templates on its next pull. Their "
+    "past attendance events stay.",
+)
+def delete_person(person_id: PersonIdPath, svc: ServicesDep) -> Deleted:
+    version = people.delete(svc.db, person_id)
+    log.info("person_deleted", person_id=person_id, version=version)
+    return Deleted(id=person_id, version=version)
+
+
+@router.delete(
+    "/{person_id}/templates/{template_id}",
+    response_model=ChangeVersion,
+    summary="Delete one template",
+)
+def delete_template(
+    person_id: PersonIdPath, template_id: Annotated[int, Path(ge=1)], svc: ServicesDep
+) -> ChangeVersion:
+    return ChangeVersion(version=people.delete_template(svc.db, person_id, template_id))
+
+
+@router.post(
+    "/{person_id}/templates",
+    status_code=201,
+    response_model=TemplatesImported,
+    summary="Import templates computed elsewhere",
+    description="For moving enrolments between servers or from `hadir enrol`; no quality "
+    "checks are possible without the photo, so prefer photo upload.",
+    responses=error_responses(409),
+)
+def import_templates(
+    person_id: PersonIdPath, body: TemplatesImport, svc: ServicesDep
+) -> TemplatesImported:
+    vectors = [decode_template(t) for t in body.templates]
+    warnings: list[DuplicateWarning] = []
+    for vector in vectors:
+        warnings.extend(_warnings(svc.enroller.neighbours(svc.db, vector, person_id)))
+    ids, count, version = people.add_templates(
+        svc.db,
+        person_id,
+        [people.NewTemplate(template_bytes(v), None, body.source) for v in vectors],
+    )
+    return TemplatesImported(
+        person_id=person_id, template_ids=ids, templates=count, version=version, warnings=warnings
+    )
+
+
+_PHOTO_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The photo: a multipart form with the file in field `photo`, or the "
+        "image itself as the body (Content-Type image/jpeg, image/png, ...).",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [PHOTO_FIELD],
+                    "properties": {PHOTO_FIELD: {"type": "string", "format": "binary"}},
+                }
+            },
+            **{t: {"schema": {"type": "string", "format": "binary"}} for t in _IMAGE_TYPES},
+        },
+    }
+}
+
+
+@router.post(
+    "/{person_id}/photos",
+    status_code=201,
+    response_model=PhotoAccepted,
+    summary="Enrol a photo: the server computes the template",
+    description="Runs the terminals' recognition code on the photo. Unusable photos are "
+    "refused with 422 and a reason: unreadable, too_large, too_small, no_face, "
+    "several_faces, or a quality problem of the face (too_small, blurred, turned_away, "
+    "tilted, too_dark, too_bright); nothing is stored then. An accepted photo may carry "
+    "warnings: other people closer than the matching threshold. The same photo twice "
+    "answers 200 with the existing template.",
+    openapi_extra=_PHOTO_BODY,
+    responses={
+        200: {"model": PhotoAccepted, "description": "This photo was already enrolled."},
+        **error_responses(409, 415, 422),
+    },
+)
+async def upload_photo(person_id: PersonIdPath, request: Request, svc: ServicesDep) -> Any:
+    data, name = await _read_photo(request)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = await run_in_threadpool(people.find_photo, svc.db, person_id, digest)
+    if existing is not None:
+        template_id, count = existing
+        again = PhotoAccepted(
+            person_id=person_id,
+            template_id=template_id,
+            created=False,
+            templates=count,
+            version=None,
+            warnings=[],
+        )
+        return JSONResponse(again.model_dump(mode="json"), status_code=200)
+    try:
+        descriptor: Descriptor = await svc.enroller.describe_async(data, name)
+    except ImageError as exc:
+        svc.metrics.photos.labels(exc.reason).inc()
+        log.info("photo_rejected", person_id=person_id, reason=exc.reason, detail=str(exc))
+        raise ApiError(422, exc.reason, str(exc)) from exc
+    neighbours = await run_in_threadpool(svc.enroller.neighbours, svc.db, descriptor, person_id)
+    ids, count, version = await run_in_threadpool(
+        people.add_templates,
+        svc.db,
+        person_id,
+        [people.NewTemplate(template_bytes(descriptor), digest, name)],
+    )
+    svc.metrics.photos.labels("accepted").inc()
+    warnings = _warnings(neighbours)
+    log.info(
+        "photo_enrolled",
+        person_id=person_id,
+        template_id=ids[0],
+        version=version,
+        warnings=[w.person_id for w in warnings],
+    )
+    return PhotoAccepted(
+        person_id=person_id,
+        template_id=ids[0],
+        created=True,
+        templates=count,
+        version=version,
+        warnings=warnings,
+    )
+
+
+async def _read_photo(request: Request) -> tuple[bytes, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=4) as form:
+            upload = form.get(PHOTO_FIELD)
+            if not isinstance(upload, UploadFile):
+                raise ApiError(
+                    422,
+                    "missing_photo",
+                    f"the multipart form needs the photo as a file in field {PHOTO_FIELD!r}",
+                )
+            return await upload.read(), (upload.filename or "photo")[:200]
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        name = request.query_params.get("filename") or "photo"
+        return await request.body(), name[:200]
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        "send multipart/form-data with a 'photo' file, or the image with an image/* type",
+    )
+
+
+def _warnings(neighbours: list[Neighbour]) -> list[DuplicateWarning]:
+    return [
+        DuplicateWarning(
+            person_id=n.person_id,
+            distance=round(n.distance, 4),
+            detail=f"the face is {n.distance:.3f} from {n.person_id}, under the matching "
+            "threshold: the same person enrolled twice, a twin, or the wrong photo",
+        )
+        for n in neighbours
+    ]

@@ -1,0 +1,114 @@
+"""The FastAPI application, built by :func:`create_app` from a :class:`ServerConfig`.
+
+The app keeps no state that matters between requests: everything shared lives in
+the database, so any number of processes may serve one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from edge import __version__
+from edge.protocol import API_PREFIX
+from sync_server.api import admin_events, admin_people, admin_terminals, health, terminal
+from sync_server.auth import Authenticator
+from sync_server.config import ServerConfig, resolve_admin_token
+from sync_server.db import Database, migrate, normalise_url
+from sync_server.deps import Services
+from sync_server.enrolment import Enroller
+from sync_server.errors import http_error_handler
+from sync_server.limits import BodyLimitMiddleware, path_matcher
+from sync_server.metrics import LatencyMiddleware, Metrics
+
+log = structlog.get_logger("hadir.server")
+
+# How run_server hands the settings to worker processes it does not create itself.
+SETTINGS_ENV = "_HADIR_SERVER_SETTINGS_JSON"
+
+_DESCRIPTION = """
+Central server of hadir: terminals push attendance events and heartbeats and pull
+enrolment changes; admins manage terminals and people. Terminal endpoints take the
+terminal's own bearer token, `/admin` endpoints the admin token. See docs/protocol.md.
+"""
+
+
+def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = None) -> FastAPI:
+    """Build the app. The database schema is brought up to date at start-up (lifespan)."""
+    admin_token = resolve_admin_token(settings, environ)
+    normalise_url(settings.database_url)  # fail on a bad URL now, not on the first request
+    db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
+    metrics = Metrics()
+    enroller = Enroller(settings.recognition, settings.enrolment_workers)
+    svc = Services(
+        settings=settings,
+        db=db,
+        auth=Authenticator(db, admin_token, settings.auth, metrics),
+        metrics=metrics,
+        enroller=enroller,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await run_in_threadpool(migrate, db)
+        if admin_token is None:
+            log.warning(
+                "no_admin_token",
+                detail="admin endpoints refuse every request; set HADIR_ADMIN_TOKEN, "
+                "admin_token_file or the systemd credential admin_token",
+            )
+        log.info("server_ready", version=__version__, database=db.engine.url.render_as_string())
+        try:
+            yield
+        finally:
+            enroller.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="hadir sync server",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    app.add_exception_handler(HTTPException, http_error_handler)
+    for router in (
+        terminal.router,
+        admin_terminals.router,
+        admin_people.router,
+        admin_events.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_json_body_bytes,
+        large_limit=settings.max_body_bytes,
+        large_paths=path_matcher(rf"{API_PREFIX}/admin/people/[^/]+/photos"),
+    )
+    # Outermost, so refused bodies and errors are timed too.
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn worker processes: settings come from :data:`SETTINGS_ENV`."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if not raw:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with hadir server run")
+    return create_app(ServerConfig.model_validate(json.loads(raw)))
+
+
+def settings_json(settings: ServerConfig) -> str:
+    data = settings.model_dump(mode="json")
+    if settings.admin_token is not None:
+        data["admin_token"] = settings.admin_token.get_secret_value()
+    return json.dumps(data)

@@ -1,0 +1,364 @@
+"""Tables (SQLAlchemy Core), engine set-up and schema migrations.
+
+SQLite is the default store: one file in WAL mode, ``synchronous=FULL`` (an
+``accepted`` answer makes the terminal delete its copy, so the row must survive
+a power cut), a busy timeout so several processes can share the file, and
+foreign keys on. Write transactions start with ``BEGIN IMMEDIATE``: a deferred
+transaction that reads first and writes later cannot wait for the lock and
+fails with SQLITE_BUSY instead. PostgreSQL is the production store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from edge.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it only has to be the same in every server process.
+_MIGRATION_LOCK_KEY = 0x68616469  # "hadi"
+ENROLMENT_COUNTER = "enrolment"
+DEFAULT_GROUP = "default"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (naive text) and PostgreSQL (timestamptz)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+terminals = sa.Table(
+    "terminals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("group_name", sa.String(64), nullable=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    # A terminal whose enrolment version is below this holds another group's people.
+    sa.Column("reset_below", sa.BigInteger, nullable=False),
+)
+
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column(
+        "device_id",
+        sa.String(64),
+        sa.ForeignKey("terminals.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("client_ip", sa.String(64), nullable=False),
+    sa.Column("wall_time", UTCDateTime, nullable=False),
+    sa.Column("monotonic", sa.Float, nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False),
+    sa.Column("clock_synced", sa.Boolean, nullable=False),
+    sa.Column("clock_offset_s", sa.Float, nullable=False),
+    sa.Column("software_version", sa.String(64), nullable=False),
+    sa.Column("enrolment_version", sa.BigInteger, nullable=False),
+    sa.Column("backlog", sa.Integer, nullable=False),
+    sa.Column("backlog_oldest_age_s", sa.Float, nullable=True),
+    sa.Column("camera_state", sa.String(32), nullable=False),
+    sa.Column("fps", sa.Float, nullable=False),
+    sa.Column("recognition_latency_ms", sa.Float, nullable=True),
+)
+
+clock_refs = sa.Table(
+    "clock_refs",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("boot_id", sa.String(64), primary_key=True),
+    sa.Column("ref_wall", UTCDateTime, nullable=False),
+    sa.Column("ref_monotonic", sa.Float, nullable=False),
+    # True: ref_wall is a synchronised terminal clock reading; False: the server's receive time.
+    sa.Column("synced", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("group_name", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "person_id",
+        sa.String(64),
+        sa.ForeignKey("people.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("photo_sha256", sa.String(64), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "photo_sha256"),
+)
+
+# The enrolment feed, compacted as it is written: one row per (group, person) holding that
+# person's latest change in that group. Every write takes a fresh version from the counter row.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("op", sa.String(8), nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Index("ix_changes_group_name_version", "group_name", "version"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("person_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("wall_time", UTCDateTime, nullable=False),
+    sa.Column("clock_synced", sa.Boolean, nullable=False),
+    sa.Column("monotonic", sa.Float, nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False),
+    sa.Column("distance", sa.Float, nullable=False),
+    sa.Column("margin", sa.Float, nullable=False),
+    sa.Column("corrected_time", UTCDateTime, nullable=False),
+    sa.Column("time_source", sa.String(24), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("person_known", sa.Boolean, nullable=False),
+    sa.Index("ix_events_person_id_corrected_time", "person_id", "corrected_time"),
+    sa.Index("ix_events_corrected_time", "corrected_time"),
+)
+
+rejected_events = sa.Table(
+    "rejected_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Uuid, nullable=False),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    # A terminal resends a rejected event until it learns the answer; keep one copy.
+    sa.UniqueConstraint("event_id", "device_id", "reason"),
+)
+
+auth_failures = sa.Table(
+    "auth_failures",
+    metadata,
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> sa.URL:
+    """Parse a database URL; plain ``postgresql://`` means psycopg 3, the driver we ship."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"database_url: not a database URL ({exc})") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            f"database_url: {parsed.drivername} is not supported (sqlite, postgresql)"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in {None, "", ":memory:"}:
+        raise ConfigError("database_url: SQLite needs a file (sqlite:///PATH), not :memory:")
+    return parsed
+
+
+def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # Take transaction control from pysqlite, which would BEGIN lazily and never IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("hadir_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database is not None
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=20,
+        )
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return sa.create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+class Database:
+    """The engine plus the two kinds of transaction the server uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_size: int = 5) -> Database:
+        return cls(create_db_engine(url, pool_size=pool_size))
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(hadir_write=True) as conn, conn.begin():
+            yield conn
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def next_version(conn: Connection) -> int:
+    """Take the next enrolment version inside the caller's write transaction.
+
+    The counter row stays locked until the transaction ends (row lock on PostgreSQL, the
+    database lock on SQLite), so versions become visible in the order they were taken: a
+    reader that sees version N can never later find a new change below N.
+    """
+    value = conn.execute(
+        sa.update(counters)
+        .where(counters.c.name == ENROLMENT_COUNTER)
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    ).scalar_one()
+    return int(value)
+
+
+def current_version(conn: Connection) -> int:
+    value = conn.execute(
+        sa.select(counters.c.value).where(counters.c.name == ENROLMENT_COUNTER)
+    ).scalar_one()
+    return int(value)
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+_script_lock = threading.Lock()
+_script_head: str | None = None
+
+
+def alembic_config() -> AlembicConfig:
+    """Alembic settings built in code: the scripts ship inside this package."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    global _script_head
+    with _script_lock:
+        if _script_head is None:
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert head is not None
+            _script_head = head
+        return _script_head
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Upgrade the schema; concurrent callers (other server processes) take turns."""
+    config = alembic_config()
+    with db.write() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def schema_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

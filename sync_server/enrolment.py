@@ -1,0 +1,116 @@
+"""Photo -> template with the terminals' own recognition code, off the event loop.
+
+dlib is CPU-bound and its descriptor network keeps per-call state, so analyzers
+are not shared between threads: a small per-process pool lends one analyzer to
+one worker thread at a time, created lazily on the first upload (loading the
+models takes about a second, which a server that only ingests never pays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from edge.recognize.analyzer import FaceAnalyzer
+from edge.recognize.config import RecognitionConfig
+from edge.recognize.image import decode_image
+from edge.recognize.matcher import Gallery
+from edge.recognize.types import DESCRIPTOR_DIM, Descriptor
+from sync_server.db import Database, current_version, templates
+
+
+class _AnalyzerPool:
+    def __init__(self, config: RecognitionConfig) -> None:
+        self._config = config
+        self._idle: list[FaceAnalyzer] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[FaceAnalyzer]:
+        with self._lock:
+            analyzer = self._idle.pop() if self._idle else None
+        if analyzer is None:
+            analyzer = FaceAnalyzer(self._config)
+        try:
+            yield analyzer
+        finally:
+            with self._lock:
+                self._idle.append(analyzer)
+
+
+_pools: dict[RecognitionConfig, _AnalyzerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(config: RecognitionConfig) -> _AnalyzerPool:
+    # Process-wide: every app built in this process (tests build many) reuses the models.
+    with _pools_lock:
+        pool = _pools.get(config)
+        if pool is None:
+            pool = _pools[config] = _AnalyzerPool(config)
+        return pool
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    person_id: str
+    distance: float
+
+
+class Enroller:
+    def __init__(self, config: RecognitionConfig, workers: int) -> None:
+        self.config = config
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="hadir-enrol")
+        self._gallery: tuple[int, Gallery] | None = None
+        self._gallery_lock = threading.Lock()
+
+    def describe(self, data: bytes, name: str) -> Descriptor:
+        """The one usable face's descriptor; raises the ImageError subclass naming the problem."""
+        rgb = decode_image(data, name=name, max_pixels=self.config.max_image_pixels)
+        with _pool(self.config).borrow() as analyzer:
+            return analyzer.enrolment_descriptor(rgb, name=name)
+
+    async def describe_async(self, data: bytes, name: str) -> Descriptor:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.describe, data, name)
+
+    def neighbours(self, db: Database, descriptor: Descriptor, person_id: str) -> list[Neighbour]:
+        """Other people closer than the matching threshold, nearest first."""
+        gallery = self._current_gallery(db)
+        threshold = self.config.matching.threshold
+        distances = gallery.person_distances(descriptor)
+        found = [
+            Neighbour(pid, float(d))
+            for pid, d in zip(gallery.person_ids, distances, strict=True)
+            if pid != person_id and d < threshold
+        ]
+        return sorted(found, key=lambda n: n.distance)
+
+    def _current_gallery(self, db: Database) -> Gallery:
+        # Every template change bumps the enrolment version, so it keys the cache exactly.
+        with db.read() as conn:
+            version = current_version(conn)
+            cached = self._gallery
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            rows = conn.execute(sa.select(templates.c.person_id, templates.c.vector)).all()
+        if rows:
+            matrix = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4")
+            gallery = Gallery.from_rows(
+                [r.person_id for r in rows], matrix.reshape(-1, DESCRIPTOR_DIM).astype(np.float32)
+            )
+        else:
+            gallery = Gallery.empty()
+        with self._gallery_lock:
+            self._gallery = (version, gallery)
+        return gallery
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

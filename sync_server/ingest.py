@@ -1,0 +1,215 @@
+"""Batch ingest of attendance events: idempotent by event id, every id answered.
+
+One write transaction per batch: ``INSERT ... ON CONFLICT (id) DO NOTHING
+RETURNING id`` for the whole batch says which ids are new (accepted); every other
+id already existed and is a duplicate when the same terminal sent it before, or
+rejected (``id_conflict``) when another terminal owns it. Rejected events are
+stored in ``rejected_events`` with their payload for an admin to see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from edge.protocol import AttendanceEvent, BatchResult, EventBatch, EventResult, EventStatus
+from sync_server.db import Database, clock_refs, events, people, rejected_events
+from sync_server.timefix import ClockRef, batch_ref, correct, merge_refs, needs_stored_refs
+
+
+class Reason:
+    """Stable reject reasons (docs/protocol.md)."""
+
+    ID_CONFLICT = "id_conflict"
+    FUTURE_TIME = "future_time"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejection:
+    event: AttendanceEvent
+    reason: str
+    detail: str
+
+
+def ingest_batch(
+    db: Database,
+    batch: EventBatch,
+    received_at: datetime,
+    *,
+    max_future_skew_s: float,
+) -> tuple[BatchResult, Counter[EventStatus]]:
+    """Store a batch whose sender is already checked; answer per event id, in order."""
+    unique: dict[UUID, AttendanceEvent] = {}
+    for event in batch.events:
+        unique.setdefault(event.id, event)
+    latest_allowed = received_at + timedelta(seconds=max_future_skew_s)
+    status: dict[UUID, EventResult] = {}
+    with db.write() as conn:
+        stored = _stored_refs(conn, batch) if needs_stored_refs(batch) else {}
+        refs = merge_refs(stored, (batch.boot_id, batch_ref(batch, received_at)))
+        known = _known_people(conn, {e.person_id for e in unique.values()})
+        rows: list[dict[str, Any]] = []
+        rejections: list[_Rejection] = []
+        for event in unique.values():
+            corrected, source = correct(event, refs)
+            if corrected > latest_allowed:
+                rejections.append(
+                    _Rejection(
+                        event,
+                        Reason.FUTURE_TIME,
+                        f"event time {corrected.isoformat()} ({source}) is ahead of the server "
+                        f"clock {received_at.isoformat()}",
+                    )
+                )
+                continue
+            rows.append(
+                {
+                    "id": event.id,
+                    "device_id": event.device_id,
+                    "person_id": event.person_id,
+                    "kind": event.kind.value,
+                    "wall_time": event.wall_time,
+                    "clock_synced": event.clock_synced,
+                    "monotonic": event.monotonic,
+                    "boot_id": event.boot_id,
+                    "distance": event.distance,
+                    "margin": event.margin,
+                    "corrected_time": corrected,
+                    "time_source": source.value,
+                    "received_at": received_at,
+                    "person_known": event.person_id in known,
+                }
+            )
+        inserted: set[UUID] = set()
+        if rows:
+            stmt = (
+                db.insert(events)
+                .on_conflict_do_nothing(index_elements=[events.c.id])
+                .returning(events.c.id)
+            )
+            inserted = set(conn.execute(stmt, rows).scalars())
+        for event_id in inserted:
+            status[event_id] = EventResult(id=event_id, status=EventStatus.ACCEPTED)
+        existing = [r["id"] for r in rows if r["id"] not in inserted]
+        if existing:
+            owners = dict(
+                conn.execute(
+                    sa.select(events.c.id, events.c.device_id).where(events.c.id.in_(existing))
+                ).all()
+            )
+            for event_id in existing:
+                owner = owners.get(event_id)
+                if owner == batch.device_id:
+                    status[event_id] = EventResult(id=event_id, status=EventStatus.DUPLICATE)
+                else:
+                    rejections.append(
+                        _Rejection(
+                            unique[event_id],
+                            Reason.ID_CONFLICT,
+                            f"event id already recorded by terminal {owner}",
+                        )
+                    )
+        for rejection in rejections:
+            status[rejection.event.id] = EventResult(
+                id=rejection.event.id,
+                status=EventStatus.REJECTED,
+                reason=rejection.reason,
+            )
+        if rejections:
+            _store_rejections(db, conn, batch.device_id, rejections, received_at)
+        remember_ref(db, conn, batch.device_id, batch.boot_id, refs[batch.boot_id], received_at)
+
+    # Answer every id in request order; a repeat of an id inside the batch is a duplicate.
+    results: list[EventResult] = []
+    counts: Counter[EventStatus] = Counter()
+    seen: set[UUID] = set()
+    for event in batch.events:
+        result = status[event.id]
+        if event.id in seen and result.status is EventStatus.ACCEPTED:
+            result = EventResult(id=event.id, status=EventStatus.DUPLICATE)
+        seen.add(event.id)
+        counts[result.status] += 1
+        results.append(result)
+    return BatchResult(results=results, server_time=received_at), counts
+
+
+def _known_people(conn: Connection, person_ids: set[str]) -> set[str]:
+    if not person_ids:
+        return set()
+    return set(conn.execute(sa.select(people.c.id).where(people.c.id.in_(person_ids))).scalars())
+
+
+def _stored_refs(conn: Connection, batch: EventBatch) -> dict[str, ClockRef]:
+    boots = {e.boot_id for e in batch.events if not e.clock_synced}
+    rows = conn.execute(
+        sa.select(
+            clock_refs.c.boot_id,
+            clock_refs.c.ref_wall,
+            clock_refs.c.ref_monotonic,
+            clock_refs.c.synced,
+        ).where(clock_refs.c.device_id == batch.device_id, clock_refs.c.boot_id.in_(boots))
+    )
+    return {r.boot_id: ClockRef(r.ref_wall, r.ref_monotonic, r.synced) for r in rows}
+
+
+def remember_ref(
+    db: Database, conn: Connection, device_id: str, boot_id: str, ref: ClockRef, now: datetime
+) -> None:
+    """Keep the best reference per boot: a synchronised reading is never replaced by server
+    time, so events of that boot arriving later (after a reboot) still get the precise fix."""
+    stmt = db.insert(clock_refs).values(
+        device_id=device_id,
+        boot_id=boot_id,
+        ref_wall=ref.wall,
+        ref_monotonic=ref.monotonic,
+        synced=ref.synced,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[clock_refs.c.device_id, clock_refs.c.boot_id],
+        set_={
+            "ref_wall": stmt.excluded.ref_wall,
+            "ref_monotonic": stmt.excluded.ref_monotonic,
+            "synced": stmt.excluded.synced,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        where=sa.or_(stmt.excluded.synced, sa.not_(clock_refs.c.synced)),
+    )
+    conn.execute(stmt)
+
+
+def _store_rejections(
+    db: Database,
+    conn: Connection,
+    device_id: str,
+    rejections: list[_Rejection],
+    received_at: datetime,
+) -> None:
+    stmt = db.insert(rejected_events).on_conflict_do_nothing(
+        index_elements=[
+            rejected_events.c.event_id,
+            rejected_events.c.device_id,
+            rejected_events.c.reason,
+        ]
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "event_id": r.event.id,
+                "device_id": device_id,
+                "reason": r.reason,
+                "detail": r.detail[:500],
+                "payload": json.dumps(r.event.model_dump(mode="json"), sort_keys=True),
+                "received_at": received_at,
+            }
+            for r in rejections
+        ],
+    )

@@ -1,0 +1,205 @@
+"""Request and answer models of the admin API (the terminal API uses edge.protocol)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.protocol import DeviceId, PersonId, decode_template
+from sync_server.db import DEFAULT_GROUP
+
+GroupName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Site or group: a terminal receives the people of its group only.",
+    ),
+]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HealthStatus(ApiModel):
+    status: Literal["ok", "unavailable"]
+    detail: str = ""
+
+
+class TerminalSelf(ApiModel):
+    """Who the calling terminal is, as the server sees it."""
+
+    id: DeviceId
+    group: GroupName
+    server_time: datetime
+
+
+class TerminalCreate(ApiModel):
+    id: DeviceId = Field(description="The terminal's device id (its edge.toml device.id).")
+    group: GroupName = DEFAULT_GROUP
+    description: str = Field("", max_length=200, description="Where it hangs, for humans.")
+
+
+class TerminalUpdate(ApiModel):
+    group: GroupName | None = Field(
+        None, description="Move the terminal: it drops its people and copies the new group's."
+    )
+    description: str | None = Field(None, max_length=200)
+
+
+class HeartbeatInfo(ApiModel):
+    received_at: datetime
+    client_ip: str
+    wall_time: datetime
+    clock_synced: bool
+    clock_offset_s: float = Field(description="Terminal clock minus server clock, seconds.")
+    boot_id: str
+    software_version: str
+    enrolment_version: int
+    backlog: int
+    backlog_oldest_age_s: float | None
+    camera_state: str
+    fps: float
+    recognition_latency_ms: float | None
+
+
+class TerminalInfo(ApiModel):
+    id: DeviceId
+    group: GroupName
+    description: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime | None = Field(description="When the last heartbeat arrived.")
+    heartbeat: HeartbeatInfo | None = Field(description="The latest heartbeat, if any.")
+
+
+class TerminalCreated(TerminalInfo):
+    token: str = Field(
+        description="The terminal's bearer token. Shown only now: the server keeps a hash."
+    )
+
+
+class TerminalList(ApiModel):
+    terminals: list[TerminalInfo]
+
+
+class PersonCreate(ApiModel):
+    id: PersonId = Field(description="Stable id, e.g. the payroll number.")
+    name: str = Field(min_length=1, max_length=200)
+    group: GroupName = DEFAULT_GROUP
+
+
+class PersonUpdate(ApiModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    group: GroupName | None = None
+
+
+class TemplateInfo(ApiModel):
+    id: int
+    source: str = Field(description="Uploaded file name, or 'import'.")
+    photo_sha256: str | None
+    created_at: datetime
+
+
+class PersonInfo(ApiModel):
+    id: PersonId
+    name: str
+    group: GroupName
+    created_at: datetime
+    updated_at: datetime
+    templates: list[TemplateInfo]
+
+
+class PersonList(ApiModel):
+    people: list[PersonInfo]
+
+
+class DuplicateWarning(ApiModel):
+    code: Literal["possible_duplicate"] = "possible_duplicate"
+    person_id: PersonId = Field(description="The already enrolled person the new face is near.")
+    distance: float = Field(description="Descriptor distance; under the matching threshold.")
+    detail: str
+
+
+class PhotoAccepted(ApiModel):
+    person_id: PersonId
+    template_id: int
+    created: bool = Field(description="False when this exact photo was already enrolled.")
+    templates: int = Field(description="How many templates the person has now.")
+    version: int | None = Field(description="Enrolment version of the change; null if none.")
+    warnings: list[DuplicateWarning] = Field(
+        description="Other people closer than the matching threshold: a duplicate enrolment, "
+        "a twin, or a photo of the wrong person. The template is stored all the same."
+    )
+
+
+class TemplatesImport(ApiModel):
+    """Templates computed elsewhere (another hadir server, ``hadir enrol`` on a terminal)."""
+
+    templates: list[str] = Field(
+        min_length=1, max_length=64, description="base64 float32 templates (encode_template)."
+    )
+    source: str = Field("import", min_length=1, max_length=200)
+
+    @field_validator("templates")
+    @classmethod
+    def _valid(cls, value: list[str]) -> list[str]:
+        for item in value:
+            decode_template(item)
+        return value
+
+
+class TemplatesImported(ApiModel):
+    person_id: PersonId
+    template_ids: list[int]
+    templates: int
+    version: int
+    warnings: list[DuplicateWarning]
+
+
+class Deleted(ApiModel):
+    id: str
+    version: int | None = Field(description="Enrolment version of the change; null if none.")
+
+
+class ChangeVersion(ApiModel):
+    version: int | None = Field(description="Enrolment version of the change; null if none.")
+
+
+class EventInfo(ApiModel):
+    id: UUID
+    device_id: str
+    person_id: str
+    kind: str
+    wall_time: datetime = Field(description="Terminal wall clock as sent.")
+    clock_synced: bool
+    corrected_time: datetime = Field(description="Best-known time of the event (see time_source).")
+    time_source: str = Field(
+        description="terminal, corrected_terminal, corrected_server or unsynced."
+    )
+    received_at: datetime
+    person_known: bool = Field(description="Whether the person existed at the server then.")
+    distance: float
+    margin: float
+
+
+class EventList(ApiModel):
+    events: list[EventInfo]
+
+
+class RejectedEventInfo(ApiModel):
+    event_id: UUID
+    device_id: str = Field(description="The terminal that sent it.")
+    reason: str
+    detail: str
+    received_at: datetime
+    event: dict[str, Any] = Field(description="The event as sent.")
+
+
+class RejectedEventList(ApiModel):
+    rejected: list[RejectedEventInfo]
