@@ -48,7 +48,7 @@ def percentile(samples: list[float], q: float) -> float:
 
 def bench_record(directory: Path, synchronous: str, events: int) -> list[float]:
     """Per-commit latency (ms) of record(), each for a different person."""
-    config = StoreConfig(synchronous=synchronous, cooldown_s=0)  # type: ignore[arg-type]
+    config = StoreConfig(synchronous=synchronous, cooldown_s=0)
     path = directory / f"record-{synchronous}.sqlite3"
     samples: list[float] = []
     with EdgeStore.open(path, config, device_id="bench", clock_synced=lambda: True) as store:
@@ -187,8 +187,10 @@ def main() -> int:
     load_ok = load_s < LOAD_TARGET_S
     print("targets:")
     print(f"  p99 commit (full) < {P99_TARGET_MS:g} ms: {full[2]:.2f} ms  {_verdict(p99_ok)}")
-    print(f"  {args.templates:,} templates loaded < {LOAD_TARGET_S:g} s: {load_s:.3f} s  "
-          f"{_verdict(load_ok)}")
+    print(
+        f"  {args.templates:,} templates loaded < {LOAD_TARGET_S:g} s: {load_s:.3f} s  "
+        f"{_verdict(load_ok)}"
+    )
     return 0 if p99_ok and load_ok else 1
 
 

@@ -66,7 +66,10 @@ def open_store(clock: FakeClock) -> Iterator[OpenStore]:
     opened: list[EdgeStore] = []
 
     def _open(
-        path: Path | str = ":memory:", *, timezone: str = "UTC", device_id: str = "gate-1",
+        path: Path | str = ":memory:",
+        *,
+        timezone: str = "UTC",
+        device_id: str = "gate-1",
         **config: Any,
     ) -> EdgeStore:
         store = EdgeStore.open(
@@ -117,7 +120,9 @@ def delete(version: int, person_id: str) -> PersonDelete:
 
 
 def page(
-    since: int, *changes: PersonUpsert | PersonDelete, version: int | None = None,
+    since: int,
+    *changes: PersonUpsert | PersonDelete,
+    version: int | None = None,
     reset: bool = False,
 ) -> EnrolmentPage:
     last = max((c.version for c in changes), default=since)

@@ -126,7 +126,11 @@ MALFORMED: dict[str, Any] = {
         op="upsert", version=4, person_id="dave", name="Dave", templates=[]
     ),
     "bad person id": PersonDelete.model_construct(op="delete", version=4, person_id="no spaces"),
-    "unknown op object": PersonDelete.model_construct(op="rename", version=4, person_id="dave"),
+    "unknown op object": PersonDelete.model_construct(
+        op="rename",  # type: ignore[arg-type]
+        version=4,
+        person_id="dave",
+    ),
     "unknown op dict": {"op": "rename", "version": 4, "person_id": "dave"},
     "version not increasing": PersonDelete.model_construct(op="delete", version=3, person_id="x"),
     "version beyond the page": PersonDelete.model_construct(op="delete", version=9, person_id="x"),

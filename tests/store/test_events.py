@@ -18,7 +18,7 @@ from edge.store import (
     StoreClosedError,
     StoreConfig,
 )
-from tests.store.conftest import BOOT_A, BOOT_B, FakeClock, OpenStore
+from tests.store.conftest import BOOT_A, FakeClock, OpenStore
 
 
 def test_record_returns_the_committed_event(store: EdgeStore, clock: FakeClock) -> None:

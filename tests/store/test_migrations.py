@@ -87,13 +87,37 @@ def make_v1_file(path: Path) -> None:
     )
     conn.execute(
         insert,
-        (SYNCED_ID, "alice", "gate-1", "in", "2026-11-20T07:00:00.000000Z", 1, 50.0, "old-boot",
-         0.4, 0.1, "synced", "2026-11-20T07:00:05.000000Z"),
+        (
+            SYNCED_ID,
+            "alice",
+            "gate-1",
+            "in",
+            "2026-11-20T07:00:00.000000Z",
+            1,
+            50.0,
+            "old-boot",
+            0.4,
+            0.1,
+            "synced",
+            "2026-11-20T07:00:05.000000Z",
+        ),
     )
     conn.execute(
         insert,
-        (PENDING_ID, "bob", "gate-1", "out", "2026-11-20T16:00:00.000000Z", 0, 99.5, "old-boot",
-         0.35, 0.2, "pending", None),
+        (
+            PENDING_ID,
+            "bob",
+            "gate-1",
+            "out",
+            "2026-11-20T16:00:00.000000Z",
+            0,
+            99.5,
+            "old-boot",
+            0.35,
+            0.2,
+            "pending",
+            None,
+        ),
     )
     conn.execute("INSERT INTO people VALUES ('alice', 'Alice', 5, '2026-11-20T00:00:00Z')")
     conn.execute(
@@ -112,8 +136,12 @@ def _schema(path: Path) -> dict[str, object]:
     for table in sorted(tables):
         columns = conn.execute(f"PRAGMA table_xinfo({table})").fetchall()
         indexes = sorted(
-            (row[1], row[2], row[4],
-             tuple(c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")))
+            (
+                row[1],
+                row[2],
+                row[4],
+                tuple(c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")),
+            )
             for row in conn.execute(f"PRAGMA index_list({table})")
         )
         shape[table] = (columns, indexes)
