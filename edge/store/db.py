@@ -13,6 +13,7 @@ connection is shared by every thread under the same kind of lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import resource
 import sqlite3
@@ -119,9 +120,9 @@ def translate(exc: sqlite3.Error, *, path: Path | None, action: str) -> StoreErr
 def translate_os_error(exc: OSError, *, path: Path, action: str) -> StoreError:
     """The store error for an ``OSError`` raised around the database (e.g. making its folder)."""
     detail = f"{action}: {path}: {exc.strerror or exc}"
-    if isinstance(exc, PermissionError) or exc.errno == 30:  # EROFS
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
         return StoreReadOnlyError(detail)
-    if exc.errno in (28, 27):  # ENOSPC, EFBIG
+    if exc.errno in (errno.ENOSPC, errno.EFBIG):
         return StoreFullError(detail)
     return StoreIOError(detail)
 

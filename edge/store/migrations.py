@@ -17,7 +17,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from edge.store.errors import NotAStoreError, SchemaTooNewError, StoreReadOnlyError
+from edge.store.errors import (
+    NotAStoreError,
+    SchemaTooNewError,
+    StoreCorruptError,
+    StoreReadOnlyError,
+)
 
 APPLICATION_ID = 0x68616469  # "hadi"
 
@@ -200,24 +205,45 @@ def migrate(
             "which a read-only store cannot do"
         )
     applied: list[Migration] = []
-    for migration in todo:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated while this one waited for the lock.
-            if schema_version(db) >= migration.version:
-                db.execute("COMMIT")
-                continue
-            for statement in migration.statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, now.isoformat()),
-            )
-            db.execute(f"PRAGMA user_version = {migration.version}")
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        applied.append(migration)
+    if not todo:
+        return applied
+    # SQLite's procedure for rebuilding tables: with foreign keys enforced, a
+    # DROP TABLE people would cascade into templates. The switch is ignored
+    # inside a transaction, so it is flipped around the migrations, and every
+    # migration must leave the references intact (foreign_key_check) to commit.
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for migration in todo:
+            if _apply(db, migration, now):
+                applied.append(migration)
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
     return applied
+
+
+def _apply(db: Database, migration: Migration, now: datetime) -> bool:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while this one waited for the lock.
+        if schema_version(db) >= migration.version:
+            db.execute("COMMIT")
+            return False
+        for statement in migration.statements:
+            db.execute(statement)
+        broken = db.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreCorruptError(
+                f"migration {migration.version} ({migration.name}) would break references: "
+                f"{broken[:5]}"
+            )
+        db.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, now.isoformat()),
+        )
+        db.execute(f"PRAGMA user_version = {migration.version}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return True
