@@ -25,6 +25,7 @@ from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import structlog
 from pydantic import TypeAdapter, ValidationError
 from sqlite_utils import Database
 
@@ -67,6 +68,8 @@ from edge.store.types import (
     RejectedEvent,
     StoreStats,
 )
+
+_log = structlog.get_logger("edge.store")
 
 MEMORY = ":memory:"
 MAX_TEMPLATES_PER_PERSON = 64
@@ -275,11 +278,20 @@ class EdgeStore:
     def _prepare(
         db: Database, path: Path | None, *, read_only: bool, now: Callable[[], datetime]
     ) -> int:
-        migrations.check_compatible(db, path)
+        before = migrations.check_compatible(db, path)
         if path is not None and not read_only:
             db.enable_wal()
-        migrations.migrate(db, path=path, now=now(), read_only=read_only)
-        return migrations.schema_version(db)
+        applied = migrations.migrate(db, path=path, now=now(), read_only=read_only)
+        after = migrations.schema_version(db)
+        if applied:
+            _log.info(
+                "store_migrated",
+                path=str(path) if path is not None else MEMORY,
+                from_version=before,
+                to_version=after,
+                migrations=[f"{m.version}:{m.name}" for m in applied],
+            )
+        return after
 
     def close(self) -> None:
         """Close every connection (waiting for a write in flight). Idempotent."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 import itertools
 import sys
 
+from edge.logs import configure_logging
 from edge.store import EdgeStore, StoreConfig
 
 
 def main(path: str) -> None:
+    configure_logging(stream=sys.stderr)  # stdout carries only the ids
     config = StoreConfig(cooldown_s=0)
     with EdgeStore.open(path, config, device_id="crash-test", boot_id="crash-boot") as store:
         print("ready", flush=True)

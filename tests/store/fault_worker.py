@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.logs import configure_logging
 from edge.protocol import EnrolmentPage, PersonUpsert, encode_template
 from edge.store import EdgeStore, StoreConfig, StoreError, StoreReadOnlyError
 
@@ -138,6 +139,7 @@ def readonly(path: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    configure_logging(stream=sys.stderr)  # stdout carries only the JSON report
     mode, path, *rest = sys.argv[1:]
     handler = {"fill": fill, "make": make, "readonly": lambda p, *_: readonly(p)}[mode]
     report = handler(Path(path), *rest)
