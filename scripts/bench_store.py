@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.logs import configure_logging
 from edge.protocol import EnrolmentPage, PersonUpsert, encode_template
 from edge.recognize.matcher import Gallery
 from edge.store import EdgeStore, StoreConfig
@@ -167,6 +169,7 @@ def main() -> int:
     parser.add_argument("--templates", type=int, default=100_000, help="mirror size")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
     args = parser.parse_args()
+    configure_logging(level="warning", stream=sys.stderr)
 
     with tempfile.TemporaryDirectory(prefix="bench-store-", dir=args.dir) as tmp:
         directory = Path(tmp)
