@@ -88,9 +88,23 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            # Unmatched paths share one label so scanners cannot blow up the series count.
-            template = getattr(route, "path", None) or "(unmatched)"
-            self.metrics.latency.labels(scope["method"], template, str(status)).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.latency.labels(
+                scope["method"], route_template(scope), str(status)
+            ).observe(time.perf_counter() - start)
+
+
+def route_template(scope: Scope) -> str:
+    """``/api/v1/admin/people/{person_id}`` for any person: one label per route, not per path.
+
+    The matched route knows its template relative to the router it was declared in; the
+    prefixes it was included under are the request path's leading segments.
+    """
+    template = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str) or not template.startswith("/"):
+        # Unmatched paths share one label so scanners cannot blow up the series count.
+        return "(unmatched)"
+    path = str(scope["path"])
+    extra = path.rstrip("/").count("/") - template.rstrip("/").count("/")
+    if extra > 0:
+        template = "/".join(path.split("/")[: extra + 1]) + template
+    return template

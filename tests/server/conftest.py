@@ -85,7 +85,7 @@ def pg_url(pg_admin_engine: sa.Engine) -> Iterator[str]:
 def settings(db_url: str, tmp_path: Path) -> ServerConfig:
     return ServerConfig(
         database_url=db_url,
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+        admin_token=ADMIN_TOKEN,
         data_dir=tmp_path / "data",
     )
 

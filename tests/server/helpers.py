@@ -138,11 +138,17 @@ class Api:
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**ADMIN, **kwargs.pop("headers", {})}
-        return self.client.request(method, API_PREFIX + path, headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(
+            method, API_PREFIX + path, headers=headers, **kwargs
+        )
+        return response
 
     def as_terminal(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**bearer(token), **kwargs.pop("headers", {})}
-        return self.client.request(method, API_PREFIX + path, headers=headers, **kwargs)
+        response: httpx.Response = self.client.request(
+            method, API_PREFIX + path, headers=headers, **kwargs
+        )
+        return response
 
     def create_terminal(self, terminal_id: str, group: str = "default") -> str:
         response = self.admin("POST", "/admin/terminals", json={"id": terminal_id, "group": group})
@@ -198,7 +204,8 @@ class Mirror:
             self.version = 0
             return
         versions = [c["version"] for c in page["changes"]]
-        assert versions == sorted(versions) and len(set(versions)) == len(versions)
+        assert versions == sorted(versions)
+        assert len(set(versions)) == len(versions)
         assert all(v > page["since"] for v in versions)
         for change in page["changes"]:
             if change["op"] == "upsert":

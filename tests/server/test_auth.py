@@ -33,11 +33,11 @@ def test_missing_and_unknown_credentials_are_401(api: Api) -> None:
     api.create_terminal("t1")
     before = api.counts()
     for method, path, kwargs in TERMINAL_ENDPOINTS + ADMIN_ENDPOINTS:
-        missing = api.client.request(method, "/api/v1" + path, **kwargs)  # type: ignore[arg-type]
+        missing = api.client.request(method, "/api/v1" + path, **kwargs)
         assert missing.status_code == 401, (method, path)
         assert missing.headers["WWW-Authenticate"].startswith("Bearer")
         assert missing.json()["reason"] == "missing_credentials"
-        wrong = api.as_terminal("not-a-token", method, path, **kwargs)  # type: ignore[arg-type]
+        wrong = api.as_terminal("not-a-token", method, path, **kwargs)
         assert wrong.status_code == 401, (method, path)
         assert wrong.json()["reason"] == "invalid_token"
     basic = api.client.get("/api/v1/admin/people", headers={"Authorization": "Basic YTpi"})
@@ -48,11 +48,11 @@ def test_missing_and_unknown_credentials_are_401(api: Api) -> None:
 def test_wrong_role_is_403(api: Api) -> None:
     token = api.create_terminal("t1")
     for method, path, kwargs in ADMIN_ENDPOINTS:
-        response = api.as_terminal(token, method, path, **kwargs)  # type: ignore[arg-type]
+        response = api.as_terminal(token, method, path, **kwargs)
         assert response.status_code == 403, (method, path)
         assert response.json()["reason"] == "admin_only"
     for method, path, kwargs in TERMINAL_ENDPOINTS:
-        response = api.client.request(method, "/api/v1" + path, headers=ADMIN, **kwargs)  # type: ignore[arg-type]
+        response = api.client.request(method, "/api/v1" + path, headers=ADMIN, **kwargs)
         assert response.status_code == 403, (method, path)
         assert response.json()["reason"] == "terminal_only"
 
@@ -92,7 +92,7 @@ def test_revoked_terminal_is_403_everywhere_and_rotation_restores(api: Api) -> N
     assert revoked.json()["revoked_at"] is not None
     before = api.counts()
     for method, path, kwargs in TERMINAL_ENDPOINTS:
-        response = api.as_terminal(token, method, path, **kwargs)  # type: ignore[arg-type]
+        response = api.as_terminal(token, method, path, **kwargs)
         assert response.status_code == 403, (method, path)
         assert response.json()["reason"] == "terminal_revoked"
     assert api.counts() == before
@@ -122,7 +122,7 @@ def test_bad_credentials_are_limited_across_processes(make_api: Callable[..., Ap
     token = first.create_terminal("t1")
     for n in range(5):
         app = first if n % 2 else second
-        assert app.as_terminal("guess-%d" % n, "GET", "/terminal").status_code == 401
+        assert app.as_terminal(f"guess-{n}", "GET", "/terminal").status_code == 401
     for app in (first, second):
         blocked = app.as_terminal("guess-x", "GET", "/terminal")
         assert blocked.status_code == 429

@@ -207,7 +207,9 @@ def test_import_validates_templates(api: Api) -> None:
     response = api.admin("POST", "/admin/people/a/templates", json={"templates": ["AAAA"]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][:2] == ["body", "templates"]
-    response = api.admin("POST", "/admin/people/nobody/templates", json={"templates": [template(1)]})
+    response = api.admin(
+        "POST", "/admin/people/nobody/templates", json={"templates": [template(1)]}
+    )
     assert response.status_code == 404
     assert api.counts() == before
 
@@ -226,7 +228,9 @@ def test_at_most_64_templates(api: Api) -> None:
 
 def test_person_crud(api: Api) -> None:
     api.create_person("emp-001", name="Ada")
-    assert api.admin("POST", "/admin/people", json={"id": "emp-001", "name": "X"}).status_code == 409
+    assert (
+        api.admin("POST", "/admin/people", json={"id": "emp-001", "name": "X"}).status_code == 409
+    )
     bad = api.admin("POST", "/admin/people", json={"id": "no spaces", "name": "X"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "id"]

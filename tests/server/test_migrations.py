@@ -9,7 +9,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from sync_server.db import Database, alembic_config, head_revision, metadata, migrate, schema_revision
+from sync_server.db import (
+    Database,
+    alembic_config,
+    head_revision,
+    metadata,
+    migrate,
+    schema_revision,
+)
 
 
 def test_migrations_match_the_tables(db_url: str) -> None:
@@ -49,7 +56,7 @@ def test_concurrent_migrations_take_turns(db_url: str) -> None:
         db = Database.from_url(db_url)
         try:
             migrate(db)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             db.dispose()

@@ -105,7 +105,9 @@ def test_events_before_ntp_sync_are_corrected_by_the_synced_batch(api: Api) -> N
     fixed = stored[early["id"]]
     assert fixed["time_source"] == "corrected_terminal"
     assert _iso(fixed["wall_time"]) == STALE
-    assert abs((_iso(fixed["corrected_time"]) - (now - timedelta(seconds=600))).total_seconds()) < 1e-3
+    assert (
+        abs((_iso(fixed["corrected_time"]) - (now - timedelta(seconds=600))).total_seconds()) < 1e-3
+    )
     assert stored[synced["id"]]["time_source"] == "terminal"
 
 
@@ -141,7 +143,9 @@ def test_event_of_a_previous_boot_uses_a_heartbeat_of_that_boot(api: Api) -> Non
     api.post_batch(token, body)
     stored = _stored(api)[lost["id"]]
     assert stored["time_source"] == "corrected_terminal"
-    assert abs((_iso(stored["corrected_time"]) - (now + timedelta(seconds=60))).total_seconds()) < 1e-3
+    assert (
+        abs((_iso(stored["corrected_time"]) - (now + timedelta(seconds=60))).total_seconds()) < 1e-3
+    )
 
 
 def test_event_of_an_unknown_boot_stays_unsynced(api: Api) -> None:
