@@ -9,14 +9,17 @@ stored in ``rejected_events`` with their payload for an admin to see.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from edge.protocol import AttendanceEvent, BatchResult, EventBatch, EventResult, EventStatus
@@ -54,7 +57,7 @@ def ingest_batch(
     with db.write() as conn:
         stored = _stored_refs(conn, batch) if needs_stored_refs(batch) else {}
         refs = merge_refs(stored, (batch.boot_id, batch_ref(batch, received_at)))
-        known = _known_people(conn, {e.person_id for e in unique.values()})
+        known = _known_people(db, conn, {e.person_id for e in unique.values()})
         rows: list[dict[str, Any]] = []
         rejections: list[_Rejection] = []
         for event in unique.values():
@@ -87,21 +90,16 @@ def ingest_batch(
                     "person_known": event.person_id in known,
                 }
             )
-        inserted: set[UUID] = set()
-        if rows:
-            stmt = (
-                db.insert(events)
-                .on_conflict_do_nothing(index_elements=[events.c.id])
-                .returning(events.c.id)
-            )
-            inserted = set(conn.execute(stmt, rows).scalars())
+        inserted = _insert_new(db, conn, rows)
         for event_id in inserted:
             status[event_id] = EventResult(id=event_id, status=EventStatus.ACCEPTED)
         existing = [r["id"] for r in rows if r["id"] not in inserted]
         if existing:
             owners = dict(
                 conn.execute(
-                    sa.select(events.c.id, events.c.device_id).where(events.c.id.in_(existing))
+                    sa.select(events.c.id, events.c.device_id).where(
+                        one_of(db, events.c.id, existing)
+                    )
                 ).all()
             )
             for event_id in existing:
@@ -140,10 +138,51 @@ def ingest_batch(
     return BatchResult(results=results, server_time=received_at), counts
 
 
-def _known_people(conn: Connection, person_ids: set[str]) -> set[str]:
+def _insert_new(db: Database, conn: Connection, rows: list[dict[str, Any]]) -> set[UUID]:
+    """Insert the rows whose id is new; return those ids."""
+    if not rows:
+        return set()
+    if db.dialect == "postgresql":
+        columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+        return set(conn.execute(_pg_insert_events(), columns).scalars())
+    stmt = (
+        db.insert(events)
+        .on_conflict_do_nothing(index_elements=[events.c.id])
+        .returning(events.c.id)
+    )
+    return set(conn.execute(stmt, rows).scalars())
+
+
+_EVENT_COLUMNS = [c.name for c in events.c]
+
+
+@functools.cache
+def _pg_insert_events() -> sa.TextualSelect:
+    # One parameter per column, each an array of the batch's values: a short statement
+    # PostgreSQL parses once, instead of a 7,000-placeholder VALUES list that psycopg
+    # would rewrite in Python for every batch (that rewrite capped ingest at ~7,000/s).
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in events.c)
+    names = ", ".join(_EVENT_COLUMNS)
+    return sa.text(
+        f"INSERT INTO events ({names}) SELECT * FROM unnest({arrays}) "
+        "ON CONFLICT (id) DO NOTHING RETURNING id"
+    ).columns(events.c.id)
+
+
+def one_of(db: Database, column: sa.ColumnElement[Any], values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL one array parameter instead of one per value."""
+    values = list(values)
+    if db.dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _known_people(db: Database, conn: Connection, person_ids: set[str]) -> set[str]:
     if not person_ids:
         return set()
-    return set(conn.execute(sa.select(people.c.id).where(people.c.id.in_(person_ids))).scalars())
+    query = sa.select(people.c.id).where(one_of(db, people.c.id, person_ids))
+    return set(conn.execute(query).scalars())
 
 
 def _stored_refs(conn: Connection, batch: EventBatch) -> dict[str, ClockRef]:
