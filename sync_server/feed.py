@@ -100,8 +100,9 @@ def read_page(db: Database, terminal: Terminal, since: int, limit: int) -> Enrol
         head = current_version(conn)
         if needs_reset(terminal, since, head):
             # Nothing else in this answer: the terminal empties its copy, stores version 0
-            # and asks again from 0, which unambiguously means it holds nothing.
-            return EnrolmentPage(since=since, version=0, more=True, changes=[], reset=True)
+            # and asks again from 0, which unambiguously means it holds nothing. The page
+            # is relative to that empty copy, hence since=0 (edge.store checks since<=version).
+            return EnrolmentPage(since=0, version=0, more=True, changes=[], reset=True)
         found = conn.execute(
             sa.select(changes.c.version, changes.c.person_id, changes.c.op)
             .where(changes.c.group_name == terminal.group, changes.c.version > since)
