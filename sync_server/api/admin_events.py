@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
 from sync_server.db import events, rejected_events
-from sync_server.deps import Services, admin, services
+from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
 from sync_server.schemas import EventInfo, EventList, RejectedEventInfo, RejectedEventList
 
@@ -18,6 +18,7 @@ router = APIRouter(
     prefix="/admin/events",
     tags=["admin: events"],
     dependencies=[Depends(admin)],
+    route_class=AdminRoute,
     responses=error_responses(401, 403, 429),
 )
 

@@ -15,7 +15,7 @@ from edge.errors import ImageError
 from edge.protocol import decode_template
 from edge.recognize.types import Descriptor
 from sync_server import people
-from sync_server.deps import Services, admin, services
+from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.enrolment import Neighbour
 from sync_server.errors import ApiError, error_responses
 from sync_server.feed import template_bytes
@@ -39,6 +39,7 @@ router = APIRouter(
     prefix="/admin/people",
     tags=["admin: people"],
     dependencies=[Depends(admin)],
+    route_class=AdminRoute,
     responses=error_responses(401, 403, 404, 413, 429),
 )
 

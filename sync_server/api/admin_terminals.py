@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from sync_server.auth import hash_token, new_token
 from sync_server.db import heartbeats, next_version, terminals, utcnow
-from sync_server.deps import Services, admin, services
+from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import ApiError, error_responses
 from sync_server.schemas import (
     HeartbeatInfo,
@@ -25,6 +25,7 @@ router = APIRouter(
     prefix="/admin/terminals",
     tags=["admin: terminals"],
     dependencies=[Depends(admin)],
+    route_class=AdminRoute,
     responses=error_responses(401, 403, 404, 413, 429),
 )
 

@@ -19,7 +19,7 @@ from edge.protocol import (
 from sync_server import feed
 from sync_server.auth import Terminal, client_address
 from sync_server.db import heartbeats, utcnow
-from sync_server.deps import Services, services, terminal
+from sync_server.deps import Services, TerminalRoute, services, terminal
 from sync_server.errors import ApiError, error_responses
 from sync_server.ingest import ingest_batch, remember_ref
 from sync_server.schemas import TerminalSelf
@@ -27,7 +27,9 @@ from sync_server.timefix import ClockRef
 
 log = structlog.get_logger("hadir.server")
 
-router = APIRouter(tags=["terminal"], responses=error_responses(401, 403, 413, 429))
+router = APIRouter(
+    tags=["terminal"], responses=error_responses(401, 403, 413, 429), route_class=TerminalRoute
+)
 
 TerminalDep = Annotated[Terminal, Depends(terminal)]
 ServicesDep = Annotated[Services, Depends(services)]

@@ -143,3 +143,19 @@ def test_malformed_authorization_header_is_401(api: Api, header: str) -> None:
 def test_admin_token_is_case_sensitive(api: Api) -> None:
     response = api.client.get("/api/v1/admin/people", headers=bearer(ADMIN_TOKEN.upper()))
     assert response.status_code == 401
+
+
+def test_credentials_are_checked_before_the_body(api: Api) -> None:
+    # Unauthenticated garbage gets 401, not a 422 that would describe the schema.
+    for path in ("/events", "/heartbeat", "/admin/people", "/admin/people/x/photos"):
+        response = api.client.post(
+            "/api/v1" + path,
+            content=b"{not json",
+            headers={"Content-Type": "application/json", "Authorization": "Bearer nope"},
+        )
+        assert response.status_code == 401, path
+    token = api.create_terminal("t1")
+    wrong_role = api.as_terminal(
+        token, "POST", "/admin/people", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert wrong_role.status_code == 403
