@@ -17,10 +17,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from edge.capture.config import CaptureConfig
 from edge.errors import ConfigError
+from edge.feedback.config import FeedbackConfig, LogFeedbackConfig
+from edge.model import StrictModel
 from edge.recognize.config import RecognitionConfig
+from edge.store.config import StoreConfig
+
+__all__ = ["EdgeConfig", "StrictModel", "load_config", "load_edge_config"]
 
 ENV_PREFIX = "HADIR_"
 # Variables that share the prefix but are not config keys.
@@ -29,12 +35,6 @@ RESERVED_ENV = frozenset(
 )
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors; values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DeviceConfig(StrictModel):
@@ -76,8 +76,19 @@ class EdgeConfig(StrictModel):
         description="Where the terminal keeps its database; relative paths are taken from the "
         "working directory (systemd sets it to the unit's StateDirectory).",
     )
+    capture: CaptureConfig = Field(
+        default_factory=CaptureConfig, description="Camera backend and reconnect policy."
+    )
     recognition: RecognitionConfig = Field(
         default_factory=RecognitionConfig, description="Detector, quality and matching rules."
+    )
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Event log, outbox and enrolment mirror (one SQLite file).",
+    )
+    feedback: FeedbackConfig = Field(
+        default_factory=LogFeedbackConfig,
+        description="LED/buzzer backend: gpio on a terminal, log where there is no GPIO.",
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
 

@@ -21,6 +21,7 @@ from edge.recognize.types import DESCRIPTOR_DIM
 API_PREFIX = "/api/v1"
 MAX_BATCH = 500
 TEMPLATE_BYTES = DESCRIPTOR_DIM * 4
+MAX_MARGIN = 4.0  # descriptor distances of dlib's unit-ish vectors stay well under 2
 
 PersonId = Annotated[
     str,
@@ -53,7 +54,20 @@ class AttendanceEvent(WireModel):
     monotonic: float = Field(ge=0, description="Terminal CLOCK_MONOTONIC seconds at recognition.")
     boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id of that boot.")
     distance: float = Field(ge=0, le=4, description="Descriptor distance to the person.")
-    margin: float = Field(ge=0, description="Second-best person's distance minus the best one's.")
+    margin: float = Field(
+        ge=0,
+        le=MAX_MARGIN,
+        description="Second-best person's distance minus the best one's; 4.0 (the largest "
+        "possible) when nobody else is enrolled.",
+    )
+
+    @field_validator("margin", mode="before")
+    @classmethod
+    def _finite_margin(cls, value: object) -> object:
+        # The matcher says inf when only one person is enrolled; JSON has no inf.
+        if isinstance(value, float) and value > MAX_MARGIN:
+            return MAX_MARGIN
+        return value
 
     @field_validator("wall_time")
     @classmethod

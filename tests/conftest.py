@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.recognize.analyzer import FaceAnalyzer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,9 +36,8 @@ def faces_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def analyzer():  # type: ignore[no-untyped-def]
+def analyzer() -> FaceAnalyzer:
     """One FaceAnalyzer for the session with default settings and upsample 1 for stills."""
-    from edge.recognize.analyzer import FaceAnalyzer
     from edge.recognize.config import HogDetectorConfig, RecognitionConfig
 
     return FaceAnalyzer(RecognitionConfig(detector=HogDetectorConfig(upsample=1)))

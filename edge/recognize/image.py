@@ -10,6 +10,7 @@ its side has no detectable face.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def decode_image(
     except UnidentifiedImageError as exc:
         raise UnreadableImageError(f"{name}: not a supported image file") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from exc
+        # Pillow refuses before we see the size; its message carries the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageTooLargeError(
+            f"{name}: declares {declared}, more than the {max_pixels:,} allowed"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncation and corrupt streams as OSError/SyntaxError.
         raise UnreadableImageError(f"{name}: corrupt or truncated image ({exc})") from exc

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.config import StrictModel
+from edge.model import StrictModel
 
 
 class StoreConfig(StrictModel):
