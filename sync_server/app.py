@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from edge import __version__
+from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
 from sync_server.api import admin_events, admin_people, admin_terminals, health, terminal
 from sync_server.auth import Authenticator
@@ -104,7 +105,10 @@ def create_app_from_environment() -> FastAPI:
     raw = os.environ.get(SETTINGS_ENV)
     if not raw:
         raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with hadir server run")
-    return create_app(ServerConfig.model_validate(json.loads(raw)))
+    settings = ServerConfig.model_validate(json.loads(raw))
+    # A spawned worker starts with a fresh interpreter: logging is set up again here.
+    configure_logging(settings.logging.level, settings.logging.format)
+    return create_app(settings)
 
 
 def settings_json(settings: ServerConfig) -> str:

@@ -65,7 +65,9 @@ def post_events(batch: EventBatch, who: TerminalDep, svc: ServicesDep) -> Respon
     for status in EventStatus:
         if counts[status]:
             svc.metrics.events.labels(status.value).inc(counts[status])
-    log.info(
+    # Per batch at debug: terminals push every few seconds. Rejections need a human.
+    emit = log.warning if counts[EventStatus.REJECTED] else log.debug
+    emit(
         "events_ingested",
         device_id=who.id,
         accepted=counts[EventStatus.ACCEPTED],

@@ -206,3 +206,22 @@ def _two_servers(servers: list[ServerProcess]) -> None:
     # One change per person, each version used once, none skipped, seen in order.
     assert seen_versions == sorted(seen_versions)
     assert seen_versions == list(range(1, 2 * people_per_writer + 1))
+
+
+def test_uvicorn_workers_share_the_database(db_url: str, tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, db_url, ADMIN_TOKEN, name="workers", workers=2).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as admin:
+            token = _create_terminal(admin, "t1")
+        body = batch("t1", [event("t1") for _ in range(20)])
+        statuses: Counter[str] = Counter()
+        for _ in range(6):
+            # A new connection each time, so both workers get requests.
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                response = client.post(f"{API_PREFIX}/events", json=body, headers=bearer(token))
+                statuses.update(r["status"] for r in response.json()["results"])
+    finally:
+        assert server.terminate() in (0, -signal.SIGTERM), server.log()
+    assert statuses == {"accepted": 20, "duplicate": 100}
+    # Workers log JSON like the parent (they are spawned, so they configure logging anew).
+    assert server.log().count('"event": "server_ready"') == 2
