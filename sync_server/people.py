@@ -60,13 +60,17 @@ def list_people(db: Database, group: str | None) -> list[PersonInfo]:
 def create(db: Database, body: PersonCreate) -> PersonInfo:
     now = utcnow()
     with db.write() as conn:
-        if conn.execute(sa.select(people.c.id).where(people.c.id == body.id)).first():
-            raise ApiError(409, "person_exists", f"person {body.id!r} already exists")
-        conn.execute(
-            sa.insert(people).values(
+        # ON CONFLICT rather than look-then-insert: two processes may create the same id.
+        created = conn.execute(
+            db.insert(people)
+            .values(
                 id=body.id, name=body.name, group_name=body.group, created_at=now, updated_at=now
             )
-        )
+            .on_conflict_do_nothing(index_elements=[people.c.id])
+            .returning(people.c.id)
+        ).first()
+        if created is None:
+            raise ApiError(409, "person_exists", f"person {body.id!r} already exists")
         # No templates yet: terminals learn about the person with the first template.
         return load(conn, body.id)
 

@@ -82,10 +82,10 @@ def _load(conn: Connection, terminal_id: str) -> dict[str, Any]:
 def create_terminal(body: TerminalCreate, svc: ServicesDep) -> TerminalCreated:
     token = new_token()
     with svc.db.write() as conn:
-        if conn.execute(sa.select(terminals.c.id).where(terminals.c.id == body.id)).first():
-            raise ApiError(409, "terminal_exists", f"terminal {body.id!r} already exists")
-        conn.execute(
-            sa.insert(terminals).values(
+        # ON CONFLICT rather than look-then-insert: two processes may create the same id.
+        created = conn.execute(
+            svc.db.insert(terminals)
+            .values(
                 id=body.id,
                 group_name=body.group,
                 description=body.description,
@@ -94,7 +94,11 @@ def create_terminal(body: TerminalCreate, svc: ServicesDep) -> TerminalCreated:
                 revoked_at=None,
                 reset_below=0,
             )
-        )
+            .on_conflict_do_nothing(index_elements=[terminals.c.id])
+            .returning(terminals.c.id)
+        ).first()
+        if created is None:
+            raise ApiError(409, "terminal_exists", f"terminal {body.id!r} already exists")
         info = _load(conn, body.id)
     return TerminalCreated(**info, token=token)
 
