@@ -134,6 +134,13 @@ class ReplayCameraConfig(_Strict):
         "is too slow for, like a camera; fast: as fast as the consumer takes them, none dropped.",
     )
     loop: bool = Field(False, description="Start again at the end instead of ending the stream.")
+    clock: Literal["media", "capture"] = Field(
+        "media",
+        description="Timestamps of fast-paced frames: media stamps frame k at open + k/fps, so "
+        "everything downstream (relook intervals, track timeouts, cooldowns) sees the clip as "
+        "a live camera would and results do not depend on processing speed; capture stamps "
+        "the moment the frame was read. Realtime pace always uses capture time.",
+    )
     fps: float | None = Field(
         None,
         gt=0,

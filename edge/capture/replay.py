@@ -9,6 +9,7 @@ then hands every frame to the consumer instead of dropping stale ones.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ class ReplaySource(FrameSource):
         self._schedule_start: float | None = None
         self._scheduled = 0
         self._ended = False
+        self._media_origin: tuple[float, datetime] | None = None
+        if config.pace == "fast" and config.clock == "media":
+            self._capture_monotonic, self._capture_now = self._monotonic, self._now
+            self._monotonic, self._now = self._media_monotonic, self._media_now
 
     @property
     def description(self) -> str:
@@ -140,6 +145,22 @@ class ReplaySource(FrameSource):
         if self.paced:
             self._wait_for_schedule()
         return rgb
+
+    def _media_offset(self) -> float:
+        # Called by read() right after a frame was decoded, before the index advances.
+        if self._media_origin is None:
+            self._media_origin = (self._capture_monotonic(), self._capture_now())
+        return self._next_index / (self._fps or DEFAULT_VIDEO_FPS)
+
+    def _media_monotonic(self) -> float:
+        offset = self._media_offset()
+        assert self._media_origin is not None
+        return self._media_origin[0] + offset
+
+    def _media_now(self) -> datetime:
+        offset = self._media_offset()
+        assert self._media_origin is not None
+        return self._media_origin[1] + timedelta(seconds=offset)
 
     def _resize(self, image: RGBImage) -> RGBImage:
         cfg = self.config

@@ -62,10 +62,11 @@ class QualityConfig(_Strict):
         60, ge=16, le=2000, description="Smallest face width (detector box, full frame) accepted."
     )
     min_sharpness: float = Field(
-        12.0,
+        8.0,
         ge=0,
-        description="Smallest variance of the Laplacian of the face, resampled to 112 px wide. "
-        "Sharp faces measure in the hundreds, motion blur under 10.",
+        description="Smallest variance of the Laplacian of the face (faces wider than 112 px "
+        "are shrunk to 112 first). Sharp faces measure in the hundreds, a dim low-contrast "
+        "face about 15, heavy motion blur under 8.",
     )
     max_yaw: float = Field(
         0.35,
@@ -78,7 +79,7 @@ class QualityConfig(_Strict):
         30.0, gt=0, le=90, description="Largest head tilt (eye line against horizontal), degrees."
     )
     min_brightness: float = Field(
-        40.0, ge=0, le=255, description="Darkest acceptable mean grey level of the face."
+        25.0, ge=0, le=255, description="Darkest acceptable mean grey level of the face."
     )
     max_brightness: float = Field(
         220.0, ge=0, le=255, description="Brightest acceptable mean grey level of the face."
@@ -104,6 +105,81 @@ class MatchingConfig(_Strict):
     )
 
 
+class DecisionConfig(_Strict):
+    """How many looks at a tracked face it takes to decide."""
+
+    looks_to_accept: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Consecutive looks that must each accept the same person (threshold and "
+        "margin) before attendance is recorded.",
+    )
+    looks_to_reject: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Good-quality looks that accept nobody before the face is reported unknown.",
+    )
+    reject_after_s: float = Field(
+        0.6,
+        ge=0,
+        le=30,
+        description="A face is reported unknown only after this long since its first look: "
+        "people walking up are first seen at an angle, and a red light for a colleague is "
+        "worse than a short wait.",
+    )
+    relook_interval_s: float = Field(
+        0.12,
+        ge=0,
+        le=10,
+        description="While a face is undecided, at most one new descriptor per this many "
+        "seconds, unless its quality clearly improved.",
+    )
+    improve_ratio: float = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="A look is taken at once when the face's quality score beats its best "
+        "described look by this fraction.",
+    )
+
+
+class TrackingConfig(_Strict):
+    """Following faces across frames so descriptors are computed rarely."""
+
+    full_scan_every: int = Field(
+        3,
+        ge=1,
+        le=30,
+        description="Scan the whole (downscaled) frame for new faces every N frames; in between "
+        "only the regions around known faces are searched.",
+    )
+    roi_margin: float = Field(
+        0.6,
+        ge=0.1,
+        le=3,
+        description="Region searched around a tracked face, as a fraction of its size per side.",
+    )
+    roi_face_px: int = Field(
+        110,
+        ge=80,
+        le=400,
+        description="Region searches rescale so the tracked face is about this wide: HOG finds "
+        "faces from ~80 px, and larger wastes time.",
+    )
+    min_iou: float = Field(
+        0.2, gt=0, le=1, description="Overlap needed to continue a track with a new detection."
+    )
+    max_missed_s: float = Field(
+        1.0,
+        gt=0,
+        le=30,
+        description="A track not seen for this long is closed (the person left).",
+    )
+    max_tracks: int = Field(8, ge=1, le=64, description="Faces followed at once, largest first.")
+
+
 class RecognitionConfig(_Strict):
     """Detector, quality gates and matching rules."""
 
@@ -113,6 +189,12 @@ class RecognitionConfig(_Strict):
     quality: QualityConfig = Field(default_factory=QualityConfig, description="Quality gates.")
     matching: MatchingConfig = Field(
         default_factory=MatchingConfig, description="Distance threshold and margin rules."
+    )
+    decision: DecisionConfig = Field(
+        default_factory=DecisionConfig, description="Looks needed to accept or reject a face."
+    )
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig, description="Face tracking between frames."
     )
     max_image_pixels: int = Field(
         40_000_000,

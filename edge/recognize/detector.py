@@ -58,6 +58,37 @@ class FaceDetector(abc.ABC):
         found.sort(key=lambda d: d.box.area, reverse=True)
         return found
 
+    def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
+        """Detect inside ``region`` of a full frame, resampled by ``scale`` first.
+
+        Used around a tracked face: the region is small, and ``scale`` brings the
+        face to the size the detector works best at, up or down.
+        """
+        height, width = image.shape[:2]
+        region = region.clipped(width, height)
+        if region.width < 8 or region.height < 8:
+            return []
+        crop = image[region.top : region.bottom, region.left : region.right]
+        if abs(scale - 1.0) > 0.05:
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            crop = np.asarray(cv2.resize(crop, size, interpolation=interpolation), dtype=np.uint8)
+        else:
+            scale = 1.0
+        found = []
+        for (left, top, right, bottom), score in self._detect(np.ascontiguousarray(crop)):
+            if score < self.min_score:
+                continue
+            box = Box(
+                region.left + round(left / scale),
+                region.top + round(top / scale),
+                region.left + round(right / scale),
+                region.top + round(bottom / scale),
+            ).clipped(width, height)
+            if box.width > 0 and box.height > 0:
+                found.append(Detection(box, float(score)))
+        return found
+
     @abc.abstractmethod
     def _detect(self, image: Image) -> list[tuple[tuple[int, int, int, int], float]]:
         """Detect on the already downscaled image; boxes in its own coordinates."""

@@ -80,13 +80,18 @@ def assess(grey: Image, box: Box, landmarks: Landmarks, config: QualityConfig) -
     crop = grey[clip.top : clip.bottom, clip.left : clip.right]
     if crop.size == 0:
         return Quality(0, 0.0, 1.0, 0.0, 0.0, (QualityIssue.TOO_SMALL,))
-    scale = _SHARPNESS_WIDTH / crop.shape[1]
-    resized = cv2.resize(
-        crop,
-        (_SHARPNESS_WIDTH, max(1, round(crop.shape[0] * scale))),
-        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-    )
-    sharpness = float(cv2.Laplacian(resized, cv2.CV_64F).var())
+    # Large faces are shrunk so sharpness is comparable across sizes; small ones are
+    # measured as they are, because upsampling would smooth them and fake blur.
+    if crop.shape[1] > _SHARPNESS_WIDTH:
+        scale = _SHARPNESS_WIDTH / crop.shape[1]
+        crop_for_sharpness = cv2.resize(
+            crop,
+            (_SHARPNESS_WIDTH, max(1, round(crop.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+    else:
+        crop_for_sharpness = crop
+    sharpness = float(cv2.Laplacian(crop_for_sharpness, cv2.CV_64F).var())
     brightness = float(crop.mean())
     yaw, roll = pose(landmarks)
     issues: list[QualityIssue] = []

@@ -1,0 +1,236 @@
+"""The composition root of the terminal: config in, a running attendance daemon out.
+
+Wires store -> matcher -> recognition loop -> feedback around the capture
+grabber, and drives them from one main loop on the main thread:
+
+    frame = grabber.latest()  ->  loop.process(frame)  ->  store.record()  ->  feedback
+
+Feedback always follows the store's answer, after the commit returned: a beep
+means "saved". Recognition never waits on the network; sync jobs (edge.sync)
+run on their own threads and only touch the store and ``matcher.swap``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from edge import __version__
+from edge.capture import CaptureState, FrameGrabber, FrameSource, create_source
+from edge.config import EdgeConfig
+from edge.daemon.notify import SystemdNotifier, Watchdog
+from edge.feedback import Feedback, Outcome, create_feedback
+from edge.recognize.loop import Decision, RecognitionLoop, Verdict
+from edge.recognize.matcher import Matcher
+from edge.recognize.timing import StageTimings
+from edge.store import EdgeStore, RecordResult, StoreError
+
+log = structlog.get_logger("hadir.daemon")
+
+EXIT_OK = 0
+EXIT_CAMERA_FAILED = 3
+EXIT_STORE_FAILED = 4
+
+
+@dataclass(slots=True)
+class DaemonCounters:
+    recorded: int = 0
+    already_recorded: int = 0
+    unknown: int = 0
+    store_errors: int = 0
+    frames: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+
+
+RecordedListener = Callable[[RecordResult], None]
+
+
+class EdgeDaemon:
+    """One terminal: build with :meth:`from_config`, then :meth:`run` until stopped.
+
+    Every collaborator can be injected (tests pass a replay source, a MockFactory
+    feedback, an in-memory store); otherwise they are built from ``config``.
+    """
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        store: EdgeStore,
+        source: FrameSource,
+        feedback: Feedback,
+        notifier: SystemdNotifier | None = None,
+        stop_event: threading.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        stall_after_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.feedback = feedback
+        self.notifier = notifier or SystemdNotifier()
+        self.stop_event = stop_event or threading.Event()
+        self._monotonic = monotonic
+        self.timings = StageTimings()
+        with self.timings.stage("load_gallery"):
+            self.matcher = Matcher(store.load_gallery())
+        with self.timings.stage("load_models"):
+            self.loop = RecognitionLoop(config.recognition, self.matcher, timings=self.timings)
+        self.grabber = FrameGrabber(
+            source, config.capture.reconnect, stop_event=self.stop_event, monotonic=monotonic
+        )
+        self.watchdog = Watchdog(self.notifier, stall_after=stall_after_s, monotonic=monotonic)
+        self.counters = DaemonCounters()
+        self.recorded_listeners: list[RecordedListener] = []
+        self._last_status = 0.0
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config: EdgeConfig, **overrides: Any) -> EdgeDaemon:
+        """Build every part from the config; keyword arguments replace parts."""
+        store = overrides.pop("store", None) or EdgeStore.open(
+            config.store.resolve_path(config.data_dir),
+            config.store,
+            device_id=config.device.id,
+            timezone=config.device.timezone,
+        )
+        source = overrides.pop("source", None) or create_source(config.capture.camera)
+        feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
+        return cls(config, store=store, source=source, feedback=feedback, **overrides)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT set the stop event; the main loop finishes its current frame."""
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("stop_requested", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    def run(self, *, max_frames: int | None = None) -> int:
+        """Process frames until stopped, the replay ends, or the camera fails for good."""
+        gallery = self.matcher.gallery
+        self.grabber.start()
+        self.notifier.ready(f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates")
+        log.info(
+            "daemon_ready",
+            device_id=self.config.device.id,
+            version=__version__,
+            people=len(gallery.person_ids),
+            templates=len(gallery),
+        )
+        code = EXIT_OK
+        try:
+            while not self.stop_event.is_set():
+                frame = self.grabber.latest(timeout=0.5)
+                if frame is None:
+                    self.watchdog.beat(frames_flowing=False)
+                    state = self.grabber.state
+                    if state is CaptureState.ENDED:
+                        break
+                    if state is CaptureState.FAILED:
+                        self.feedback.signal(Outcome.ERROR)
+                        log.error("camera_failed", **self.grabber.health().as_dict())
+                        code = EXIT_CAMERA_FAILED
+                        break
+                    continue
+                self.counters.frames += 1
+                for decision in self.loop.process(frame):
+                    self._act(decision)
+                self.watchdog.beat(frames_flowing=True)
+                self._maybe_status()
+                if max_frames is not None and self.counters.frames >= max_frames:
+                    break
+        finally:
+            self.notifier.stopping("stopping")
+            self.close()
+        log.info("daemon_stopped", exit_code=code, **self.stats())
+        return code
+
+    def close(self) -> None:
+        """Stop capture, turn feedback off, close the store. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop_event.set()
+        self.grabber.stop()
+        self.feedback.close()
+        self.store.close()
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def _act(self, decision: Decision) -> None:
+        self.counters.decisions.append(decision)
+        if decision.verdict is Verdict.UNKNOWN:
+            self.counters.unknown += 1
+            self.feedback.signal(Outcome.UNKNOWN)
+            return
+        assert decision.person_id is not None
+        try:
+            with self.timings.stage("store"):
+                result = self.store.record(
+                    decision.person_id,
+                    distance=decision.match.distance,
+                    margin=decision.match.margin,
+                )
+        except StoreError as exc:
+            # The person must not walk away believing they were recorded.
+            self.counters.store_errors += 1
+            self.feedback.signal(Outcome.ERROR)
+            log.error(
+                "record_failed",
+                track_id=decision.track_id,
+                person_id=decision.person_id,
+                error=str(exc),
+            )
+            return
+        if result.recorded:
+            self.counters.recorded += 1
+            self.feedback.signal(Outcome.ACCEPTED)
+        else:
+            self.counters.already_recorded += 1
+            self.feedback.signal(Outcome.ALREADY_RECORDED)
+        log.info(
+            "attendance",
+            outcome=result.outcome.value,
+            track_id=decision.track_id,
+            person_id=decision.person_id,
+            event_id=str(result.event.id),
+            kind=result.event.kind.value,
+            distance=round(decision.match.distance, 3),
+        )
+        for listener in self.recorded_listeners:
+            listener(result)
+
+    def _maybe_status(self) -> None:
+        now = self._monotonic()
+        if now - self._last_status < 5.0:
+            return
+        self._last_status = now
+        health = self.grabber.health()
+        self.notifier.status(
+            f"fps={health.fps or 0:.1f} frames={self.counters.frames} "
+            f"recorded={self.counters.recorded} unknown={self.counters.unknown} "
+            f"camera={health.state.value}"
+        )
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "frames": self.counters.frames,
+            "recorded": self.counters.recorded,
+            "already_recorded": self.counters.already_recorded,
+            "unknown": self.counters.unknown,
+            "store_errors": self.counters.store_errors,
+        }
+
+    def __repr__(self) -> str:
+        return f"<EdgeDaemon device={self.config.device.id} {self.matcher!r}>"

@@ -1,0 +1,294 @@
+"""The per-frame recognition loop: detect cheaply, track, describe rarely, decide per track.
+
+Throughput is bounded by detection, first-recognition latency by the descriptor
+(~80 ms on a Pi-class CPU), so:
+
+* the whole frame is scanned for new faces only every ``full_scan_every``
+  frames; in between, only a region around each tracked face is searched, at a
+  scale that brings the face to ~``roi_face_px`` (which also recovers faces a
+  little under HOG's ~80 px minimum);
+* a descriptor is computed only for an undecided track: when it is new, when
+  its quality clearly improved, or at most every ``relook_interval_s``;
+* a track is accepted after ``looks_to_accept`` consecutive looks that each
+  accept the same person, and reported unknown after ``looks_to_reject`` good
+  looks that accept nobody. Faces failing the quality gates never decide.
+
+The loop does not touch the store or the LEDs: it returns decisions, and the
+daemon records them (so tests and benchmarks can drive it directly).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from edge.recognize.config import RecognitionConfig
+from edge.recognize.detector import FaceDetector, create_detector, to_grey
+from edge.recognize.embedder import FaceEmbedder
+from edge.recognize.matcher import Match, Matcher
+from edge.recognize.quality import Quality, assess
+from edge.recognize.timing import StageTimings
+from edge.recognize.types import Box, Detection, Image
+
+log = structlog.get_logger("hadir.recognize")
+
+
+class FrameLike(Protocol):
+    """What the loop needs of a captured frame (edge.capture.Frame fits)."""
+
+    @property
+    def image(self) -> Image: ...
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def monotonic(self) -> float: ...
+
+
+class Verdict(enum.StrEnum):
+    ACCEPTED = "accepted"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A track was decided: a recognised person, or an unknown face."""
+
+    verdict: Verdict
+    track_id: int
+    person_id: str | None
+    match: Match
+    frame_index: int
+    monotonic: float
+    looks: int
+
+
+@dataclass(slots=True)
+class Track:
+    """One face followed across frames."""
+
+    id: int
+    box: Box
+    first_seen: float
+    last_seen: float
+    first_frame: int
+    verdict: Verdict | None = None
+    looks: list[Match] = field(default_factory=list)
+    best_look_score: float = 0.0
+    last_look_at: float | None = None
+    first_look_at: float | None = None
+    frames_seen: int = 1
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict is not None
+
+
+class RecognitionLoop:
+    """Frames in, decisions out. Not thread-safe: one loop per camera thread."""
+
+    def __init__(
+        self,
+        config: RecognitionConfig,
+        matcher: Matcher,
+        *,
+        detector: FaceDetector | None = None,
+        embedder: FaceEmbedder | None = None,
+        timings: StageTimings | None = None,
+    ) -> None:
+        self.config = config
+        self.matcher = matcher
+        self.detector = detector or create_detector(config.detector)
+        self.embedder = embedder or FaceEmbedder()
+        self.timings = timings or StageTimings()
+        self._tracks: dict[int, Track] = {}
+        self._ids = itertools.count(1)
+        self._frames = 0
+        self.counters = {
+            "frames": 0,
+            "faces": 0,
+            "descriptors": 0,
+            "poor_quality": 0,
+            "accepted": 0,
+            "unknown": 0,
+        }
+
+    @property
+    def tracks(self) -> Sequence[Track]:
+        return list(self._tracks.values())
+
+    def process(self, frame: FrameLike) -> list[Decision]:
+        """Run one frame through detection, tracking and decisions."""
+        self._frames += 1
+        self.counters["frames"] += 1
+        now = frame.monotonic
+        with self.timings.stage("grey"):
+            grey = to_grey(frame.image)
+        with self.timings.stage("detect"):
+            seen = self._detect(grey, now)
+        self._expire(now)
+        decisions: list[Decision] = []
+        for track, detection in seen:
+            track.box = detection.box
+            track.last_seen = now
+            self.counters["faces"] += 1
+            if track.decided:
+                continue
+            decision = self._look(track, detection, frame, grey)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def reset(self) -> None:
+        """Forget every track (after the camera reconnects: positions are meaningless)."""
+        self._tracks.clear()
+
+    # -- detection and tracking ------------------------------------------------------------
+
+    def _detect(self, grey: Image, now: float) -> list[tuple[Track, Detection]]:
+        tracking = self.config.tracking
+        full_scan = not self._tracks or (self._frames - 1) % tracking.full_scan_every == 0
+        if full_scan:
+            detections = self.detector.detect(grey)[: tracking.max_tracks]
+            return self._associate(detections, now)
+        found: list[tuple[Track, Detection]] = []
+        for track in list(self._tracks.values()):
+            box = track.box
+            pad_x = round(box.width * tracking.roi_margin)
+            pad_y = round(box.height * tracking.roi_margin)
+            region = Box(box.left - pad_x, box.top - pad_y, box.right + pad_x, box.bottom + pad_y)
+            scale = tracking.roi_face_px / max(1, box.width)
+            hits = self.detector.detect_region(grey, region, scale)
+            if hits:
+                best = max(hits, key=lambda d: d.box.iou(box))
+                if best.box.iou(box) >= tracking.min_iou / 2:
+                    found.append((track, best))
+        return found
+
+    def _associate(self, detections: list[Detection], now: float) -> list[tuple[Track, Detection]]:
+        """Greedy IoU matching of detections to tracks; unmatched detections start tracks."""
+        pairs = sorted(
+            (
+                (det.box.iou(track.box), i, track.id)
+                for i, det in enumerate(detections)
+                for track in self._tracks.values()
+            ),
+            reverse=True,
+        )
+        used_det: set[int] = set()
+        used_track: set[int] = set()
+        result: list[tuple[Track, Detection]] = []
+        for iou, i, track_id in pairs:
+            if iou < self.config.tracking.min_iou:
+                break
+            if i in used_det or track_id in used_track:
+                continue
+            used_det.add(i)
+            used_track.add(track_id)
+            track = self._tracks[track_id]
+            track.frames_seen += 1
+            result.append((track, detections[i]))
+        for i, det in enumerate(detections):
+            if i in used_det or len(self._tracks) >= self.config.tracking.max_tracks:
+                continue
+            track = Track(next(self._ids), det.box, now, now, self._frames)
+            self._tracks[track.id] = track
+            log.debug("track_started", track_id=track.id, box=_box(det.box))
+            result.append((track, det))
+        return result
+
+    def _expire(self, now: float) -> None:
+        limit = self.config.tracking.max_missed_s
+        for track_id, track in list(self._tracks.items()):
+            if now - track.last_seen > limit:
+                del self._tracks[track_id]
+                if track.verdict is None and track.looks:
+                    log.info(
+                        "track_left_undecided",
+                        track_id=track_id,
+                        looks=len(track.looks),
+                        nearest=track.looks[-1].person_id,
+                        distance=round(track.looks[-1].distance, 3),
+                    )
+
+    # -- looks and decisions ---------------------------------------------------------------
+
+    def _look(
+        self, track: Track, detection: Detection, frame: FrameLike, grey: Image
+    ) -> Decision | None:
+        with self.timings.stage("landmarks"):
+            shape = self.embedder.shape(grey, detection.box)
+            landmarks = self.embedder.landmarks(shape)
+            quality = assess(grey, detection.box, landmarks, self.config.quality)
+        if not quality.ok:
+            self.counters["poor_quality"] += 1
+            return None
+        if not self._wants_look(track, quality, frame.monotonic):
+            return None
+        with self.timings.stage("descriptor"):
+            descriptor = self.embedder.describe(frame.image, shape)
+        self.counters["descriptors"] += 1
+        with self.timings.stage("match"):
+            match = self.matcher.match(descriptor)
+        track.looks.append(match)
+        track.best_look_score = max(track.best_look_score, quality.score)
+        track.last_look_at = frame.monotonic
+        if track.first_look_at is None:
+            track.first_look_at = frame.monotonic
+        return self._decide(track, frame)
+
+    def _wants_look(self, track: Track, quality: Quality, now: float) -> bool:
+        rules = self.config.decision
+        if track.last_look_at is None:
+            return True
+        if quality.score > track.best_look_score * (1.0 + rules.improve_ratio):
+            return True
+        return now - track.last_look_at >= rules.relook_interval_s
+
+    def _decide(self, track: Track, frame: FrameLike) -> Decision | None:
+        rules = self.config.decision
+        matching = self.config.matching
+        last = track.looks[-rules.looks_to_accept :]
+        if (
+            len(last) == rules.looks_to_accept
+            and all(m.accepted(matching) for m in last)
+            and len({m.person_id for m in last}) == 1
+        ):
+            return self._finish(track, Verdict.ACCEPTED, last[-1], frame)
+        misses = sum(1 for m in track.looks if not m.accepted(matching))
+        looked_for = frame.monotonic - (track.first_look_at or frame.monotonic)
+        if misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s:
+            return self._finish(track, Verdict.UNKNOWN, track.looks[-1], frame)
+        return None
+
+    def _finish(self, track: Track, verdict: Verdict, match: Match, frame: FrameLike) -> Decision:
+        track.verdict = verdict
+        self.counters[verdict.value] += 1
+        person = match.person_id if verdict is Verdict.ACCEPTED else None
+        log.info(
+            "face_decided",
+            verdict=verdict.value,
+            track_id=track.id,
+            person_id=person,
+            nearest=match.person_id,
+            distance=round(match.distance, 3),
+            margin=round(min(match.margin, 9.0), 3),
+            looks=len(track.looks),
+            frame=frame.index,
+        )
+        return Decision(
+            verdict, track.id, person, match, frame.index, frame.monotonic, len(track.looks)
+        )
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.counters, "tracks": len(self._tracks)}
+
+
+def _box(box: Box) -> list[int]:
+    return [box.left, box.top, box.width, box.height]
