@@ -1,7 +1,9 @@
 """``hadir server ...``: run the sync server and a few admin helpers that work on the database.
 
 edge/cli.py hooks this in with ``add_server_parser(sub)``; ``python -m sync_server``
-runs the same commands without the rest of the ``hadir`` CLI.
+runs the same commands without the rest of the ``hadir`` CLI. Importing this module
+needs none of the server's dependencies (a terminal's ``hadir --help`` must work
+without them); the commands import them when they run.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
 
 from edge.config import load_config
 from edge.errors import ConfigError, HadirError
@@ -88,6 +88,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_add_terminal(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
     from sync_server.auth import hash_token, new_token
     from sync_server.db import Database, migrate, terminals, utcnow
 

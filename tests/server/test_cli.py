@@ -56,3 +56,17 @@ def test_config_error_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path.write_text("nonsense = 1\n")
     assert main(["migrate", "--config", str(path)]) == 2
     assert "nonsense: unknown key" in capsys.readouterr().err
+
+
+def test_importing_the_cli_needs_no_server_dependencies() -> None:
+    # A terminal installs hadir without the [server] extra; `hadir --help` must still work.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sync_server.cli; "
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'alembic', 'psycopg') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
