@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,6 +128,69 @@ def _print_faces(path: Path, faces: Sequence[Any]) -> None:
             )
 
 
+# --- edge -----------------------------------------------------------------------------------
+
+
+def _edge_config(args: argparse.Namespace) -> Any:
+    from edge.config import load_edge_config
+
+    path = args.config or os.environ.get("HADIR_CONFIG")
+    return load_edge_config(path)
+
+
+def cmd_edge_run(args: argparse.Namespace) -> int:
+    from edge.daemon.runner import EdgeDaemon
+
+    config = _edge_config(args)
+    daemon = EdgeDaemon.from_config(config)
+    daemon.install_signal_handlers()
+    return daemon.run(max_frames=args.max_frames)
+
+
+def cmd_edge_doctor(args: argparse.Namespace) -> int:
+    from edge.daemon.doctor import doctor
+
+    return doctor(_edge_config(args))
+
+
+def _add_edge_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "edge",
+        help="run or check the terminal daemon",
+        description="The wall terminal: camera, recognition, attendance store, LEDs, sync.",
+    )
+    edge_sub = p.add_subparsers(dest="edge_command", metavar="COMMAND", required=True)
+
+    def config_arg(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="edge TOML config (default: $HADIR_CONFIG, else built-in defaults; "
+            "HADIR_* variables override either)",
+        )
+
+    r = edge_sub.add_parser(
+        "run",
+        help="run the terminal daemon until SIGTERM",
+        description="Load models and the enrolment mirror, tell systemd READY, then turn "
+        "camera frames into attendance events and LED/buzzer feedback until SIGTERM "
+        "(or the end of a replayed clip).",
+    )
+    config_arg(r)
+    r.add_argument("--max-frames", type=int, default=None, help="stop after N frames (testing)")
+    r.set_defaults(handler=cmd_edge_run)
+
+    d = edge_sub.add_parser(
+        "doctor",
+        help="check camera, models, store, GPIO and clock",
+        description="Run every check a working terminal needs, one line each; exit 1 when "
+        "any fails (an unsynchronised clock only warns).",
+    )
+    config_arg(d)
+    d.set_defaults(handler=cmd_edge_doctor)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -166,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.set_defaults(handler=cmd_identify)
 
+    _add_edge_parser(sub)
+    try:
+        from sync_server.cli import add_server_parser
+    except ImportError:  # a terminal installed without the [server] extra
+        pass
+    else:
+        add_server_parser(sub)
+
     # config
     p = sub.add_parser("config", help="configuration tools", description="Configuration tools.")
     config_sub = p.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
@@ -187,7 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level or "info", args.log_format or "auto")
+    configure_logging(
+        args.log_level or os.environ.get("HADIR_LOG_LEVEL") or "info",
+        args.log_format or os.environ.get("HADIR_LOG_FORMAT") or "auto",
+    )
     handler: Handler = args.handler
     try:
         return handler(args)

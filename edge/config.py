@@ -31,7 +31,7 @@ __all__ = ["EdgeConfig", "StrictModel", "load_config", "load_edge_config"]
 ENV_PREFIX = "HADIR_"
 # Variables that share the prefix but are not config keys.
 RESERVED_ENV = frozenset(
-    {"HADIR_CONFIG", "HADIR_FACES_DIR", "HADIR_MODELS_DIR", "HADIR_LOG_FORMAT"}
+    {"HADIR_CONFIG", "HADIR_FACES_DIR", "HADIR_MODELS_DIR", "HADIR_LOG_FORMAT", "HADIR_LOG_LEVEL"}
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,6 +67,25 @@ class LoggingConfig(StrictModel):
     )
 
 
+class DaemonConfig(StrictModel):
+    """Process lifecycle under systemd."""
+
+    stall_after_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Stop the systemd watchdog pings when no frame arrived for this long, so "
+        "a hung camera gets the service restarted (WatchdogSec later).",
+    )
+    capture_stop_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="On SIGTERM, how long to wait for a camera read stuck in the driver "
+        "before exiting anyway (systemd's stop timeout must be longer).",
+    )
+
+
 class EdgeConfig(StrictModel):
     """Settings of one terminal (``/etc/hadir/edge.toml``)."""
 
@@ -91,6 +110,7 @@ class EdgeConfig(StrictModel):
         description="LED/buzzer backend: gpio on a terminal, log where there is no GPIO.",
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig, description="Lifecycle, watchdog.")
 
 
 def _env_overrides(model: type[BaseModel], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -69,7 +69,6 @@ class EdgeDaemon:
         notifier: SystemdNotifier | None = None,
         stop_event: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        stall_after_s: float = 10.0,
     ) -> None:
         self.config = config
         self.store = store
@@ -85,7 +84,9 @@ class EdgeDaemon:
         self.grabber = FrameGrabber(
             source, config.capture.reconnect, stop_event=self.stop_event, monotonic=monotonic
         )
-        self.watchdog = Watchdog(self.notifier, stall_after=stall_after_s, monotonic=monotonic)
+        self.watchdog = Watchdog(
+            self.notifier, stall_after=config.daemon.stall_after_s, monotonic=monotonic
+        )
         self.counters = DaemonCounters()
         self.recorded_listeners: list[RecordedListener] = []
         self._last_status = 0.0
@@ -162,7 +163,7 @@ class EdgeDaemon:
             return
         self._closed = True
         self.stop_event.set()
-        self.grabber.stop()
+        self.grabber.stop(timeout=self.config.daemon.capture_stop_timeout_s)
         self.feedback.close()
         self.store.close()
 

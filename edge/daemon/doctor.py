@@ -1,0 +1,151 @@
+"""``hadir edge doctor``: is this terminal able to work? One line per check."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from edge.config import EdgeConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    warning: bool = False  # reported, but does not fail the doctor
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else ("warn" if self.warning else "FAIL")
+        return f"[{mark}] {self.name}: {self.detail}"
+
+
+Check = Callable[[EdgeConfig], CheckResult]
+
+
+def check_config(config: EdgeConfig) -> CheckResult:
+    return CheckResult("config", True, f"device {config.device.id}, tz {config.device.timezone}")
+
+
+def check_models(config: EdgeConfig) -> CheckResult:
+    from edge.errors import HadirError
+    from edge.recognize.detector import create_detector
+    from edge.recognize.embedder import FaceEmbedder
+
+    start = time.perf_counter()
+    try:
+        create_detector(config.recognition.detector)
+        FaceEmbedder()
+    except (HadirError, OSError, RuntimeError, ImportError) as exc:
+        return CheckResult("models", False, str(exc))
+    took = time.perf_counter() - start
+    return CheckResult("models", True, f"detector and descriptor loaded in {took:.1f} s")
+
+
+def check_camera(config: EdgeConfig, *, frames: int = 5, timeout_s: float = 10.0) -> CheckResult:
+    from edge.capture import CaptureError, create_source
+    from edge.errors import HadirError
+
+    try:
+        source = create_source(config.capture.camera)
+    except HadirError as exc:
+        return CheckResult("camera", False, str(exc))
+    start = time.monotonic()
+    got = 0
+    shape: tuple[int, ...] = ()
+    try:
+        with source:
+            while got < frames and time.monotonic() - start < timeout_s:
+                shape = source.read().image.shape
+                got += 1
+    except (CaptureError, HadirError, OSError) as exc:
+        return CheckResult("camera", False, str(exc))
+    if got < frames:
+        return CheckResult("camera", False, f"{source.description}: {got} frames in {timeout_s} s")
+    took = time.monotonic() - start
+    return CheckResult(
+        "camera",
+        True,
+        f"{source.description}: {got} frames of {shape[1]}x{shape[0]} in {took:.2f} s",
+    )
+
+
+def check_feedback(config: EdgeConfig) -> CheckResult:
+    from edge.errors import HadirError
+    from edge.feedback import create_feedback
+
+    try:
+        feedback = create_feedback(config.feedback)
+    except (HadirError, OSError, ImportError) as exc:
+        return CheckResult("feedback", False, str(exc))
+    feedback.close()
+    return CheckResult("feedback", True, f"{config.feedback.type} backend ready")
+
+
+def check_store(config: EdgeConfig) -> CheckResult:
+    from edge.store import EdgeStore, StoreError
+
+    path = config.store.resolve_path(config.data_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".doctor-"):
+            pass
+        with EdgeStore.open(
+            path, config.store, device_id=config.device.id, timezone=config.device.timezone
+        ) as store:
+            backlog = store.backlog()
+            version = store.enrolment_version()
+            people = len(store.people())
+    except (StoreError, OSError) as exc:
+        return CheckResult("store", False, f"{path}: {exc}")
+    return CheckResult(
+        "store",
+        True,
+        f"{path} writable; {people} people (enrolment v{version}); "
+        f"{backlog.count} events waiting to sync",
+    )
+
+
+def check_clock(config: EdgeConfig) -> CheckResult:
+    from edge.store import kernel_clock_synced
+
+    if kernel_clock_synced():
+        return CheckResult("clock", True, "wall clock synchronised (NTP)")
+    return CheckResult(
+        "clock",
+        False,
+        "wall clock NOT synchronised: events are recorded but flagged until NTP syncs "
+        "(see docs/operations.md, 'Clock and NTP')",
+        warning=True,
+    )
+
+
+CHECKS: tuple[Check, ...] = (
+    check_config,
+    check_models,
+    check_store,
+    check_camera,
+    check_feedback,
+    check_clock,
+)
+
+
+def run_checks(config: EdgeConfig, checks: tuple[Check, ...] = CHECKS) -> Iterator[CheckResult]:
+    for check in checks:
+        yield check(config)
+
+
+def doctor(config: EdgeConfig, *, out: Callable[[str], object] = print) -> int:
+    """Print every check; 0 when none failed (warnings allowed), 1 otherwise."""
+    failed = 0
+    for result in run_checks(config):
+        out(result.line())
+        if not result.ok and not result.warning:
+            failed += 1
+    out(f"{failed} check{'s' if failed != 1 else ''} failed" if failed else "all checks passed")
+    return 1 if failed else 0
+
+
+__all__ = ["CHECKS", "CheckResult", "doctor", "run_checks"]
