@@ -153,8 +153,9 @@ class RecognitionLoop:
 
     def _detect(self, grey: Image, now: float) -> list[tuple[Track, Detection]]:
         tracking = self.config.tracking
-        full_scan = not self._tracks or (self._frames - 1) % tracking.full_scan_every == 0
-        if full_scan:
+        # Scan cadence does not depend on tracks: an empty hallway costs one scan per
+        # N frames, and a newcomer waits at most N-1 frames to be found.
+        if (self._frames - 1) % tracking.full_scan_every == 0:
             detections = self.detector.detect(grey)[: tracking.max_tracks]
             return self._associate(detections, now)
         found: list[tuple[Track, Detection]] = []
