@@ -8,14 +8,32 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 
 
+class _StderrProxy:
+    """Writes to whatever ``sys.stderr`` is at the time of the write.
+
+    Binding the stream object at configure time breaks when it is later
+    replaced and closed (pytest's capture, a daemon re-opening its output).
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger. Idempotent."""
-    stream = stream or sys.stderr
+    if stream is None:
+        stream = cast(TextIO, _StderrProxy())
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -37,4 +55,6 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=numeric, stream=stream, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=numeric, stream=stream, format="%(name)s %(levelname)s %(message)s", force=True
+    )

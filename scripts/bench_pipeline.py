@@ -63,7 +63,7 @@ def _shim_face_recognition_models() -> None:
 
 def run_baseline(clip: Path, enrolment: Path) -> tuple[float, int, set[str]]:
     _shim_face_recognition_models()
-    import face_recognition
+    import face_recognition  # type: ignore[import-untyped]
 
     known = face_recognition.face_encodings(face_recognition.load_image_file(str(enrolment)))[0]
     cap = cv2.VideoCapture(str(clip))
@@ -89,7 +89,10 @@ def run_hadir(clip: Path, enrolment: Path) -> dict[str, Any]:
     gallery = Gallery.from_mapping({PERSON: analyzer.enrolment_descriptor(read_image(enrolment))})
     timings = StageTimings()
     loop = RecognitionLoop(
-        config, Matcher(gallery), detector=analyzer.detector, embedder=analyzer.embedder,
+        config,
+        Matcher(gallery),
+        detector=analyzer.detector,
+        embedder=analyzer.embedder,
         timings=timings,
     )
     source = create_source(ReplayCameraConfig(path=clip, pace="fast"))
@@ -98,9 +101,11 @@ def run_hadir(clip: Path, enrolment: Path) -> dict[str, Any]:
     first_visible_at: float | None = None
     latency: float | None = None
     frames = 0
-    with tempfile.TemporaryDirectory() as tmp, EdgeStore.open(
-        Path(tmp) / "edge.sqlite3", StoreConfig(), device_id="bench"
-    ) as store, source:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EdgeStore.open(Path(tmp) / "edge.sqlite3", StoreConfig(), device_id="bench") as store,
+        source,
+    ):
         start = time.perf_counter()
         while True:
             frame_start = time.perf_counter()
@@ -155,8 +160,11 @@ def main() -> int:
 
     hadir = run_hadir(clip, enrolment)
     hadir_fps = hadir["frames"] / hadir["elapsed"]
-    print(f"hadir     {hadir['frames']} frames in {hadir['elapsed']:6.2f} s = {hadir_fps:6.1f} frames/s;"
-          f" recorded {hadir['recorded']}, unknown faces {hadir['unknown']}")
+    print(
+        f"hadir     {hadir['frames']} frames in {hadir['elapsed']:6.2f} s"
+        f" = {hadir_fps:6.1f} frames/s;"
+        f" recorded {hadir['recorded']}, unknown faces {hadir['unknown']}"
+    )
     ok = True
     if not args.skip_baseline:
         try:
@@ -167,9 +175,14 @@ def main() -> int:
         base_fps = base_frames / base_s
         ratio = hadir_fps / base_fps
         same = set(hadir["recorded"]) == base_recorded and len(hadir["recorded"]) == 1
-        print(f"baseline  {base_frames} frames in {base_s:6.2f} s = {base_fps:6.1f} frames/s;"
-              f" recorded {sorted(base_recorded)}")
-        print(f"throughput hadir/baseline: {ratio:.1f}x (target >= 5x) {'PASS' if ratio >= 5 else 'FAIL'}")
+        print(
+            f"baseline  {base_frames} frames in {base_s:6.2f} s = {base_fps:6.1f} frames/s;"
+            f" recorded {sorted(base_recorded)}"
+        )
+        print(
+            f"throughput hadir/baseline: {ratio:.1f}x (target >= 5x)"
+            f" {'PASS' if ratio >= 5 else 'FAIL'}"
+        )
         print(f"same attendance outcome: {same} {'PASS' if same else 'FAIL'}")
         ok = ok and ratio >= 5 and same
     latency = hadir["latency"]
@@ -177,12 +190,17 @@ def main() -> int:
         print("frame 82 -> commit: no event recorded  FAIL")
         ok = False
     else:
-        print(f"frame {FIRST_VISIBLE_FRAME} -> committed event: {latency:.3f} s processing"
-              f" (target < 0.5 s) {'PASS' if latency < 0.5 else 'FAIL'}")
+        print(
+            f"frame {FIRST_VISIBLE_FRAME} -> committed event: {latency:.3f} s processing"
+            f" (target < 0.5 s) {'PASS' if latency < 0.5 else 'FAIL'}"
+        )
         ok = ok and latency < 0.5
     print("hadir per-stage times (count, mean ms, max ms, total s):")
     for stage, t in hadir["timings"].items():
-        print(f"  {stage:11s} {t['count']:5d} {t['mean_ms']:9.3f} {t['max_ms']:9.3f} {t['total_s']:8.3f}")
+        print(
+            f"  {stage:11s} {t['count']:5d} {t['mean_ms']:9.3f} {t['max_ms']:9.3f}"
+            f" {t['total_s']:8.3f}"
+        )
     print(f"hadir counters: {hadir['counters']}")
     return 0 if ok else 1
 

@@ -177,6 +177,27 @@ class TrackingConfig(_Strict):
         le=30,
         description="A track not seen for this long is closed (the person left).",
     )
+    reacquire_gap_s: float = Field(
+        0.25,
+        gt=0,
+        le=10,
+        description="A decided face that was not seen for this long is checked again when it "
+        "reappears: in a queue, the next person steps into the same spot.",
+    )
+    reverify_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="A decided face still in view is checked again this often, for a hand-over "
+        "without any gap.",
+    )
+    split_distance: float = Field(
+        0.6,
+        gt=0,
+        lt=2,
+        description="A check farther than this from the track's previous look means another "
+        "person: the track is split and the newcomer decided on its own.",
+    )
     max_tracks: int = Field(8, ge=1, le=64, description="Faces followed at once, largest first.")
 
 

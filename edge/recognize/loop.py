@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import structlog
 
 from edge.recognize.config import RecognitionConfig
@@ -33,7 +34,7 @@ from edge.recognize.embedder import FaceEmbedder
 from edge.recognize.matcher import Match, Matcher
 from edge.recognize.quality import Quality, assess
 from edge.recognize.timing import StageTimings
-from edge.recognize.types import Box, Detection, Image
+from edge.recognize.types import Box, Descriptor, Detection, Image
 
 log = structlog.get_logger("hadir.recognize")
 
@@ -84,6 +85,7 @@ class Track:
     last_look_at: float | None = None
     first_look_at: float | None = None
     frames_seen: int = 1
+    reference: Descriptor | None = None  # descriptor of the latest look
 
     @property
     def decided(self) -> bool:
@@ -134,13 +136,23 @@ class RecognitionLoop:
             seen = self._detect(grey, now)
         self._expire(now)
         decisions: list[Decision] = []
+        tracking = self.config.tracking
         for track, detection in seen:
+            gap = now - track.last_seen
             track.box = detection.box
             track.last_seen = now
             self.counters["faces"] += 1
             if track.decided:
-                continue
-            decision = self._look(track, detection, frame, grey)
+                due = now - (track.last_look_at or now) >= tracking.reverify_interval_s
+                if gap < tracking.reacquire_gap_s and not due:
+                    continue
+                newcomer = self._verify(track, detection, frame, grey)
+                if newcomer is None:
+                    continue
+                track = newcomer
+                decision = self._decide(track, frame)
+            else:
+                decision = self._look(track, detection, frame, grey)
             if decision is not None:
                 decisions.append(decision)
         return decisions
@@ -157,7 +169,7 @@ class RecognitionLoop:
         # N frames, and a newcomer waits at most N-1 frames to be found.
         if (self._frames - 1) % tracking.full_scan_every == 0:
             detections = self.detector.detect(grey)[: tracking.max_tracks]
-            return self._associate(detections, now)
+            return self._one_track_per_face(self._associate(detections, now))
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
             box = track.box
@@ -170,7 +182,21 @@ class RecognitionLoop:
                 best = max(hits, key=lambda d: d.box.iou(box))
                 if best.box.iou(box) >= tracking.min_iou / 2:
                     found.append((track, best))
-        return found
+        return self._one_track_per_face(found)
+
+    def _one_track_per_face(
+        self, found: list[tuple[Track, Detection]]
+    ) -> list[tuple[Track, Detection]]:
+        """Two tracks claiming one face (a newcomer found by a scan while the region search
+        of a departed person's track finds it too) would decide it twice: keep the track
+        whose previous box fits the face best, drop the other."""
+        kept: list[tuple[Track, Detection]] = []
+        for track, det in sorted(found, key=lambda p: p[0].box.iou(p[1].box), reverse=True):
+            if any(det.box.iou(other.box) > 0.5 for _, other in kept):
+                self._tracks.pop(track.id, None)
+                continue
+            kept.append((track, det))
+        return kept
 
     def _associate(self, detections: list[Detection], now: float) -> list[tuple[Track, Detection]]:
         """Greedy IoU matching of detections to tracks; unmatched detections start tracks."""
@@ -240,9 +266,56 @@ class RecognitionLoop:
         track.looks.append(match)
         track.best_look_score = max(track.best_look_score, quality.score)
         track.last_look_at = frame.monotonic
+        track.reference = descriptor
         if track.first_look_at is None:
             track.first_look_at = frame.monotonic
         return self._decide(track, frame)
+
+    def _verify(
+        self, track: Track, detection: Detection, frame: FrameLike, grey: Image
+    ) -> Track | None:
+        """Is a decided track still the same person? Returns the newcomer's track if not."""
+        with self.timings.stage("landmarks"):
+            shape = self.embedder.shape(grey, detection.box)
+            quality = assess(
+                grey, detection.box, self.embedder.landmarks(shape), self.config.quality
+            )
+        if not quality.ok:
+            return None
+        with self.timings.stage("descriptor"):
+            descriptor = self.embedder.describe(frame.image, shape)
+        self.counters["descriptors"] += 1
+        track.last_look_at = frame.monotonic
+        reference = track.reference
+        if reference is None or float(np.linalg.norm(descriptor - reference)) <= (
+            self.config.tracking.split_distance
+        ):
+            track.reference = descriptor
+            return None
+        # Someone else stands where the decided face was: a new track, with this look.
+        del self._tracks[track.id]
+        with self.timings.stage("match"):
+            match = self.matcher.match(descriptor)
+        newcomer = Track(
+            next(self._ids),
+            detection.box,
+            frame.monotonic,
+            frame.monotonic,
+            self._frames,
+            looks=[match],
+            best_look_score=quality.score,
+            last_look_at=frame.monotonic,
+            first_look_at=frame.monotonic,
+            reference=descriptor,
+        )
+        self._tracks[newcomer.id] = newcomer
+        log.info(
+            "track_split",
+            track_id=track.id,
+            new_track_id=newcomer.id,
+            distance=round(float(np.linalg.norm(descriptor - reference)), 3),
+        )
+        return newcomer
 
     def _wants_look(self, track: Track, quality: Quality, now: float) -> bool:
         rules = self.config.decision

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge.errors import ConfigError
-from edge.protocol import AttendanceEvent, EventKind
+from edge.protocol import MAX_MARGIN, AttendanceEvent, EventKind
 from edge.store import (
     EdgeStore,
     EventError,
@@ -50,10 +50,12 @@ def test_wall_time_is_stored_in_utc_whatever_the_offset(
     assert store.pending()[0].wall_time.isoformat() == "2026-11-23T04:00:15.123456+00:00"
 
 
-def test_infinite_margin_is_kept(store: EdgeStore) -> None:
-    # One person enrolled: the matcher reports no runner-up as an infinite margin.
+def test_infinite_margin_is_stored_as_the_protocol_maximum(store: EdgeStore) -> None:
+    # One person enrolled: the matcher reports no runner-up as an infinite margin, which
+    # JSON cannot carry; the protocol caps it at MAX_MARGIN so the event can be synced.
     event = store.record("alice", distance=0.4, margin=float("inf")).event
-    assert store.pending()[0].margin == float("inf") == event.margin
+    assert store.pending()[0].margin == MAX_MARGIN == event.margin
+    assert AttendanceEvent.model_validate_json(event.model_dump_json()) == event
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, encode_template
+from edge.protocol import MAX_MARGIN, EnrolmentPage, PersonDelete, PersonUpsert, encode_template
 from edge.store import EdgeStore, StoreConfig
 from edge.store.store import _local_day_bounds, format_time, parse_time
 
@@ -35,7 +35,7 @@ def sightings(draw: st.DrawFn) -> dict[str, object]:
     return {
         "person_id": draw(person_ids),
         "distance": draw(st.floats(min_value=0, max_value=4)),
-        "margin": draw(st.floats(min_value=0, allow_infinity=True, allow_nan=False)),
+        "margin": draw(st.floats(min_value=0, max_value=MAX_MARGIN, allow_nan=False)),
         "wall": draw(wall_times),
         "mono": draw(st.floats(min_value=0, max_value=1e9)),
         "synced": draw(st.booleans()),
