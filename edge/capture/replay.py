@@ -9,8 +9,8 @@ then hands every frame to the consumer instead of dropping stale ones.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
