@@ -174,9 +174,10 @@ class _Walker:
 
     person: str
     photo: Path
-    patch: FloatImage  # the photo around the face, at the largest zoom, RGB float
+    patch: FloatImage  # the photo around the face, RGB float
     alpha: FloatImage  # feathered edges, same size, (H, W, 1)
     face_centre: tuple[float, float]  # in patch coordinates
+    zoom: tuple[float, float]  # patch -> frame scale on the first and the last frame
     steps: int
     start: tuple[float, float]  # where the face centre is on the first frame
     velocity: tuple[float, float]  # pixels per frame
@@ -196,19 +197,27 @@ class _Walker:
         left, top, right, bottom = find_face(image, str(photo))
         face = float(max(right - left, bottom - top))
         cx, cy = (left + right) / 2, (top + bottom) / 2
-        # Cut around the face (clamped to the photo), then scale once with
-        # INTER_AREA to the largest size it will be shown at; per-frame warps then
-        # only shrink a little, where linear interpolation does not alias.
+        # Cut around the face (clamped to the photo). A large photo is shrunk once
+        # with INTER_AREA to the largest size it will be shown at, so per-frame
+        # warps only shrink a little, where linear interpolation does not alias; a
+        # small one is left alone, since resampling it twice blurs away HOG's edges.
         reach = face * (0.5 + CONTEXT)
         x0, y0 = max(0, math.floor(cx - reach)), max(0, math.floor(cy - reach))
         x1 = min(image.shape[1], math.ceil(cx + reach))
         y1 = min(image.shape[0], math.ceil(cy + reach * 1.3))  # shoulders below
         crop = image[y0:y1, x0:x1]
-        scale = face_width * ZOOM[1] / face
-        patch_size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        patch = cv2.resize(crop, patch_size, interpolation=interpolation).astype(np.float32)
-        centre = ((cx - x0) * scale, (cy - y0) * scale)
+        scale = face_width / face  # photo -> frame at zoom 1
+        pre = min(1.0, scale * ZOOM[1])
+        if pre < 1.0:
+            patch_size = (max(1, round(crop.shape[1] * pre)), max(1, round(crop.shape[0] * pre)))
+            crop = np.asarray(
+                cv2.resize(crop, patch_size, interpolation=cv2.INTER_AREA), dtype=np.uint8
+            )
+        patch = crop.astype(np.float32)
+        centre = ((cx - x0) * pre, (cy - y0) * pre)
+        # Fading the photo into the wall must not reach the face: in a tight crop
+        # (LFW: the face box is 10 px from the edge) that costs HOG most of its score.
+        face_margin = pre * min(left - x0, top - y0, x1 - right, y1 - bottom)
 
         width, height = size
         angle = rng.uniform(0, 2 * math.pi)
@@ -225,8 +234,9 @@ class _Walker:
             person=person,
             photo=photo,
             patch=patch,
-            alpha=_feather(patch.shape[1], patch.shape[0]),
+            alpha=_feather(patch.shape[1], patch.shape[0], face_margin),
             face_centre=centre,
+            zoom=(scale * ZOOM[0] / pre, scale * ZOOM[1] / pre),
             steps=steps,
             start=start,
             velocity=velocity,
@@ -234,7 +244,7 @@ class _Walker:
 
     def render(self, background: FloatImage, step: int) -> FloatImage:
         t = step / (self.steps - 1) if self.steps > 1 else 0.5
-        zoom = (ZOOM[0] + (ZOOM[1] - ZOOM[0]) * t) / ZOOM[1]
+        zoom = self.zoom[0] + (self.zoom[1] - self.zoom[0]) * t
         x = self.start[0] + self.velocity[0] * step
         y = self.start[1] + self.velocity[1] * step
         # Patch -> frame: scale about the face centre, then move it to (x, y).
@@ -267,8 +277,8 @@ def _centred_start(extent: int, half: float, travel: float, rng: np.random.Gener
     return float(rng.uniform(middle - spread, middle + spread))
 
 
-def _feather(width: int, height: int) -> FloatImage:
-    ramp = max(1.0, FEATHER * min(width, height))
+def _feather(width: int, height: int, face_margin: float) -> FloatImage:
+    ramp = max(1.0, min(FEATHER * min(width, height), face_margin / 2))
 
     def axis(n: int) -> npt.NDArray[np.float32]:
         distance = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float32)
