@@ -63,7 +63,7 @@ def _shim_face_recognition_models() -> None:
 
 def run_baseline(clip: Path, enrolment: Path) -> tuple[float, int, set[str]]:
     _shim_face_recognition_models()
-    import face_recognition  # type: ignore[import-untyped]
+    import face_recognition
 
     known = face_recognition.face_encodings(face_recognition.load_image_file(str(enrolment)))[0]
     cap = cv2.VideoCapture(str(clip))
