@@ -16,20 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class _Strict(BaseModel):
-    # Same rules as edge.config.StrictModel, defined here because edge.config
-    # imports this module to build EdgeConfig (importing it back would be circular).
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from edge.model import StrictModel
 
 _Width = Annotated[int, Field(ge=16, le=8192)]
 _Height = Annotated[int, Field(ge=16, le=8192)]
 
 
-class OpenCVCameraConfig(_Strict):
+class OpenCVCameraConfig(StrictModel):
     """A camera OpenCV can open: V4L2 device, RTSP/HTTP stream, file or GStreamer pipeline."""
 
     type: Literal["opencv"] = Field("opencv", description="Capture backend.")
@@ -81,7 +76,7 @@ class OpenCVCameraConfig(_Strict):
         return self
 
 
-class JetsonCSICameraConfig(_Strict):
+class JetsonCSICameraConfig(StrictModel):
     """A CSI camera on an NVIDIA Jetson, read through nvarguscamerasrc with OpenCV+GStreamer."""
 
     type: Literal["jetson_csi"] = Field("jetson_csi", description="Capture backend.")
@@ -101,7 +96,7 @@ class JetsonCSICameraConfig(_Strict):
     )
 
 
-class Picamera2CameraConfig(_Strict):
+class Picamera2CameraConfig(StrictModel):
     """A Raspberry Pi camera (CSI) through libcamera's picamera2."""
 
     type: Literal["picamera2"] = Field("picamera2", description="Capture backend.")
@@ -121,7 +116,7 @@ class Picamera2CameraConfig(_Strict):
     )
 
 
-class ReplayCameraConfig(_Strict):
+class ReplayCameraConfig(StrictModel):
     """A video file or a folder of images played back as a camera (demo, tests, benchmarks)."""
 
     type: Literal["replay"] = Field("replay", description="Capture backend.")
@@ -167,7 +162,7 @@ CameraConfig = Annotated[
 ]
 
 
-class ReconnectConfig(_Strict):
+class ReconnectConfig(StrictModel):
     """How a lost camera is reopened: capped exponential backoff with jitter."""
 
     initial_delay: float = Field(
@@ -198,7 +193,7 @@ class ReconnectConfig(_Strict):
         return self
 
 
-class CaptureConfig(_Strict):
+class CaptureConfig(StrictModel):
     """The camera and how it is kept running."""
 
     camera: CameraConfig = Field(

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from edge.model import StrictModel
 
 _Pin = Annotated[int, Field(ge=0, le=27)]
 
 
-class _Strict(BaseModel):
-    # Same rules as edge.config.StrictModel, defined here because edge.config
-    # imports this module to build EdgeConfig (importing it back would be circular).
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GPIOFeedbackConfig(_Strict):
+class GPIOFeedbackConfig(StrictModel):
     """LEDs and a buzzer on the Raspberry Pi's GPIO header, driven by gpiozero."""
 
     type: Literal["gpio"] = Field("gpio", description="Feedback backend.")
@@ -71,13 +67,13 @@ class GPIOFeedbackConfig(_Strict):
         return self
 
 
-class LogFeedbackConfig(_Strict):
+class LogFeedbackConfig(StrictModel):
     """Log each outcome instead of driving hardware (machines without GPIO, development)."""
 
     type: Literal["log"] = Field("log", description="Feedback backend.")
 
 
-class NoFeedbackConfig(_Strict):
+class NoFeedbackConfig(StrictModel):
     """No feedback at all."""
 
     type: Literal["none"] = Field("none", description="Feedback backend.")

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from edge.model import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HogDetectorConfig(_Strict):
+class HogDetectorConfig(StrictModel):
     """dlib's HOG + linear SVM detector: fast on a CPU, finds faces of ~80 px and up."""
 
     type: Literal["hog"] = Field("hog", description="Detector backend.")
@@ -41,7 +39,7 @@ class HogDetectorConfig(_Strict):
     )
 
 
-class CnnDetectorConfig(_Strict):
+class CnnDetectorConfig(StrictModel):
     """dlib's MMOD CNN detector (models package): more pose-tolerant, about 20x slower on a CPU."""
 
     type: Literal["cnn"] = Field("cnn", description="Detector backend.")
@@ -55,7 +53,7 @@ class CnnDetectorConfig(_Strict):
 DetectorConfig = Annotated[HogDetectorConfig | CnnDetectorConfig, Field(discriminator="type")]
 
 
-class QualityConfig(_Strict):
+class QualityConfig(StrictModel):
     """Checks a face must pass before it may decide anything."""
 
     min_face_px: int = Field(
@@ -86,7 +84,7 @@ class QualityConfig(_Strict):
     )
 
 
-class MatchingConfig(_Strict):
+class MatchingConfig(StrictModel):
     """How a descriptor becomes a decision. See docs/recognition.md for the measurements."""
 
     threshold: float = Field(
@@ -105,7 +103,7 @@ class MatchingConfig(_Strict):
     )
 
 
-class DecisionConfig(_Strict):
+class DecisionConfig(StrictModel):
     """How many looks at a tracked face it takes to decide."""
 
     looks_to_accept: int = Field(
@@ -145,7 +143,7 @@ class DecisionConfig(_Strict):
     )
 
 
-class TrackingConfig(_Strict):
+class TrackingConfig(StrictModel):
     """Following faces across frames so descriptors are computed rarely."""
 
     full_scan_every: int = Field(
@@ -201,7 +199,7 @@ class TrackingConfig(_Strict):
     max_tracks: int = Field(8, ge=1, le=64, description="Faces followed at once, largest first.")
 
 
-class RecognitionConfig(_Strict):
+class RecognitionConfig(StrictModel):
     """Detector, quality gates and matching rules."""
 
     detector: DetectorConfig = Field(
