@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_server_parser(sub)
+        from sync_server.admin_cli import add_admin_parsers
+
+        add_admin_parsers(sub)
 
     # config
     p = sub.add_parser("config", help="configuration tools", description="Configuration tools.")

@@ -1,0 +1,187 @@
+"""``hadir person ...`` and ``hadir terminal ...``: the admin API from the command line.
+
+Credentials come from the environment or an admin config file (see
+:mod:`sync_server.admin_client`), never from command-line arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+
+
+def person_id_from_name(name: str) -> str:
+    """``"José Núñez"`` -> ``"jose_nunez"``: a stable id when the admin gives none."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").lower()
+    return slug[:64] or "person"
+
+
+def _client(args: argparse.Namespace) -> AdminClient:
+    return AdminClient(load_credentials(args.admin_config))
+
+
+def cmd_person_add(args: argparse.Namespace) -> int:
+    person_id = args.id or person_id_from_name(args.name)
+    with _client(args) as client:
+        try:
+            client.create_person(person_id, args.name, args.group)
+            print(f"person {person_id} ({args.name}) created in group {args.group}")
+        except AdminApiError as exc:
+            if exc.status != 409:
+                raise
+            print(f"person {person_id} exists; adding photos")
+        rejected = 0
+        for photo in args.photo:
+            try:
+                answer = client.upload_photo(person_id, photo)
+            except AdminApiError as exc:
+                if exc.status is None or exc.status >= 500:
+                    raise
+                rejected += 1
+                print(f"  {photo}: rejected ({exc.reason or exc.status}): {exc}", file=sys.stderr)
+                continue
+            state = "enrolled" if answer.get("created", True) else "already enrolled"
+            print(f"  {photo}: {state} ({answer['templates']} templates)")
+            for warning in answer.get("warnings", []):
+                print(
+                    f"  {photo}: warning: close to {warning['person_id']} "
+                    f"(distance {warning['distance']:.3f}): {warning['detail']}",
+                    file=sys.stderr,
+                )
+    return EXIT_PARTIAL if rejected else EXIT_OK
+
+
+def cmd_person_rm(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for person_id in args.ids:
+            answer = client.delete_person(person_id)
+            print(
+                f"person {person_id} deleted (enrolment version {answer.get('version')}); "
+                "terminals drop their templates at the next pull"
+            )
+    return EXIT_OK
+
+
+def cmd_person_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        people = client.list_people(args.group)["people"]
+    for person in people:
+        print(
+            f"{person['id']:24s} {person['name']:30s} {person['group']:12s} "
+            f"{len(person['templates'])} templates"
+        )
+    return EXIT_OK
+
+
+def cmd_terminal_add(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.create_terminal(args.id, args.group, args.description)
+    print(f"terminal {args.id} created in group {args.group}")
+    print("token (shown once; put it in the terminal's token file):", file=sys.stderr)
+    print(answer["token"])
+    return EXIT_OK
+
+
+def cmd_terminal_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        terminals = client.list_terminals()["terminals"]
+    for terminal in terminals:
+        state = "revoked" if terminal.get("revoked_at") else "active"
+        print(
+            f"{terminal['id']:20s} {terminal['group']:12s} {state:8s} "
+            f"last seen {terminal.get('last_seen_at') or 'never'}"
+        )
+    return EXIT_OK
+
+
+def cmd_terminal_revoke(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.revoke_terminal(args.id)
+    print(f"terminal {args.id} revoked: its token is refused from now on")
+    return EXIT_OK
+
+
+def _admin_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--admin-config",
+        type=Path,
+        default=None,
+        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
+        "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
+    )
+
+
+def add_admin_parsers(sub: Any) -> None:
+    """Add ``person`` and ``terminal`` to the ``hadir`` command."""
+    person = sub.add_parser(
+        "person",
+        help="enrol, list and remove people at the server",
+        description="Manage enrolled people through the server's admin API.",
+    )
+    person_sub = person.add_subparsers(dest="person_command", metavar="COMMAND", required=True)
+    p = person_sub.add_parser(
+        "add",
+        help="create a person and enrol photos",
+        description="Create NAME (id from --id or from the name) and upload each photo; the "
+        "server's reason is printed for every rejected photo (exit 1 if any was rejected).",
+    )
+    p.add_argument("name", help="full name, e.g. 'Ada Lovelace'")
+    p.add_argument("--photo", type=Path, action="append", default=[], help="photo (repeatable)")
+    p.add_argument("--id", default=None, help="person id (default: derived from the name)")
+    p.add_argument("--group", default="default", help="group/site (default: default)")
+    _admin_config_arg(p)
+    p.set_defaults(handler=cmd_person_add)
+
+    p = person_sub.add_parser(
+        "rm",
+        help="delete people everywhere",
+        description="Delete people and their templates; every terminal drops them at its next "
+        "enrolment pull. Attendance already recorded stays.",
+    )
+    p.add_argument("ids", nargs="+", help="person ids")
+    _admin_config_arg(p)
+    p.set_defaults(handler=cmd_person_rm)
+
+    p = person_sub.add_parser("list", help="list people", description="List enrolled people.")
+    p.add_argument("--group", default=None, help="only this group")
+    _admin_config_arg(p)
+    p.set_defaults(handler=cmd_person_list)
+
+    terminal = sub.add_parser(
+        "terminal",
+        help="register, list and revoke terminals",
+        description="Manage terminals through the server's admin API.",
+    )
+    term_sub = terminal.add_subparsers(dest="terminal_command", metavar="COMMAND", required=True)
+    t = term_sub.add_parser(
+        "add",
+        help="register a terminal and print its token once",
+        description="Register a terminal; its bearer token is printed once on stdout (the "
+        "server keeps only a hash).",
+    )
+    t.add_argument("id", help="the terminal's device.id")
+    t.add_argument("--group", default="default", help="group/site whose people it recognises")
+    t.add_argument("--description", default="", help="free text, e.g. where it hangs")
+    _admin_config_arg(t)
+    t.set_defaults(handler=cmd_terminal_add)
+
+    t = term_sub.add_parser("list", help="list terminals", description="List terminals.")
+    _admin_config_arg(t)
+    t.set_defaults(handler=cmd_terminal_list)
+
+    t = term_sub.add_parser(
+        "revoke", help="revoke a terminal's token", description="Refuse a terminal's token."
+    )
+    t.add_argument("id", help="terminal id")
+    _admin_config_arg(t)
+    t.set_defaults(handler=cmd_terminal_revoke)

@@ -1,0 +1,179 @@
+"""A small HTTP client for the admin API, shared by the admin CLI and the demo.
+
+Credentials never need to be on the command line: the server URL and admin token
+come from ``HADIR_SERVER_URL`` / ``HADIR_ADMIN_TOKEN`` (or ``HADIR_ADMIN_TOKEN_FILE``),
+or from an admin TOML file (``--admin-config``, default ``~/.config/hadir/admin.toml``)
+with ``server_url`` and ``admin_token`` or ``admin_token_file``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from edge.errors import ConfigError, HadirError
+
+DEFAULT_ADMIN_CONFIG = Path("~/.config/hadir/admin.toml")
+
+
+class AdminApiError(HadirError, RuntimeError):
+    """The server refused or failed an admin request; ``status`` and ``reason`` say why."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    server_url: str
+    admin_token: str
+
+
+def load_credentials(
+    config_path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> AdminCredentials:
+    """Environment first, then the admin config file; one clear error if neither has them."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    path = (config_path or DEFAULT_ADMIN_CONFIG).expanduser()
+    if config_path is not None or path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: admin config not found") from exc
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read admin config ({exc})") from exc
+        unknown = set(data) - {"server_url", "admin_token", "admin_token_file"}
+        if unknown:
+            raise ConfigError(f"{path}: {sorted(unknown)[0]}: unknown key")
+    url = env.get("HADIR_SERVER_URL") or data.get("server_url")
+    token = env.get("HADIR_ADMIN_TOKEN") or data.get("admin_token")
+    token_file = env.get("HADIR_ADMIN_TOKEN_FILE") or data.get("admin_token_file")
+    if not token and token_file:
+        try:
+            token = Path(str(token_file)).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{token_file}: cannot read admin token ({exc})") from exc
+    if not url:
+        raise ConfigError(
+            "server URL missing: set HADIR_SERVER_URL or server_url in "
+            f"{path} (e.g. http://server:8600)"
+        )
+    if not token:
+        raise ConfigError(
+            "admin token missing: set HADIR_ADMIN_TOKEN (or HADIR_ADMIN_TOKEN_FILE), or "
+            f"admin_token / admin_token_file in {path}"
+        )
+    return AdminCredentials(str(url).rstrip("/"), str(token))
+
+
+class AdminClient:
+    """Admin API calls; ``transport`` is the test seam (httpx.MockTransport)."""
+
+    def __init__(
+        self,
+        credentials: AdminCredentials,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=f"{credentials.server_url}/api/v1/admin",
+            headers={"Authorization": f"Bearer {credentials.admin_token}"},
+            transport=transport,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise AdminApiError(f"{method} {path}: server did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise AdminApiError(
+                f"cannot reach the server at {self._client.base_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            detail: Any
+            reason = None
+            try:
+                body = response.json()
+                reason = body.get("reason") if isinstance(body, dict) else None
+                detail = body.get("detail", body) if isinstance(body, dict) else body
+            except ValueError:
+                detail = response.text[:300]
+            raise AdminApiError(
+                f"{_describe(detail)}", status=response.status_code, reason=reason
+            )
+        return response.json() if response.content else None
+
+    # -- people ----------------------------------------------------------------------------
+
+    def create_person(self, person_id: str, name: str, group: str = "default") -> Any:
+        return self._call("POST", "/people", json={"id": person_id, "name": name, "group": group})
+
+    def get_person(self, person_id: str) -> Any:
+        return self._call("GET", f"/people/{person_id}")
+
+    def list_people(self, group: str | None = None) -> Any:
+        return self._call("GET", "/people", params={"group": group} if group else None)
+
+    def delete_person(self, person_id: str) -> Any:
+        return self._call("DELETE", f"/people/{person_id}")
+
+    def upload_photo(self, person_id: str, photo: Path) -> Any:
+        try:
+            data = photo.read_bytes()
+        except OSError as exc:
+            raise AdminApiError(f"{photo}: cannot read ({exc.strerror or exc})") from exc
+        return self._call(
+            "POST",
+            f"/people/{person_id}/photos",
+            files={"photo": (photo.name, data, "application/octet-stream")},
+        )
+
+    # -- terminals -------------------------------------------------------------------------
+
+    def create_terminal(self, terminal_id: str, group: str, description: str = "") -> Any:
+        return self._call(
+            "POST",
+            "/terminals",
+            json={"id": terminal_id, "group": group, "description": description},
+        )
+
+    def list_terminals(self) -> Any:
+        return self._call("GET", "/terminals")
+
+    def revoke_terminal(self, terminal_id: str) -> Any:
+        return self._call("POST", f"/terminals/{terminal_id}/revoke")
+
+    def events(self, **params: Any) -> Any:
+        return self._call("GET", "/events", params={k: v for k, v in params.items() if v})
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, list):  # FastAPI 422: [{loc, msg}, ...]
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg')}")
+        return "; ".join(parts) or str(detail)
+    return str(detail)

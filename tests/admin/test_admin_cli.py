@@ -1,0 +1,116 @@
+"""``hadir person`` / ``hadir terminal`` against a real server process on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.errors import ConfigError
+from sync_server.admin_cli import person_id_from_name
+from sync_server.admin_client import load_credentials
+from tests.server.procs import ServerProcess
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+def hadir(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--log-format", "json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_person_id_from_name() -> None:
+    assert person_id_from_name("José Núñez-García") == "jose_nunez_garcia"
+    assert person_id_from_name("  ") == "person"
+
+
+def test_credentials_never_need_the_command_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HADIR_SERVER_URL"):
+        load_credentials(None, environ={})
+    config = tmp_path / "admin.toml"
+    token_file = tmp_path / "token"
+    token_file.write_text("secret-from-file\n")
+    config.write_text(f'server_url = "http://x:1/"\nadmin_token_file = "{token_file}"\n')
+    creds = load_credentials(config, environ={})
+    assert (creds.server_url, creds.admin_token) == ("http://x:1", "secret-from-file")
+    env = {"HADIR_ADMIN_TOKEN": "from-env"}
+    assert load_credentials(config, environ=env).admin_token == "from-env"
+    config.write_text('server_url = "http://x"\npassword = "no"\n')
+    with pytest.raises(ConfigError, match="password: unknown key"):
+        load_credentials(config, environ={})
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
+    server = ServerProcess(tmp_path / "srv", f"sqlite:///{tmp_path}/srv.db", ADMIN_TOKEN)
+    with server:
+        env = {
+            **os.environ,
+            "HADIR_SERVER_URL": server.url,
+            "HADIR_ADMIN_TOKEN": ADMIN_TOKEN,
+            "HOME": str(tmp_path),
+        }
+        obama = sorted((faces_dir / "people/barack_obama").iterdir())
+        added = hadir(
+            "person",
+            "add",
+            "Barack Obama",
+            "--photo",
+            str(obama[0]),
+            "--photo",
+            str(faces_dir / "scenes/two_people.jpg"),
+            "--photo",
+            str(faces_dir / "scenes/dogs.jpg"),
+            env=env,
+            cwd=tmp_path,
+        )
+        assert added.returncode == 1, added.stderr  # two photos rejected
+        assert "person barack_obama (Barack Obama) created" in added.stdout
+        assert f"{obama[0]}: enrolled (1 templates)" in added.stdout
+        assert "two_people.jpg: rejected (several_faces)" in added.stderr
+        assert "dogs.jpg: rejected (no_face)" in added.stderr
+
+        # A second photo of the same person under another name: the duplicate warning.
+        twin = hadir("person", "add", "Obama Twin", "--photo", str(obama[1]), env=env, cwd=tmp_path)
+        assert twin.returncode == 0, twin.stderr
+        assert "warning: close to barack_obama" in twin.stderr
+
+        listed = hadir("person", "list", env=env, cwd=tmp_path)
+        assert "barack_obama" in listed.stdout
+        assert "obama_twin" in listed.stdout
+
+        removed = hadir("person", "rm", "obama_twin", env=env, cwd=tmp_path)
+        assert removed.returncode == 0, removed.stderr
+        assert "obama_twin" not in hadir("person", "list", env=env, cwd=tmp_path).stdout
+
+        terminal = hadir("terminal", "add", "door-1", "--group", "default", env=env, cwd=tmp_path)
+        assert terminal.returncode == 0, terminal.stderr
+        token = terminal.stdout.strip().splitlines()[-1]
+        assert len(token) >= 32
+        assert "door-1" in hadir("terminal", "list", env=env, cwd=tmp_path).stdout
+
+        wrong = hadir(
+            "person",
+            "list",
+            env={**env, "HADIR_ADMIN_TOKEN": "wrong-token-0123456789"},
+            cwd=tmp_path,
+        )
+        assert wrong.returncode == 2
+        assert "Traceback" not in wrong.stderr
+
+        down = hadir(
+            "person", "list", env={**env, "HADIR_SERVER_URL": "http://127.0.0.1:9"}, cwd=tmp_path
+        )
+        assert down.returncode == 2
+        assert "cannot reach the server" in down.stderr
