@@ -1,0 +1,173 @@
+"""``[sync]``: where the server is, how this terminal proves who it is, and how often it talks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Self
+
+import httpx
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from edge.errors import ConfigError
+from edge.model import StrictModel
+from edge.protocol import MAX_BATCH
+
+CREDENTIAL_NAME = "terminal_token"
+"""systemd credential name: ``LoadCredential=terminal_token:/etc/hadir/terminal_token``."""
+
+
+class SyncConfig(StrictModel):
+    """Sync with the central server (``[sync]`` in edge.toml; ``HADIR_SYNC__*`` variables)."""
+
+    server_url: str | None = Field(
+        None,
+        description="Base URL of the sync server, e.g. https://hadir.example.com:8600; the API "
+        "lives under /api/v1 there. Unset: the terminal works offline and keeps every event.",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="This terminal's token (from `hadir server add-terminal`). Prefer "
+        "token_file, systemd LoadCredential=terminal_token or HADIR_SYNC__TOKEN over writing "
+        "it here.",
+    )
+    token_file: Path | None = Field(
+        None,
+        description="File holding the token (first line); used when token is unset. Without "
+        "either, $CREDENTIALS_DIRECTORY/terminal_token (systemd LoadCredential) is read.",
+    )
+    ca_file: Path | None = Field(
+        None,
+        description="PEM bundle of the CA that signed the server's certificate, for a server "
+        "with a private CA; unset: the system's trust store.",
+    )
+    push_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="How often the outbox is checked and pushed. A new event is also pushed "
+        "at once while the server is reachable.",
+    )
+    pull_interval_s: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="How often enrolment changes are fetched. A heartbeat answer announcing a "
+        "newer enrolment version fetches them at once.",
+    )
+    heartbeat_interval_s: float = Field(
+        30.0, gt=0, le=86_400, description="How often the terminal reports its health."
+    )
+    batch_size: int = Field(
+        MAX_BATCH,
+        ge=1,
+        le=MAX_BATCH,
+        description=f"Most events per request (the protocol allows {MAX_BATCH}).",
+    )
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Limit for each phase of a request (connect, send, each read): a server "
+        "that stops answering frees the sync job after this long.",
+    )
+    backoff_initial_s: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="First wait after a failed request; doubles with every further failure.",
+    )
+    backoff_max_s: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Longest wait between attempts while the server is unreachable; also the "
+        "wait after the server refused the token.",
+    )
+    jitter: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Up to this fraction of every backoff is taken off at random, so terminals "
+        "that lost the server together do not come back in lock-step.",
+    )
+    tick_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often the scheduler wakes to see which job is due (timing runs on "
+        "the monotonic clock, so wall-clock jumps do not disturb it).",
+    )
+    push_budget_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Longest one push run keeps draining a backlog before pull and heartbeat "
+        "get their turn; the drain continues right after.",
+    )
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL: {exc}") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if url.query or url.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Self:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"backoff_initial_s ({self.backoff_initial_s}) is larger than "
+                f"backoff_max_s ({self.backoff_max_s})"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.server_url is not None
+
+
+def resolve_token(config: SyncConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """The terminal token: ``token``, else ``token_file``, else the systemd credential.
+
+    ``None`` when none is configured; :class:`~edge.errors.ConfigError` for an
+    unreadable file or an empty or malformed token.
+    """
+    environ = os.environ if environ is None else environ
+    source = "sync.token"
+    token: str | None = None
+    if config.token is not None:
+        token = config.token.get_secret_value()
+    else:
+        path = config.token_file
+        if path is None and environ.get("CREDENTIALS_DIRECTORY"):
+            candidate = Path(environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
+            path = candidate if candidate.is_file() else None
+        if path is not None:
+            source = str(path)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read the terminal token ({exc})") from exc
+            token = lines[0] if lines else ""
+    if token is None:
+        return None
+    token = token.strip()
+    if not token:
+        raise ConfigError(f"{source}: the terminal token is empty")
+    if any(c.isspace() or not c.isprintable() for c in token) or not token.isascii():
+        raise ConfigError(f"{source}: the terminal token has spaces or non-ASCII characters")
+    return token
+
+
+__all__ = ["CREDENTIAL_NAME", "SyncConfig", "resolve_token"]

@@ -1,0 +1,202 @@
+"""attach_sync on the real EdgeDaemon: the push trigger, heartbeat health, and end to end on
+the real clip with a real server (enrolled by photo at the server, recognised at the terminal)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from edge.capture import CaptureHealth, CaptureState, ReplayCameraConfig, create_source
+from edge.config import EdgeConfig
+from edge.daemon.runner import EdgeDaemon
+from edge.errors import ConfigError
+from edge.feedback import create_feedback
+from edge.protocol import API_PREFIX
+from edge.recognize.matcher import Matcher
+from edge.recognize.timing import StageTimings
+from edge.store import EdgeStore, RecordResult
+from edge.sync import CREDENTIAL_NAME, SyncConfig, attach_sync, daemon_health
+from tests.sync.helpers import ADMIN, FakeServer, RealServer, sync_config, wait_until
+
+
+def _daemon(tmp_path: Path, source_path: Path, store: EdgeStore | None = None) -> EdgeDaemon:
+    config = EdgeConfig.model_validate({"device": {"id": "door-1"}, "data_dir": str(tmp_path)})
+    store = store or EdgeStore.open(":memory:", config.store, device_id="door-1")
+    return EdgeDaemon(
+        config,
+        store=store,
+        source=create_source(ReplayCameraConfig(path=source_path, pace="fast")),
+        feedback=create_feedback(config.feedback),
+    )
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[EdgeDaemon]:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "frame_000000.png"), np.zeros((48, 64, 3), np.uint8))
+    made = _daemon(tmp_path, frames)
+    yield made
+    made.close()
+
+
+def test_no_server_no_sync(daemon: EdgeDaemon) -> None:
+    assert attach_sync(daemon, SyncConfig()) is None
+    assert daemon.recorded_listeners == []
+
+
+def test_a_server_without_a_token_is_a_config_error(daemon: EdgeDaemon) -> None:
+    with pytest.raises(ConfigError, match="token"):
+        attach_sync(daemon, SyncConfig(server_url="http://s"), environ={})
+
+
+def test_attach_registers_the_push_and_reports_the_daemon(
+    daemon: EdgeDaemon, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / CREDENTIAL_NAME).write_text("tok-from-systemd\n")
+    server = FakeServer(device_id="door-1")
+    seen_tokens: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen_tokens.append(request.headers["Authorization"])
+        return server.handle(request)
+
+    service = attach_sync(
+        daemon,
+        SyncConfig(server_url="http://s"),
+        transport=httpx.MockTransport(handler),
+        environ={"CREDENTIALS_DIRECTORY": str(credentials)},
+    )
+    assert service is not None
+    assert daemon.recorded_listeners == [service.request_push]
+    assert service.matcher is daemon.matcher
+    assert service.store is daemon.store
+    assert not service.running  # the daemon starts it once it is ready
+
+    result = daemon.store.record("p1", distance=0.3, margin=0.2)
+    for listener in daemon.recorded_listeners:
+        listener(result)  # not started: only a flag, no request, no exception
+    assert server.requests == []
+    service.heartbeat_once()
+    service.push_once()
+    beat = server.heartbeats[-1]
+    assert (beat["camera_state"], beat["fps"], beat["recognition_latency_ms"]) == (
+        "starting",
+        0.0,
+        None,
+    )
+    assert beat["backlog"] == 1
+    assert list(server.events) == [str(result.event.id)]
+    assert set(seen_tokens) == {"Bearer tok-from-systemd"}
+    service.stop()
+
+
+@dataclass
+class _Grabber:
+    reading: CaptureHealth
+
+    def health(self) -> CaptureHealth:
+        return self.reading
+
+
+@dataclass
+class _Parts:
+    store: EdgeStore
+    grabber: _Grabber
+    timings: StageTimings = field(default_factory=StageTimings)
+    matcher: Matcher = field(default_factory=Matcher)
+    recorded_listeners: list[object] = field(default_factory=list)
+
+
+def _capture(state: CaptureState, fps: float | None) -> CaptureHealth:
+    return CaptureHealth(
+        state=state,
+        source="test",
+        frames_total=10,
+        frames_delivered=10,
+        frames_dropped=0,
+        fps=fps,
+        last_frame_age=0.1,
+        consecutive_failures=0,
+        reconnects=0,
+        last_error=None,
+        state_age=5.0,
+    )
+
+
+def test_daemon_health_prefers_a_decision_stage(daemon: EdgeDaemon) -> None:
+    parts = _Parts(daemon.store, _Grabber(_capture(CaptureState.OK, 14.5)))
+    for stage, seconds in (("detect", 0.010), ("descriptor", 0.080), ("match", 0.001)):
+        parts.timings.add(stage, seconds)
+    health = daemon_health(parts)  # type: ignore[arg-type]
+    assert (health.camera_state, health.fps) == ("ok", 14.5)
+    assert health.recognition_latency_ms == pytest.approx(91.0)
+    parts.timings.add("decision", 0.250)
+    assert daemon_health(parts).recognition_latency_ms == pytest.approx(250.0)  # type: ignore[arg-type]
+    parts.grabber.reading = _capture(CaptureState.RECONNECTING, None)
+    assert daemon_health(parts).camera_state == "reconnecting"  # type: ignore[arg-type]
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_end_to_end_enrolled_at_the_server_recognised_and_pushed(
+    server: RealServer, faces_dir: Path, tmp_path: Path
+) -> None:
+    """Enrol by photo at the server; the running terminal pulls it, recognises him in the
+    clip, records the event and pushes it at once."""
+    group = f"g-{uuid.uuid4().hex[:8]}"  # its own group: other tests share the server
+    device, token = server.create_terminal(group=group)
+    person = f"lmm-{group}"
+    created = server.admin(
+        "POST", "/people", json={"id": person, "name": "Lin-Manuel", "group": group}
+    )
+    assert created.status_code == 201, created.text
+    photo = faces_dir / "people/lin_manuel_miranda/lmm1.png"
+    uploaded = httpx.post(
+        f"{server.url}{API_PREFIX}/admin/people/{person}/photos",
+        files={"photo": (photo.name, photo.read_bytes(), "image/png")},
+        headers=ADMIN,
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    config = EdgeConfig.model_validate({"device": {"id": device}, "data_dir": str(tmp_path)})
+    store = EdgeStore.open(tmp_path / "edge.db", config.store, device_id=device)
+    daemon = EdgeDaemon(
+        config,
+        store=store,
+        source=create_source(
+            ReplayCameraConfig(path=faces_dir / "video/short_hamilton_clip.mp4", pace="fast")
+        ),
+        feedback=create_feedback(config.feedback),
+    )
+    assert daemon.matcher.gallery.person_ids == ()
+    service = attach_sync(daemon, sync_config(server.url, token=token, push_interval_s=60))
+    assert service is not None
+    arrived = threading.Event()
+
+    def wait_for_server(result: RecordResult) -> None:
+        # The test's own listener, after the sync one: blocks the clip until the push landed.
+        if wait_until(lambda: str(result.event.id) in server.event_ids(device), timeout=10):
+            arrived.set()
+
+    daemon.recorded_listeners.append(wait_for_server)
+    service.start()
+    try:
+        assert wait_until(lambda: daemon.matcher.gallery.person_ids == (person,))
+        assert daemon.run() == 0
+    finally:
+        service.stop()
+    assert [d.person_id for d in daemon.counters.decisions if d.person_id] == [person]
+    assert arrived.is_set(), "the event was not pushed while the daemon ran"
+    assert service.status().events_synced == 1
