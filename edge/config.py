@@ -25,6 +25,7 @@ from edge.feedback.config import FeedbackConfig, LogFeedbackConfig
 from edge.model import StrictModel
 from edge.recognize.config import RecognitionConfig
 from edge.store.config import StoreConfig
+from edge.sync.config import SyncConfig
 
 __all__ = ["EdgeConfig", "StrictModel", "load_config", "load_edge_config"]
 
@@ -108,6 +109,11 @@ class EdgeConfig(StrictModel):
     feedback: FeedbackConfig = Field(
         default_factory=LogFeedbackConfig,
         description="LED/buzzer backend: gpio on a terminal, log where there is no GPIO.",
+    )
+    sync: SyncConfig = Field(
+        default_factory=SyncConfig,
+        description="Central server: push events, pull enrolment, heartbeat (off without "
+        "server_url).",
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
     daemon: DaemonConfig = Field(default_factory=DaemonConfig, description="Lifecycle, watchdog.")

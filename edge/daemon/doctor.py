@@ -122,6 +122,12 @@ def check_clock(config: EdgeConfig) -> CheckResult:
     )
 
 
+def _sync_checks() -> tuple[Check, ...]:
+    from edge.sync.doctor import check_server, check_server_clock, check_token
+
+    return (check_server, check_token, check_server_clock)
+
+
 CHECKS: tuple[Check, ...] = (
     check_config,
     check_models,
@@ -129,6 +135,7 @@ CHECKS: tuple[Check, ...] = (
     check_camera,
     check_feedback,
     check_clock,
+    *_sync_checks(),
 )
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -31,6 +31,9 @@ from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Matcher
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult, StoreError
+
+if TYPE_CHECKING:
+    from edge.sync import SyncService
 
 log = structlog.get_logger("hadir.daemon")
 
@@ -89,6 +92,7 @@ class EdgeDaemon:
         )
         self.counters = DaemonCounters()
         self.recorded_listeners: list[RecordedListener] = []
+        self.sync: SyncService | None = None
         self._last_status = 0.0
         self._closed = False
 
@@ -103,7 +107,17 @@ class EdgeDaemon:
         )
         source = overrides.pop("source", None) or create_source(config.capture.camera)
         feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
-        return cls(config, store=store, source=source, feedback=feedback, **overrides)
+        sync_transport = overrides.pop("sync_transport", None)
+        daemon = cls(config, store=store, source=source, feedback=feedback, **overrides)
+        daemon.enable_sync(transport=sync_transport)
+        return daemon
+
+    def enable_sync(self, *, transport: Any = None) -> SyncService | None:
+        """Attach the push/pull/heartbeat jobs (started by :meth:`run` after READY)."""
+        from edge.sync import attach_sync
+
+        self.sync = attach_sync(self, self.config.sync, transport=transport)
+        return self.sync
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -121,6 +135,8 @@ class EdgeDaemon:
         """Process frames until stopped, the replay ends, or the camera fails for good."""
         gallery = self.matcher.gallery
         self.grabber.start()
+        if self.sync is not None:
+            self.sync.start()
         self.notifier.ready(f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates")
         log.info(
             "daemon_ready",
@@ -164,6 +180,9 @@ class EdgeDaemon:
         self._closed = True
         self.stop_event.set()
         self.grabber.stop(timeout=self.config.daemon.capture_stop_timeout_s)
+        if self.sync is not None:
+            # Before the store closes: a push in flight finishes its transaction first.
+            self.sync.stop()
         self.feedback.close()
         self.store.close()
 
