@@ -19,7 +19,7 @@ CREDENTIAL_NAME = "terminal_token"
 
 
 class SyncConfig(StrictModel):
-    """Sync with the central server (``[sync]`` in edge.toml; ``HADIR_SYNC__*`` variables)."""
+    """Sync with the central server: push events, pull enrolment changes, send heartbeats."""
 
     server_url: str | None = Field(
         None,

@@ -10,16 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 
 from edge.config import EdgeConfig
-from edge.daemon.doctor import CheckResult
 from edge.errors import ConfigError
 from edge.store import kernel_clock_synced, utc_now
 from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig, resolve_token
 from edge.sync.errors import AuthError, SyncError
+
+if TYPE_CHECKING:
+    from edge.daemon.doctor import CheckResult
 
 CLOCK_OK_S = 2.0
 """A wall clock within this of the server's is fine."""
@@ -28,6 +31,13 @@ FUTURE_SKEW_S = 300.0
 rejected as future_time."""
 
 _DISABLED = "sync disabled (no sync.server_url): events stay on this terminal"
+
+
+def _result(name: str, ok: bool, detail: str, warning: bool = False) -> CheckResult:
+    # Imported when a check runs: edge.daemon.doctor imports this module to list the checks.
+    from edge.daemon.doctor import CheckResult as Result
+
+    return Result(name, ok, detail, warning)
 
 
 def _sync_of(config: EdgeConfig) -> SyncConfig | None:
@@ -61,13 +71,13 @@ def probe_server(
 ) -> CheckResult:
     name = "server"
     if sync is None or sync.server_url is None:
-        return CheckResult(name, False, _DISABLED, warning=True)
+        return _result(name, False, _DISABLED, warning=True)
     try:
         with _client(sync, transport=transport, environ=environ, token_required=False) as client:
             rtt = client.ping()
     except SyncError as exc:
-        return CheckResult(name, False, f"{sync.server_url} not reachable: {exc}")
-    return CheckResult(name, True, f"{sync.server_url} reachable ({rtt * 1000:.0f} ms)")
+        return _result(name, False, f"{sync.server_url} not reachable: {exc}")
+    return _result(name, True, f"{sync.server_url} reachable ({rtt * 1000:.0f} ms)")
 
 
 def probe_token(
@@ -79,31 +89,29 @@ def probe_token(
 ) -> CheckResult:
     name = "server token"
     if sync is None or sync.server_url is None:
-        return CheckResult(name, True, "skipped: sync disabled")
+        return _result(name, True, "skipped: sync disabled")
     try:
         with _client(sync, transport=transport, environ=environ, token_required=True) as client:
             identity = client.whoami()
     except ConfigError as exc:
-        return CheckResult(name, False, str(exc))
+        return _result(name, False, str(exc))
     except AuthError as exc:
-        return CheckResult(
+        return _result(
             name,
             False,
             f"the server refused the token ({exc.status} {exc.reason or 'unauthorised'}): "
             "issue one with `hadir server add-terminal` and put it in sync.token_file",
         )
     except SyncError as exc:
-        return CheckResult(name, False, f"cannot check the token: {exc}")
+        return _result(name, False, f"cannot check the token: {exc}")
     if identity.id != device_id:
-        return CheckResult(
+        return _result(
             name,
             False,
             f"the token belongs to terminal {identity.id!r} but this terminal is "
             f"{device_id!r} (device.id): the server would refuse its events",
         )
-    return CheckResult(
-        name, True, f"valid for terminal {identity.id!r} in group {identity.group!r}"
-    )
+    return _result(name, True, f"valid for terminal {identity.id!r} in group {identity.group!r}")
 
 
 def probe_clock(
@@ -118,14 +126,14 @@ def probe_clock(
     """Offset of this wall clock to the server's, measured at the middle of one request."""
     name = "server clock"
     if sync is None or sync.server_url is None:
-        return CheckResult(name, True, "skipped: sync disabled")
+        return _result(name, True, "skipped: sync disabled")
     try:
         with _client(sync, transport=transport, environ=environ, token_required=True) as client:
             before, started = now(), perf()
             identity = client.whoami()
             rtt = perf() - started
     except (ConfigError, SyncError) as exc:
-        return CheckResult(name, False, f"cannot read the server clock: {exc}")
+        return _result(name, False, f"cannot read the server clock: {exc}")
     offset = (before - identity.server_time).total_seconds() + rtt / 2
     synced = clock_synced()
     ntp = "synchronised" if synced else "NOT synchronised"
@@ -134,9 +142,9 @@ def probe_clock(
         f"server's (round trip {rtt * 1000:.0f} ms; NTP {ntp})"
     )
     if abs(offset) <= max(CLOCK_OK_S, rtt):
-        return CheckResult(name, True, text)
+        return _result(name, True, text)
     if offset > FUTURE_SKEW_S and synced:
-        return CheckResult(
+        return _result(
             name,
             False,
             text + ": the server will reject events as future_time; fix the NTP source",
@@ -146,7 +154,7 @@ def probe_clock(
         if not synced
         else "check the NTP source of this terminal or of the server"
     )
-    return CheckResult(name, False, f"{text}: {hint}", warning=True)
+    return _result(name, False, f"{text}: {hint}", warning=True)
 
 
 def check_server(config: EdgeConfig) -> CheckResult:

@@ -138,6 +138,7 @@ class _Task:
     interval_s: float
     next_due: float
     failures: int = 0
+    unreachable: bool = False  # the last failure was the link, not the data
     last_success: float | None = None
     last_success_wall: datetime | None = None
     last_error: str | None = None
@@ -314,7 +315,8 @@ class SyncService:
     # -- the tick ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Run every task that is due (repeatedly, while one stays due). Never raises."""
+        """Run every task that is due, then keep going while a drain has more (or a new
+        event asks for a push); everything else waits for the next tick. Never raises."""
         if not self._tick_lock.acquire(blocking=False):
             return
         self._ticking = True
@@ -377,6 +379,7 @@ class SyncService:
         now = self._monotonic()
         with self._status_lock:
             task.failures = 0
+            task.unreachable = False
             task.last_error = None
             task.last_success = now
             task.last_success_wall = self._now()
@@ -386,9 +389,10 @@ class SyncService:
             if self._answered:
                 self._link_up = True
             if restored:
-                # The server is back: whatever was backing off may go now.
+                # The server is back: whatever waited for it may go now (a refused page
+                # or a full disk keeps its backoff).
                 for other in self._tasks.values():
-                    if other.failures:
+                    if other.failures and other.unreachable:
                         other.next_due = min(other.next_due, now)
                         other.failures = 0
                         self._more.add(other.name)
@@ -423,6 +427,7 @@ class SyncService:
             unreachable = isinstance(exc, ServerUnreachableError) or (
                 isinstance(exc, ServerError) and not isinstance(exc, RateLimitedError)
             )
+            task.unreachable = unreachable
             if unreachable:
                 if self._link_up is not False:
                     self._link_down_since = now
