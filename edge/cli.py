@@ -191,6 +191,48 @@ def _add_edge_parser(sub: Any) -> None:
     d.set_defaults(handler=cmd_edge_doctor)
 
 
+# --- demo -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return run_demo(
+        faces_dir=args.faces, workdir=args.workdir, pace=args.pace, builtin=args.builtin_sample
+    )
+
+
+def _add_demo_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the whole system on this machine: server, terminal, camera replay, report",
+        description="Start a real server (SQLite) in a temporary directory, register a "
+        "terminal, enrol sample people, run a real edge daemon on a replayed clip of them "
+        "walking past, then print the day's attendance read back from the server. Exit 0 "
+        "only when every enrolled person was recorded and synced.",
+    )
+    p.add_argument(
+        "--faces",
+        type=Path,
+        default=None,
+        help="sample faces folder with people/<name>/ photos (default: $HADIR_FACES_DIR or "
+        "../shared/faces; without it, scikit-image's sample portrait)",
+    )
+    p.add_argument(
+        "--builtin-sample",
+        action="store_true",
+        help="use scikit-image's sample portrait even when shared faces are present",
+    )
+    p.add_argument("--workdir", type=Path, default=None, help="keep everything here")
+    p.add_argument(
+        "--pace",
+        choices=["realtime", "fast"],
+        default="realtime",
+        help="replay like a camera (realtime, default) or as fast as possible",
+    )
+    p.set_defaults(handler=cmd_demo)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -240,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         from sync_server.admin_cli import add_admin_parsers
 
         add_admin_parsers(sub)
+        _add_demo_parser(sub)
 
     # config
     p = sub.add_parser("config", help="configuration tools", description="Configuration tools.")

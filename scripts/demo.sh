@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# The README's first command: set up .venv, then identify every face in the shared
-# sample scenes against a gallery built from the sample people's photos.
-# Faces come from ../shared/faces (or HADIR_FACES_DIR).
+# The README's first command: set up .venv, then run `hadir demo`: a real server, a
+# registered terminal, people enrolled from sample photos, a real edge daemon on a replayed
+# clip of them walking past, and the day's attendance read back from the server.
+# Sample faces come from ../shared/faces (or HADIR_FACES_DIR); without them, from a sample
+# portrait that scikit-image ships.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
-ensure_venv server
-
-FACES="${HADIR_FACES_DIR:-../shared/faces}"
-if [ ! -d "$FACES/people" ]; then
-    echo "demo: sample faces not found at $FACES (set HADIR_FACES_DIR)" >&2
-    exit 2
-fi
-exec "$VENV/bin/hadir" --log-format console identify --gallery "$FACES/people" "$FACES/scenes" "$@"
+ensure_venv demo
+exec "$VENV/bin/hadir" --log-format console --log-level warning demo "$@"

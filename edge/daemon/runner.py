@@ -131,12 +131,17 @@ class EdgeDaemon:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
 
-    def run(self, *, max_frames: int | None = None) -> int:
-        """Process frames until stopped, the replay ends, or the camera fails for good."""
+    def run(self, *, max_frames: int | None = None, drain_on_end_s: float = 0.0) -> int:
+        """Process frames until stopped, the replay ends, or the camera fails for good.
+
+        ``drain_on_end_s``: when a replayed clip ends, wait up to this long for the
+        outbox to reach the server before stopping (the demo; a camera never ends).
+        """
+        if self.sync is not None:
+            self._first_pull()
+            self.sync.start()
         gallery = self.matcher.gallery
         self.grabber.start()
-        if self.sync is not None:
-            self.sync.start()
         self.notifier.ready(f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates")
         log.info(
             "daemon_ready",
@@ -167,11 +172,35 @@ class EdgeDaemon:
                 self._maybe_status()
                 if max_frames is not None and self.counters.frames >= max_frames:
                     break
+            if drain_on_end_s > 0 and code == EXIT_OK and not self.stop_event.is_set():
+                self._drain(drain_on_end_s)
         finally:
             self.notifier.stopping("stopping")
             self.close()
         log.info("daemon_stopped", exit_code=code, **self.stats())
         return code
+
+    def _first_pull(self) -> None:
+        """A terminal with an empty mirror (first boot) tries one pull before READY, so it
+        recognises people from its first frame; offline it starts anyway."""
+        from edge.sync import SyncError
+
+        assert self.sync is not None
+        if len(self.matcher.gallery):
+            return
+        try:
+            self.sync.pull_once()
+        except SyncError as exc:
+            log.warning("first_pull_failed", error=str(exc))
+
+    def _drain(self, timeout_s: float) -> None:
+        deadline = self._monotonic() + timeout_s
+        while self.sync is not None and self.store.backlog().count:
+            if self._monotonic() > deadline:
+                log.warning("drain_timeout", backlog=self.store.backlog().count)
+                return
+            self.sync.request_push()
+            self.stop_event.wait(0.2)
 
     def close(self) -> None:
         """Stop capture, turn feedback off, close the store. Idempotent."""
