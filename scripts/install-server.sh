@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# Install or update the hadir sync server: OS packages, the virtualenv in /opt/hadir/venv
+# (with the "server" extra), /etc/hadir/server.toml (only if absent), the admin token
+# (generated once), optionally a local PostgreSQL, the systemd unit, and the database
+# migrations. Idempotent: every step checks before it acts, so running it again converges
+# (and is how a server is upgraded: --source NEW). --dry-run prints every step
+# ("+ command") and changes nothing. See docs/operations.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: install-server.sh [options]
+
+Install or update the hadir sync server on this machine (run as root).
+
+  --source DIR|WHEEL|SPEC   what to pip-install (with the [server] extra): a source tree, a
+                            wheel file, or a PyPI requirement such as "hadir==1.2.0"
+                            (default: the repository this script lives in)
+  --postgres URL            use this PostgreSQL database (postgresql+psycopg://user@host/db);
+                            a URL with a password goes to /etc/hadir/server.env (root, 0600),
+                            not to the world-readable server.toml
+  --with-postgres           install PostgreSQL from the OS and create the role "hadir-server"
+                            (peer authentication: the service's user name) and database "hadir"
+  --listen HOST:PORT        address for a new server.toml (default 127.0.0.1:8600; terminals
+                            on other machines need 0.0.0.0 or a reverse proxy in front)
+  --timezone ZONE           site_timezone for a new server.toml (default: the system's)
+  --python PYTHON           interpreter for the venv (default: /usr/bin/python3; 3.11 or newer)
+  --unit FILE               unit file to install (default: systemd/hadir-server.service next
+                            to this script)
+  --start                   start (or restart) hadir-server at the end; default: enable only
+  --dry-run                 print every step, change nothing (no root needed)
+  --print-config            print the server.toml this run would write, and exit
+  --root DIR                with --dry-run: look for existing files under DIR (tests)
+  -h, --help                this text
+
+An existing /etc/hadir/server.toml is never overwritten. Exit status: 0 done, 1 a step
+failed, 2 usage error.
+EOF
+}
+
+die() { printf 'install-server: error: %s\n' "$*" >&2; exit 1; }
+usage_error() { printf 'install-server: %s (see --help)\n' "$*" >&2; exit 2; }
+warn() { printf 'install-server: warning: %s\n' "$*" >&2; }
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$SCRIPT_DIR")
+
+SOURCE=""
+POSTGRES_URL=""
+WITH_POSTGRES=0
+LISTEN=127.0.0.1:8600
+TIMEZONE=""
+PYTHON=/usr/bin/python3
+UNIT_SRC=""
+START=0
+DRY_RUN=0
+PRINT_CONFIG=0
+ROOT=""
+
+while [ $# -gt 0 ]; do
+    opt=$1
+    value=""
+    case $opt in
+        --*=*) value=${opt#*=}; opt=${opt%%=*} ;;
+        --source|--postgres|--listen|--timezone|--python|--unit|--root)
+            [ $# -ge 2 ] || usage_error "$opt needs a value"
+            value=$2; shift ;;
+    esac
+    case $opt in
+        --source) SOURCE=$value ;;
+        --postgres) POSTGRES_URL=$value ;;
+        --with-postgres) WITH_POSTGRES=1 ;;
+        --listen) LISTEN=$value ;;
+        --timezone) TIMEZONE=$value ;;
+        --python) PYTHON=$value ;;
+        --unit) UNIT_SRC=$value ;;
+        --root) ROOT=${value%/} ;;
+        --start) START=1 ;;
+        --dry-run) DRY_RUN=1 ;;
+        --print-config) PRINT_CONFIG=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage_error "unknown option: $1" ;;
+    esac
+    shift
+done
+
+if [ -n "$ROOT" ] && [ "$DRY_RUN" -eq 0 ] && [ "$PRINT_CONFIG" -eq 0 ]; then
+    usage_error "--root is for tests and needs --dry-run"
+fi
+if [ -n "$POSTGRES_URL" ] && [ "$WITH_POSTGRES" -eq 1 ]; then
+    usage_error "--postgres URL and --with-postgres exclude each other"
+fi
+if [ -n "$POSTGRES_URL" ] && ! [[ $POSTGRES_URL =~ ^postgresql(\+psycopg)?://[^[:space:]]+$ ]]; then
+    usage_error "--postgres must be a postgresql+psycopg:// (or postgresql://) URL"
+fi
+[[ $LISTEN =~ ^([^:[:space:]\"\\]+):([0-9]{1,5})$ ]] || usage_error "--listen must be HOST:PORT"
+LISTEN_HOST=${BASH_REMATCH[1]}
+LISTEN_PORT=${BASH_REMATCH[2]}
+if [ "$LISTEN_PORT" -lt 1 ] || [ "$LISTEN_PORT" -gt 65535 ]; then usage_error "--listen: port 1-65535"; fi
+if [ -n "$TIMEZONE" ] && ! [[ $TIMEZONE =~ ^[A-Za-z0-9/_+-]+$ ]]; then
+    usage_error "--timezone must be an IANA zone name such as Africa/Cairo"
+fi
+
+# ---------------------------------------------------------------------------------------
+# Helpers: every change goes through run/put_file, which print it and skip it on --dry-run.
+
+quote() {
+    local word out=()
+    for word in "$@"; do
+        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=("$word"); else out+=("'${word//\'/\'\\\'\'}'"); fi
+    done
+    printf '%s' "${out[*]}"
+}
+
+run() {
+    printf '+ %s\n' "$(quote "$@")"
+    if [ "$DRY_RUN" -eq 0 ]; then "$@"; fi
+}
+
+# put_file MODE OWNER GROUP DEST [NOTE]: write stdin to DEST with install(1). On --dry-run
+# the content is shown, indented, unless a NOTE says what it is (secrets are never printed).
+put_file() {
+    local mode=$1 owner=$2 group=$3 dest=$4 note=${5:-}
+    if [ -n "$note" ]; then
+        printf '+ install -m %s -o %s -g %s /dev/stdin %s  # %s\n' "$mode" "$owner" "$group" "$dest" "$note"
+    else
+        printf '+ install -m %s -o %s -g %s /dev/stdin %s  <<EOF\n' "$mode" "$owner" "$group" "$dest"
+    fi
+    if [ "$DRY_RUN" -eq 1 ]; then
+        if [ -n "$note" ]; then cat >/dev/null; else sed 's/^/  | /'; printf '  EOF\n'; fi
+    else
+        install -m "$mode" -o "$owner" -g "$group" /dev/stdin "$dest"
+    fi
+}
+
+step() { printf '\n== %s\n' "$*"; }
+have() { printf '= %s\n' "$*"; }
+
+pkg_installed() {
+    local status
+    status=$(dpkg-query ${ROOT:+--admindir="$ROOT/var/lib/dpkg"} -W -f='${Status}' "$1" 2>/dev/null) || return 1
+    [ "$status" = "install ok installed" ]
+}
+
+unit_enabled() {
+    if [ -n "$ROOT" ]; then
+        [ -e "$ROOT/etc/systemd/system/multi-user.target.wants/$1" ]
+    else
+        systemctl is-enabled --quiet "$1" 2>/dev/null
+    fi
+}
+
+unit_active() { [ -z "$ROOT" ] && systemctl is-active --quiet "$1" 2>/dev/null; }
+
+# False in a chroot or an image build, where enable works (offline) but start, systemd-run
+# and daemon-reload do not. A dry run shows those steps as a real run would.
+systemd_live() { [ "$DRY_RUN" -eq 1 ] || [ -d /run/systemd/system ]; }
+
+# psql_as_postgres SQL: one value from the local cluster (never under --root).
+psql_as_postgres() {
+    [ -z "$ROOT" ] && command -v psql >/dev/null || return 1
+    runuser -u postgres -- psql -XtAqc "$1" 2>/dev/null
+}
+
+preflight_fail() {
+    if [ "$DRY_RUN" -eq 1 ]; then warn "a real run would stop here: $*"; else die "$*"; fi
+}
+
+toml_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+detect_timezone() {
+    local zone=""
+    if [ -r "$ROOT/etc/timezone" ]; then
+        zone=$(head -n1 "$ROOT/etc/timezone" | tr -d '[:space:]')
+    elif [ -L "$ROOT/etc/localtime" ]; then
+        zone=$(readlink "$ROOT/etc/localtime")
+        zone=${zone#*zoneinfo/}
+    fi
+    if [[ $zone =~ ^[A-Za-z0-9/_+-]+$ ]] && [[ $zone != Etc/UTC ]]; then echo "$zone"; else echo UTC; fi
+}
+[ -n "$TIMEZONE" ] || TIMEZONE=$(detect_timezone)
+
+# ---------------------------------------------------------------------------------------
+# The database URL and where it is kept.
+
+PG_ROLE=hadir-server   # = User= of the unit: the name peer authentication sees
+PG_DB=hadir
+DB_URL_IN_ENV=0
+if [ "$WITH_POSTGRES" -eq 1 ]; then
+    # No host name: the local socket, where peer authentication applies. The socket folder
+    # is explicit: psycopg's bundled libpq may look in /tmp, Debian's server is not there.
+    DATABASE_URL="postgresql+psycopg://$PG_ROLE@/$PG_DB?host=/var/run/postgresql"
+elif [ -n "$POSTGRES_URL" ]; then
+    DATABASE_URL=$POSTGRES_URL
+    # user:password@ -> a secret: not in the world-readable server.toml.
+    [[ $POSTGRES_URL =~ ^[^:]+://[^/@]*:[^/@]*@ ]] && DB_URL_IN_ENV=1
+else
+    # Absolute: the same file for the service and for "hadir server ..." run from a shell.
+    DATABASE_URL="sqlite:////var/lib/hadir-server/hadir-server.db"
+fi
+
+server_template() {
+    cat <<'EOF'
+# hadir server configuration, written once by scripts/install-server.sh. The installer
+# never overwrites this file: edit it freely. Every key and its default:
+# docs/configuration.md. Check it with
+#   /opt/hadir/venv/bin/hadir config check --role server /etc/hadir/server.toml
+#
+# World-readable (0644; the service runs as a user systemd makes up at each start), so no
+# secrets here: the admin token is /etc/hadir/admin_token (root, 0600), handed to the
+# server by systemd as the credential "admin_token" (LoadCredential=).
+
+EOF
+    if [ "$DB_URL_IN_ENV" -eq 1 ]; then
+        printf '# database_url: HADIR_DATABASE_URL in /etc/hadir/server.env (root, 0600): it has a password.\n'
+    else
+        printf 'database_url = %s\n' "$(toml_str "$DATABASE_URL")"
+    fi
+    printf 'site_timezone = %s\n\n[listen]\n' "$(toml_str "$TIMEZONE")"
+    printf 'host = %s                # 0.0.0.0: every interface; better a TLS proxy in front\n' \
+        "$(toml_str "$LISTEN_HOST")"
+    printf 'port = %s\n' "$LISTEN_PORT"
+}
+
+if [ "$PRINT_CONFIG" -eq 1 ]; then
+    server_template
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------------------
+# Paths (below --root DIR for tests).
+
+ETC_DIR=$ROOT/etc/hadir
+CONFIG=$ETC_DIR/server.toml
+ADMIN_TOKEN=$ETC_DIR/admin_token
+SERVER_ENV=$ETC_DIR/server.env
+OPT_DIR=$ROOT/opt/hadir
+VENV=$OPT_DIR/venv
+UNIT_NAME=hadir-server.service
+UNIT_DST=$ROOT/etc/systemd/system/$UNIT_NAME
+DROPIN_DIR=$ROOT/etc/systemd/system/$UNIT_NAME.d
+DROPIN=$DROPIN_DIR/10-database-env.conf
+[ -n "$UNIT_SRC" ] || UNIT_SRC=$REPO_DIR/systemd/$UNIT_NAME
+[ -n "$SOURCE" ] || SOURCE=$REPO_DIR
+
+if [ "$DRY_RUN" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
+    die "must run as root (sudo $0 ...); --dry-run shows the steps without root"
+fi
+[ -r "$UNIT_SRC" ] || die "unit file not found: $UNIT_SRC (use --unit FILE)"
+if [ -d "$SOURCE" ]; then
+    [ -f "$SOURCE/pyproject.toml" ] || die "--source $SOURCE: no pyproject.toml there"
+    SOURCE=$(cd "$SOURCE" && pwd)
+    SPEC="${SOURCE}[server]"
+elif [[ $SOURCE == *.whl ]]; then
+    [ -f "$SOURCE" ] || die "--source $SOURCE: no such wheel"
+    SPEC="${SOURCE}[server]"
+elif [[ $SOURCE =~ ^([A-Za-z0-9._-]+)(\[[^]]*\])?(.*)$ ]]; then
+    # A PyPI requirement: the extra goes right after the name (hadir[server]==1.2.0).
+    SPEC="${BASH_REMATCH[1]}[server]${BASH_REMATCH[3]}"
+else
+    usage_error "--source: not a directory, a wheel or a requirement: $SOURCE"
+fi
+command -v dpkg-query >/dev/null || die "this installer needs a Debian-based system (apt, dpkg)"
+
+printf 'hadir server install%s\n' "$([ "$DRY_RUN" -eq 1 ] && printf ': dry run, nothing is changed')"
+
+# ---------------------------------------------------------------------------------------
+step "preflight"
+
+PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || PY_VERSION=""
+if [ -z "$PY_VERSION" ]; then
+    preflight_fail "$PYTHON not found (install python3, or pass --python)"
+elif ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    preflight_fail "hadir needs Python 3.11+, $PYTHON is $PY_VERSION (pass --python)"
+else
+    have "$PYTHON is Python $PY_VERSION"
+fi
+
+# ---------------------------------------------------------------------------------------
+step "OS packages"
+
+PYVENV_PKG=python3-venv
+case $(basename "$PYTHON") in python3.[0-9]*) PYVENV_PKG="$(basename "$PYTHON")-venv" ;; esac
+packages=("$PYVENV_PKG" sqlite3)
+[ "$WITH_POSTGRES" -eq 0 ] || packages+=(postgresql)
+missing=()
+for p in "${packages[@]}"; do
+    if pkg_installed "$p"; then have "package $p"; else missing+=("$p"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------
+if [ "$WITH_POSTGRES" -eq 1 ]; then
+    step "PostgreSQL role $PG_ROLE and database $PG_DB (peer authentication)"
+    if [ "$(psql_as_postgres "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'" || true)" = 1 ]; then
+        have "role $PG_ROLE"
+    else
+        # No password, no superuser: Debian's pg_hba.conf lets the OS user of the same name
+        # in through the local socket ("local all all peer").
+        run runuser -u postgres -- createuser --no-superuser --no-createdb --no-createrole "$PG_ROLE"
+    fi
+    if [ "$(psql_as_postgres "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" || true)" = 1 ]; then
+        have "database $PG_DB"
+    else
+        run runuser -u postgres -- createdb --owner "$PG_ROLE" "$PG_DB"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------
+step "virtualenv $VENV"
+
+[ -d "$OPT_DIR" ] || run install -d -m 0755 "$OPT_DIR"
+if [ ! -e "$VENV/pyvenv.cfg" ]; then
+    run "$PYTHON" -m venv "$VENV"
+elif ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    # The OS upgraded Python under it: the venv's interpreter link is dead.
+    run "$PYTHON" -m venv --clear "$VENV"
+else
+    have "$VENV"
+fi
+# --upgrade: a newer hadir from --source; its dependencies only as far as it needs.
+run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "$SPEC"
+# ProtectSystem=strict makes /opt read-only to the service: compile once, here.
+run "$VENV/bin/python" -m compileall -q -j 0 "$VENV"
+
+# ---------------------------------------------------------------------------------------
+step "configuration $ETC_DIR"
+
+[ -d "$ETC_DIR" ] || run install -d -m 0755 "$ETC_DIR"
+if [ -e "$CONFIG" ]; then
+    have "$CONFIG exists: left as it is"
+    if [ -n "$POSTGRES_URL" ] && [ "$DB_URL_IN_ENV" -eq 0 ] || [ "$WITH_POSTGRES" -eq 1 ]; then
+        warn "database_url in $CONFIG is not changed: set it to $DATABASE_URL yourself"
+    fi
+else
+    server_template | put_file 0644 root root "$CONFIG"
+fi
+
+if [ -e "$ADMIN_TOKEN" ]; then
+    have "$ADMIN_TOKEN (kept; docs/operations.md says how to rotate it)"
+else
+    printf '+ %s | install -m 0600 -o root -g root /dev/stdin %s\n' \
+        "$(quote "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')" "$ADMIN_TOKEN"
+    if [ "$DRY_RUN" -eq 0 ]; then
+        "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' \
+            | install -m 0600 -o root -g root /dev/stdin "$ADMIN_TOKEN"
+    fi
+fi
+
+reload=0
+if [ "$DB_URL_IN_ENV" -eq 1 ]; then
+    # EnvironmentFile= syntax: double quotes, with \ " ` $ escaped.
+    esc=$POSTGRES_URL
+    esc=${esc//\\/\\\\}; esc=${esc//\"/\\\"}; esc=${esc//\`/\\\`}; esc=${esc//\$/\\\$}
+    env_text="HADIR_DATABASE_URL=\"$esc\""
+    if [ "$DRY_RUN" -eq 0 ] && [ -f "$SERVER_ENV" ] && [ "$(grep '^HADIR_DATABASE_URL=' "$SERVER_ENV")" = "$env_text" ]; then
+        have "$SERVER_ENV"
+    elif [ "$DRY_RUN" -eq 0 ] && [ -f "$SERVER_ENV" ]; then
+        { grep -v '^HADIR_DATABASE_URL=' "$SERVER_ENV" || true; printf '%s\n' "$env_text"; } \
+            | put_file 0600 root root "$SERVER_ENV" "HADIR_DATABASE_URL=<the --postgres URL>"
+    else
+        printf '%s\n' "$env_text" | put_file 0600 root root "$SERVER_ENV" "HADIR_DATABASE_URL=<the --postgres URL>"
+    fi
+    dropin_text="# Written by scripts/install-server.sh: the database URL holds a password, so it is
+# kept in a root-only file instead of the world-readable server.toml.
+[Service]
+EnvironmentFile=/etc/hadir/server.env"
+    if [ "$(cat "$DROPIN" 2>/dev/null || true)" = "$dropin_text" ]; then
+        have "$DROPIN"
+    else
+        [ -d "$DROPIN_DIR" ] || run install -d -m 0755 "$DROPIN_DIR"
+        printf '%s\n' "$dropin_text" | put_file 0644 root root "$DROPIN"
+        reload=1
+    fi
+fi
+
+run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$VENV/bin/hadir" config check --role server "$CONFIG"
+
+# ---------------------------------------------------------------------------------------
+step "systemd unit $UNIT_NAME"
+
+if cmp -s "$UNIT_SRC" "$UNIT_DST"; then
+    have "$UNIT_DST is current"
+else
+    run install -m 0644 "$UNIT_SRC" "$UNIT_DST"
+    reload=1
+fi
+if [ "$reload" -eq 1 ]; then
+    if systemd_live; then run systemctl daemon-reload; else have "systemd not running here: no daemon-reload"; fi
+fi
+if unit_enabled "$UNIT_NAME"; then have "$UNIT_NAME enabled"; else run systemctl enable "$UNIT_NAME"; fi
+
+# ---------------------------------------------------------------------------------------
+step "database migrations"
+
+# As the service runs: the same made-up user (owner of the SQLite file, and the name
+# PostgreSQL's peer authentication sees), state directory and environment.
+if systemd_live; then
+    migrate=(systemd-run --quiet --wait --pipe --collect --service-type=exec
+        --property=DynamicUser=yes --property=User=hadir-server
+        --property=StateDirectory=hadir-server --property=WorkingDirectory=/var/lib/hadir-server)
+    if [ "$DB_URL_IN_ENV" -eq 1 ] || [ -e "$SERVER_ENV" ]; then
+        migrate+=(--property=EnvironmentFile=/etc/hadir/server.env)
+    fi
+    run "${migrate[@]}" /opt/hadir/venv/bin/hadir server migrate --config /etc/hadir/server.toml
+else
+    have "systemd not running here: the server migrates at its first start (migrate_on_start)"
+fi
+
+# ---------------------------------------------------------------------------------------
+step "service"
+
+if [ "$START" -eq 1 ] && systemd_live; then
+    run systemctl restart "$UNIT_NAME"
+elif [ "$START" -eq 1 ]; then
+    warn "systemd is not running here: not started (it starts at boot)"
+elif unit_active "$UNIT_NAME"; then
+    printf 'hadir-server is running the previous version: systemctl restart hadir-server\n'
+else
+    have "enabled, not started (--start, or: systemctl start hadir-server)"
+fi
+
+cat <<EOF
+
+Next:
+  - the admin token: sudo cat /etc/hadir/admin_token (for HADIR_ADMIN_TOKEN or
+    ~/.config/hadir/admin.toml on the admin's machine)
+  - register terminals: hadir terminal add <device.id>; then install-edge.sh --token-file
+  - curl http://$LISTEN_HOST:$LISTEN_PORT/readyz; journalctl -u hadir-server -f
+EOF
