@@ -168,7 +168,7 @@ pkg_available() {
 
 unit_enabled() {
     if [ -n "$ROOT" ]; then
-        [ -e "$ROOT/etc/systemd/system/multi-user.target.wants/$1" ]
+        compgen -G "$ROOT/etc/systemd/system/*.wants/$1" >/dev/null
     else
         systemctl is-enabled --quiet "$1" 2>/dev/null
     fi
