@@ -20,6 +20,7 @@ from edge import __version__
 from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
 from sync_server.api import admin_events, admin_people, admin_terminals, health, terminal
+from sync_server.api import reports as admin_reports
 from sync_server.auth import Authenticator
 from sync_server.config import ServerConfig, resolve_admin_token
 from sync_server.db import Database, migrate, normalise_url
@@ -86,6 +87,7 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         admin_terminals.router,
         admin_people.router,
         admin_events.router,
+        *admin_reports.routers,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
@@ -115,4 +117,6 @@ def settings_json(settings: ServerConfig) -> str:
     data = settings.model_dump(mode="json")
     if settings.admin_token is not None:
         data["admin_token"] = settings.admin_token.get_secret_value()
+    if settings.hrms.api_secret is not None:
+        data["hrms"]["api_secret"] = settings.hrms.api_secret.get_secret_value()
     return json.dumps(data)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from edge.config import LoggingConfig, StrictModel
 from edge.errors import ConfigError
@@ -14,6 +15,7 @@ from edge.recognize.config import RecognitionConfig
 
 MIN_ADMIN_TOKEN_CHARS = 16
 CREDENTIAL_NAME = "admin_token"
+HRMS_SECRET_CREDENTIAL = "hrms_api_secret"
 
 
 class ListenConfig(StrictModel):
@@ -47,6 +49,39 @@ class AuthConfig(StrictModel):
     failure_window_s: float = Field(
         300.0, gt=0, le=86_400, description="Length of the bad-credential window, seconds."
     )
+
+
+class HrmsConfig(StrictModel):
+    """ERPNext / Frappe HRMS: where attendance is pushed as Employee Checkin records."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL of the Frappe site (e.g. https://erp.example.com); unset: no push.",
+    )
+    api_key: str | None = Field(
+        None, description="API key of the Frappe user that creates the checkins."
+    )
+    api_secret: SecretStr | None = Field(
+        None,
+        description="Its API secret; prefer HADIR_HRMS__API_SECRET, api_secret_file or the "
+        "systemd credential hrms_api_secret over writing it here.",
+    )
+    api_secret_file: Path | None = Field(
+        None, description="File holding the API secret (first line); used when api_secret is unset."
+    )
+    timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one request, seconds.")
+    max_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Tries per checkin; network errors, 429 and 5xx are retried with "
+        "exponential backoff, other refusals are reported at once.",
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, le=60, description="Wait before the second try; doubles for every later one."
+    )
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
 
 
 class ServerConfig(StrictModel):
@@ -109,6 +144,42 @@ class ServerConfig(StrictModel):
         description="Largest JSON request body (a batch of 500 events is about 250 kB).",
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log output.")
+    site_timezone: str = Field(
+        "UTC",
+        description="IANA time zone of the site (e.g. Africa/Cairo): reports count days, shift "
+        "starts and lateness on this wall clock, daylight saving included.",
+    )
+    hrms: HrmsConfig = Field(
+        default_factory=HrmsConfig,
+        description="ERPNext / Frappe HRMS push of attendance (Employee Checkin).",
+    )
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Berlin)") from exc
+        return value
+
+
+def resolve_hrms_secret(config: HrmsConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """The HRMS API secret from the config, api_secret_file, or systemd credentials."""
+    environ = os.environ if environ is None else environ
+    if config.api_secret is not None:
+        return config.api_secret.get_secret_value().strip() or None
+    path = config.api_secret_file
+    if path is None and environ.get("CREDENTIALS_DIRECTORY"):
+        candidate = Path(environ["CREDENTIALS_DIRECTORY"]) / HRMS_SECRET_CREDENTIAL
+        path = candidate if candidate.is_file() else None
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the HRMS API secret ({exc})") from exc
+    return (lines[0].strip() if lines else "") or None
 
 
 def resolve_admin_token(

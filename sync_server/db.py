@@ -132,6 +132,10 @@ people = sa.Table(
     sa.Column("group_name", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Reports (migration 0002): filter by department; the id HR/payroll knows (null: the id).
+    sa.Column("department", sa.String(100), nullable=True),
+    sa.Column("employee_id", sa.String(140), nullable=True),
+    sa.Index("ix_people_employee_id", "employee_id", unique=True),
 )
 
 templates = sa.Table(
@@ -182,8 +186,46 @@ events = sa.Table(
     sa.Column("time_source", sa.String(24), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("person_known", sa.Boolean, nullable=False),
+    # corrected_time as integer microseconds since the Unix epoch, set at ingest (migration
+    # 0002). Reports do day arithmetic on it in the same SQL on SQLite and PostgreSQL, and the
+    # covering index below answers them without touching the table.
+    sa.Column("effective_us", sa.BigInteger, nullable=False),
     sa.Index("ix_events_person_id_corrected_time", "person_id", "corrected_time"),
     sa.Index("ix_events_corrected_time", "corrected_time"),
+    sa.Index("ix_events_person_id_effective_us_kind", "person_id", "effective_us", "kind"),
+)
+
+# Work shifts (migration 0002), in the site's wall-clock time (ServerConfig.site_timezone).
+# end_time < start_time means the shift crosses midnight.
+shifts = sa.Table(
+    "shifts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("start_time", sa.Time, nullable=False),
+    sa.Column("end_time", sa.Time, nullable=False),
+    sa.Column("grace_minutes", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A group's shift; a person's own row in person_shifts overrides it.
+group_shifts = sa.Table(
+    "group_shifts",
+    metadata,
+    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("shift_id", sa.Integer, sa.ForeignKey("shifts.id"), nullable=False, index=True),
+)
+
+person_shifts = sa.Table(
+    "person_shifts",
+    metadata,
+    sa.Column(
+        "person_id",
+        sa.String(64),
+        sa.ForeignKey("people.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("shift_id", sa.Integer, sa.ForeignKey("shifts.id"), nullable=False, index=True),
 )
 
 rejected_events = sa.Table(
@@ -211,6 +253,15 @@ auth_failures = sa.Table(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(value: datetime) -> int:
+    """Exact integer microseconds since the Unix epoch (events.effective_us)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def normalise_url(url: str) -> sa.URL:

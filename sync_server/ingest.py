@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from edge.protocol import AttendanceEvent, BatchResult, EventBatch, EventResult, EventStatus
-from sync_server.db import Database, clock_refs, events, people, rejected_events
+from sync_server.db import Database, clock_refs, epoch_us, events, people, rejected_events
 from sync_server.timefix import ClockRef, batch_ref, correct, merge_refs, needs_stored_refs
 
 
@@ -85,6 +85,7 @@ def ingest_batch(
                     "distance": event.distance,
                     "margin": event.margin,
                     "corrected_time": corrected,
+                    "effective_us": epoch_us(corrected),
                     "time_source": source.value,
                     "received_at": received_at,
                     "person_known": event.person_id in known,

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Query cost of the attendance reports on SQLite: the day view and the monthly summary.
+
+The script
+
+1. builds a SQLite file with the server's schema (migrations) and ``--people`` people
+   (default 5,000) in five groups: a day shift 09:00-17:00, a night shift 22:00-06:00
+   (one group plus some personal overrides), and a group without a shift (calendar days);
+2. writes about two events per person and day for ``--days`` days (default 30) of October
+   2026 in Europe/Berlin, which includes the end of daylight saving (25 October): 95% of the
+   days present, a few in-only, arrival times spread around the shift start;
+3. times ``sync_server.reports.day_view`` for one day and ``month_summary`` for the month
+   (each the median of ``--runs`` runs after a warm-up, connection and Python row objects
+   included) against the 200 ms target;
+4. computes the same numbers with a naive Python loop over every event (zoneinfo per event,
+   dicts per person-day) as the baseline, checks that both agree, and prints the ratio.
+
+    .venv/bin/python scripts/bench_reports.py [--people 5000] [--days 30] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sync_server import reports  # noqa: E402
+from sync_server.db import (  # noqa: E402
+    Database,
+    epoch_us,
+    events,
+    group_shifts,
+    migrate,
+    people,
+    person_shifts,
+    shifts,
+)
+
+TARGET_MS = 200.0
+ZONE = "Europe/Berlin"
+FIRST_DAY = date(2026, 10, 1)
+DAY_SHIFT = (dtime(9), dtime(17), 5)
+NIGHT_SHIFT = (dtime(22), dtime(6), 10)
+
+
+def build(db: Database, n_people: int, n_days: int, seed: int) -> int:
+    """Fill the database; returns the number of events."""
+    rnd = random.Random(seed)
+    tz = ZoneInfo(ZONE)
+    created = datetime(2026, 1, 5, tzinfo=UTC)
+    with db.write() as conn:
+        day_id = conn.execute(
+            sa.insert(shifts)
+            .values(
+                name="day",
+                start_time=DAY_SHIFT[0],
+                end_time=DAY_SHIFT[1],
+                grace_minutes=DAY_SHIFT[2],
+                created_at=created,
+            )
+            .returning(shifts.c.id)
+        ).scalar_one()
+        night_id = conn.execute(
+            sa.insert(shifts)
+            .values(
+                name="night",
+                start_time=NIGHT_SHIFT[0],
+                end_time=NIGHT_SHIFT[1],
+                grace_minutes=NIGHT_SHIFT[2],
+                created_at=created,
+            )
+            .returning(shifts.c.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(group_shifts),
+            [{"group_name": f"g{i}", "shift_id": day_id} for i in range(3)]
+            + [{"group_name": "g3", "shift_id": night_id}],
+        )
+        rows: list[dict[str, Any]] = [
+            {
+                "id": f"emp-{i:05d}",
+                "name": f"Person {i}",
+                "group_name": f"g{i % 5}",
+                "created_at": created,
+                "updated_at": created,
+                "department": ("ops", "sales", "it")[i % 3],
+                "employee_id": f"HR-EMP-{i:05d}",
+            }
+            for i in range(n_people)
+        ]
+        conn.execute(sa.insert(people), rows)
+        # Personal overrides: every 50th day-shift person works nights.
+        night_people = {r["id"] for i, r in enumerate(rows) if i % 50 == 0 and i % 5 < 3}
+        conn.execute(
+            sa.insert(person_shifts), [{"person_id": p, "shift_id": night_id} for p in night_people]
+        )
+
+    def shift_of(i: int, person_id: str) -> tuple[dtime, dtime] | None:
+        if person_id in night_people or i % 5 == 3:
+            return NIGHT_SHIFT[0], NIGHT_SHIFT[1]
+        if i % 5 == 4:
+            return None
+        return DAY_SHIFT[0], DAY_SHIFT[1]
+
+    total = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush(conn: sa.Connection) -> None:
+        nonlocal total
+        if batch:
+            conn.execute(sa.insert(events), batch)
+            total += len(batch)
+            batch.clear()
+
+    with db.write() as conn:
+        for d in range(n_days):
+            day = FIRST_DAY + timedelta(days=d)
+            for i, row in enumerate(rows):
+                if rnd.random() < 0.05:
+                    continue  # absent
+                shift = shift_of(i, row["id"])
+                start, end = shift if shift else (dtime(8), dtime(16))
+                start_at = datetime.combine(day, start, tz) + timedelta(minutes=rnd.gauss(0, 8))
+                end_day = day + timedelta(days=1) if end < start else day
+                end_at = datetime.combine(end_day, end, tz) + timedelta(minutes=rnd.gauss(10, 15))
+                punches = [("in", start_at)]
+                if rnd.random() > 0.03:
+                    punches.append(("out", end_at))
+                for kind, local in punches:
+                    at = local.astimezone(UTC).replace(microsecond=rnd.randrange(1_000_000))
+                    batch.append(
+                        {
+                            "id": uuid.UUID(int=rnd.getrandbits(128), version=4),
+                            "device_id": f"door-{i % 7}",
+                            "person_id": row["id"],
+                            "kind": kind,
+                            "wall_time": at,
+                            "clock_synced": True,
+                            "monotonic": 1000.0,
+                            "boot_id": "bench",
+                            "distance": 0.4,
+                            "margin": 0.2,
+                            "corrected_time": at,
+                            "time_source": "terminal",
+                            "received_at": at,
+                            "person_known": True,
+                            "effective_us": epoch_us(at),
+                        }
+                    )
+                if len(batch) >= 20_000:
+                    flush(conn)
+        flush(conn)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    return total
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    fn()  # warm-up: page cache, statement cache
+    times = []
+    result = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000, result
+
+
+# --- the naive baseline: every event into Python ------------------------------------------------
+
+
+def naive_days(
+    db: Database, first: date, last: date, tz: ZoneInfo
+) -> dict[tuple[str, date], tuple[int | None, int | None, int | None]]:
+    """(person, shift day) -> (first in µs, last out µs, minutes late or None), in Python."""
+    with db.read() as conn:
+        all_shifts = reports.load_shifts(conn)
+        group_of = dict(
+            conn.execute(sa.select(group_shifts.c.group_name, group_shifts.c.shift_id)).all()
+        )
+        own = dict(
+            conn.execute(sa.select(person_shifts.c.person_id, person_shifts.c.shift_id)).all()
+        )
+        shift_of = {
+            pid: all_shifts.get(own.get(pid) or group_of.get(group) or 0)
+            for pid, group in conn.execute(sa.select(people.c.id, people.c.group_name))
+        }
+        lo = datetime.combine(first - timedelta(days=1), dtime(), tz)
+        hi = datetime.combine(last + timedelta(days=2), dtime(), tz)
+        rows = conn.execute(
+            sa.select(events.c.person_id, events.c.effective_us, events.c.kind).where(
+                events.c.effective_us >= epoch_us(lo), events.c.effective_us < epoch_us(hi)
+            )
+        ).all()
+    found: dict[tuple[str, date], list[Any]] = {}
+    for person_id, eu, kind in rows:
+        if person_id not in shift_of:
+            continue
+        shift = shift_of[person_id]
+        local = reports.from_us(eu, tz).replace(tzinfo=None)
+        anchor = timedelta(microseconds=shift.anchor_us if shift else 0)
+        day = (local - anchor).date()
+        if not first <= day <= last:
+            continue
+        entry = found.setdefault((person_id, day), [None, None, None])
+        if kind == "in" and (entry[0] is None or eu < entry[0]):
+            entry[0] = eu
+            if shift is not None:
+                start = datetime.combine(day, dtime()) + timedelta(microseconds=shift.start_us)
+                after = (local - start) // timedelta(minutes=1)
+                entry[2] = after if local - start > timedelta(minutes=shift.grace_minutes) else -1
+        if kind == "out" and (entry[1] is None or eu > entry[1]):
+            entry[1] = eu
+    return {key: (v[0], v[1], v[2]) for key, v in found.items()}
+
+
+def naive_month(
+    db: Database, first: date, last: date, tz: ZoneInfo
+) -> dict[str, tuple[int, int, int]]:
+    """person -> (days present, days late, worked µs)."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (person_id, _day), (fi, lo, late) in naive_days(db, first, last, tz).items():
+        entry = totals[person_id]
+        entry[0] += 1
+        entry[1] += 1 if late is not None and late >= 0 else 0
+        if fi is not None and lo is not None and lo > fi:
+            entry[2] += lo - fi
+    return {k: (v[0], v[1], v[2]) for k, v in totals.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build the database here and keep it"
+    )
+    args = parser.parse_args()
+    if not 1 <= args.days <= 31:
+        parser.error("--days must be 1..31 (one month)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="hadir-bench-reports-"))
+    path = args.keep or workdir / "reports.db"
+    if path.exists():
+        path.unlink()
+    db = Database.from_url(f"sqlite:///{path}")
+    tz = ZoneInfo(ZONE)
+    try:
+        migrate(db)
+        started = time.perf_counter()
+        n_events = build(db, args.people, args.days, args.seed)
+        build_s = time.perf_counter() - started
+        day = FIRST_DAY + timedelta(days=min(13, args.days - 1))
+        last = FIRST_DAY + timedelta(days=args.days - 1)
+
+        def day_sql() -> reports.DayReport:
+            with db.read() as conn:
+                return reports.day_view(conn, day, tz=tz)
+
+        def month_sql() -> reports.SummaryReport:
+            with db.read() as conn:
+                return reports.range_summary(conn, FIRST_DAY, last, tz=tz)
+
+        day_ms, day_report = timed(day_sql, args.runs)
+        month_ms, month_report = timed(month_sql, args.runs)
+        naive_day_ms, naive_day = timed(
+            lambda: naive_days(db, day, day, tz), max(1, args.runs // 3)
+        )
+        naive_month_ms, naive_m = timed(
+            lambda: naive_month(db, FIRST_DAY, last, tz), max(1, args.runs // 3)
+        )
+
+        # Both ways must agree, or the timing means nothing.
+        for row in day_report.rows:
+            want = naive_day.get((row.person_id, day))
+            got_in = None if row.first_in is None else epoch_us(row.first_in)
+            got_out = None if row.last_out is None else epoch_us(row.last_out)
+            assert (want is None and row.status is reports.Status.ABSENT) or (
+                want is not None and (got_in, got_out) == want[:2]
+            ), (row, want)
+            assert want is None or bool(row.late) == (want[2] is not None and want[2] >= 0), row
+        for srow in month_report.rows:
+            present, late, worked = naive_m.get(srow.person_id, (0, 0, 0))
+            assert srow.days_present == present, (srow, present)
+            assert (srow.days_late or 0) == late, (srow, late)
+            assert srow.worked == timedelta(microseconds=worked), (srow, worked)
+
+        cpus = os.cpu_count() or 1
+        print(
+            f"hadir reports benchmark: {args.people:,} people, {args.days} days, {n_events:,} "
+            f"events, SQLite {_sqlite_version(db)}, zone {ZONE}, "
+            f"{cpus} CPUs (built in {build_s:.1f} s)"
+        )
+        for name, ms, naive_ms, rows in (
+            (f"day view      {day}", day_ms, naive_day_ms, len(day_report.rows)),
+            (
+                f"month summary {FIRST_DAY:%Y-%m}   ",
+                month_ms,
+                naive_month_ms,
+                len(month_report.rows),
+            ),
+        ):
+            verdict = "PASS" if ms < TARGET_MS else "FAIL"
+            print(
+                f"{name}  median {ms:7.1f} ms of {args.runs} ({rows:,} rows) | naive Python loop "
+                f"{naive_ms:8.1f} ms ({naive_ms / ms:4.1f}x slower) | target {TARGET_MS:.0f} ms: "
+                f"{verdict}"
+            )
+        print("results of SQL and the Python loop agree")
+        return 0 if day_ms < TARGET_MS and month_ms < TARGET_MS else 1
+    finally:
+        db.dispose()
+        if args.keep is None:
+            for leftover in workdir.iterdir():
+                leftover.unlink()
+            workdir.rmdir()
+
+
+def _sqlite_version(db: Database) -> str:
+    with db.engine.connect() as conn:
+        return str(conn.exec_driver_sql("select sqlite_version()").scalar())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""``hadir attendance ...``: attendance reports from a running server, over HTTP.
+
+    hadir attendance today [--group G] [--department D] [--json]
+    hadir attendance day 2026-11-25
+    hadir attendance month 2026-11
+    hadir attendance export --from 2026-11-01 --to 2026-11-30 [--rows events] [-o FILE]
+    hadir attendance export --from ... --to ... --format hrms     # Employee Checkin JSON
+
+The server URL comes from ``--server``, ``HADIR_SERVER_URL`` or the admin config file; the
+admin token from ``HADIR_ADMIN_TOKEN`` (or ``HADIR_ADMIN_TOKEN_FILE``) or the admin config
+file (``--admin-config``, default ``~/.config/hadir/admin.toml``), never from the command line:
+see :mod:`sync_server.admin_client`. edge/cli.py hooks this in with
+``add_reports_parser(sub)``; ``python -m sync_server.reports_cli`` runs it alone. Importing
+this module needs only httpx and the standard library (a terminal's ``hadir --help`` too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from edge.errors import ConfigError, HadirError
+from sync_server.admin_client import AdminApiError, AdminCredentials, load_credentials
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+REPORTS_PATH = "/api/v1/admin/reports"
+
+
+def _credentials(args: argparse.Namespace) -> AdminCredentials:
+    environ: dict[str, str] = dict(os.environ)
+    if args.server:
+        environ["HADIR_SERVER_URL"] = args.server
+    return load_credentials(args.admin_config, environ=environ)
+
+
+def _client(args: argparse.Namespace, timeout: float = 120.0) -> httpx.Client:
+    credentials = _credentials(args)
+    return httpx.Client(
+        base_url=credentials.server_url + REPORTS_PATH,
+        headers={"Authorization": f"Bearer {credentials.admin_token}"},
+        timeout=timeout,
+    )
+
+
+def _failed(response: httpx.Response) -> AdminApiError:
+    reason: str | None = None
+    detail: Any = response.text[:300]
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        reason = body.get("reason")
+        detail = body.get("detail", body)
+    if isinstance(detail, list):  # FastAPI's 422: [{loc, msg}, ...]
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
+            for item in detail
+            if isinstance(item, dict)
+        )
+    return AdminApiError(
+        f"server answered {response.status_code}: {detail}",
+        status=response.status_code,
+        reason=reason,
+    )
+
+
+def _get_json(client: httpx.Client, path: str, params: dict[str, Any]) -> Any:
+    query = {k: v for k, v in params.items() if v is not None}
+    try:
+        response = client.get(path, params=query)
+    except httpx.HTTPError as exc:
+        raise AdminApiError(f"cannot reach the server at {client.base_url}: {exc}") from exc
+    if response.status_code >= 400:
+        raise _failed(response)
+    return response.json()
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: IO[str]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for line in (headers, ["-" * w for w in widths], *rows):
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+def _clock(value: str | None, day: date) -> str:
+    """HH:MM on the site's clock, with +1 when it falls on the next calendar day."""
+    if value is None:
+        return "-"
+    moment = datetime.fromisoformat(value)
+    shift = (moment.date() - day).days
+    return moment.strftime("%H:%M") + (f"{shift:+d}" if shift else "")
+
+
+def _duration(minutes: int | None) -> str:
+    return "-" if minutes is None else f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def print_day(report: dict[str, Any], out: IO[str]) -> None:
+    day = date.fromisoformat(report["date"])
+    rows = []
+    for r in report["rows"]:
+        late = "-" if r["late"] is None else (f"late {r['late_minutes']}m" if r["late"] else "ok")
+        shift = r["shift"]
+        rows.append(
+            [
+                r["person_id"],
+                r["name"],
+                r["group"],
+                r["department"] or "-",
+                f"{shift['name']} {shift['start'][:5]}" if shift else "-",
+                _clock(r["first_in"], day),
+                _clock(r["last_out"], day),
+                _duration(r["worked_minutes"]),
+                r["status"].replace("_", " "),
+                late,
+            ]
+        )
+    out.write(f"Attendance {report['date']} ({report['timezone']})\n\n")
+    headers = [
+        "person", "name", "group", "department", "shift",
+        "first in", "last out", "worked", "status", "late",
+    ]  # fmt: skip
+    _table(headers, rows, out)
+    t = report["totals"]
+    out.write(
+        f"\n{t['people']} people: {t['complete']} complete, {t['in_only']} in only, "
+        f"{t['out_only']} out only, {t['absent']} absent; {t['late']} late\n"
+    )
+
+
+def print_month(report: dict[str, Any], out: IO[str]) -> None:
+    rows = [
+        [
+            r["person_id"],
+            r["name"],
+            r["group"],
+            r["shift"]["name"] if r["shift"] else "-",
+            str(r["days_present"]),
+            str(r["days_complete"]),
+            "-" if r["days_late"] is None else str(r["days_late"]),
+            "-" if r["punctuality_pct"] is None else f"{r['punctuality_pct']:.1f}%",
+            f"{r['worked_hours']:.2f}",
+        ]
+        for r in report["rows"]
+    ]
+    out.write(
+        f"Attendance {report['month']} ({report['first_day']} to {report['last_day']}, "
+        f"{report['timezone']})\n\n"
+    )
+    headers = [
+        "person", "name", "group", "shift", "present", "complete", "late", "punctual", "hours",
+    ]  # fmt: skip
+    _table(headers, rows, out)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {"group": args.group, "department": args.department}
+
+
+def _show(args: argparse.Namespace, report: Any, printer: Any) -> int:
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        printer(report, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_today(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        report = _get_json(client, "/day", _filters(args))
+    return _show(args, report, print_day)
+
+
+def cmd_day(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        report = _get_json(client, "/day", {"date": args.date.isoformat(), **_filters(args)})
+    return _show(args, report, print_day)
+
+
+def cmd_month(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        report = _get_json(client, "/month", {"month": args.month, **_filters(args)})
+    return _show(args, report, print_month)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    params = {"from": args.first.isoformat(), "to": args.last.isoformat(), **_filters(args)}
+    target: IO[bytes]
+    close = False
+    if args.output is None or str(args.output) == "-":
+        target = sys.stdout.buffer
+    else:
+        target = args.output.open("wb")
+        close = True
+    try:
+        with _client(args, timeout=600.0) as client:
+            if args.format == "hrms":
+                checkins = _get_json(client, "/hrms-checkins", params)
+                target.write(json.dumps(checkins, indent=2).encode() + b"\n")
+                written = len(checkins)
+            else:
+                params["rows"] = args.rows
+                written = _stream_csv(client, params, target)
+    finally:
+        target.flush()
+        if close:
+            target.close()
+    if close:
+        what = "checkins" if args.format == "hrms" else f"{args.rows} rows"
+        print(f"wrote {written} {what} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _stream_csv(client: httpx.Client, params: dict[str, Any], target: IO[bytes]) -> int:
+    query = {k: v for k, v in params.items() if v is not None}
+    lines = 0
+    try:
+        with client.stream("GET", "/export.csv", params=query) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _failed(response)
+            for chunk in response.iter_bytes():
+                target.write(chunk)
+                lines += chunk.count(b"\n")
+    except httpx.HTTPError as exc:
+        raise AdminApiError(f"export from {client.base_url} failed: {exc}") from exc
+    return max(0, lines - 1)  # the header
+
+
+# --- parser ---------------------------------------------------------------------------------------
+
+
+def _month_arg(value: str) -> str:
+    try:
+        parsed = datetime.strptime(value, "%Y-%m")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not YYYY-MM") from exc
+    return parsed.strftime("%Y-%m")
+
+
+def _date_arg(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not YYYY-MM-DD") from exc
+
+
+def add_reports_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``attendance`` with its subcommands to an argparse subparsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "attendance",
+        help="attendance reports from the server (day, month, CSV, HRMS)",
+        description="Attendance reports from a running hadir server, over its admin API. "
+        "Credentials: HADIR_SERVER_URL / --server and HADIR_ADMIN_TOKEN, or an admin config.",
+    )
+    _add_commands(parser)
+    return parser
+
+
+def _add_commands(parser: argparse.ArgumentParser) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--server",
+        default=None,
+        help="server URL, e.g. http://server:8600 (default: $HADIR_SERVER_URL, else "
+        "server_url in the admin config)",
+    )
+    common.add_argument(
+        "--admin-config",
+        type=Path,
+        default=None,
+        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
+        "HADIR_ADMIN_TOKEN overrides it",
+    )
+    common.add_argument("--group", default=None, help="only people of this group")
+    common.add_argument("--department", default=None, help="only people of this department")
+    shown = argparse.ArgumentParser(add_help=False)
+    shown.add_argument("--json", action="store_true", help="print the server's JSON answer")
+
+    sub = parser.add_subparsers(dest="attendance_command", metavar="COMMAND", required=True)
+    p = sub.add_parser(
+        "today",
+        parents=[common, shown],
+        help="who is in today: first in, last out, status, lateness",
+        description="Today's day view (the site's date).",
+    )
+    p.set_defaults(handler=cmd_today)
+
+    p = sub.add_parser(
+        "day",
+        parents=[common, shown],
+        help="the day view of a date",
+        description="Day view: one row per person for the shift day DATE.",
+    )
+    p.add_argument("date", type=_date_arg, metavar="DATE", help="YYYY-MM-DD")
+    p.set_defaults(handler=cmd_day)
+
+    p = sub.add_parser(
+        "month",
+        parents=[common, shown],
+        help="monthly summary per person",
+        description="Days present, complete, late, punctuality and hours per person.",
+    )
+    p.add_argument("month", type=_month_arg, metavar="YYYY-MM")
+    p.set_defaults(handler=cmd_month)
+
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="CSV (or HRMS checkin JSON) for a date range",
+        description="Stream the CSV export (or the Employee Checkin JSON) of a date range.",
+    )
+    p.add_argument("--from", dest="first", type=_date_arg, required=True, help="YYYY-MM-DD")
+    p.add_argument("--to", dest="last", type=_date_arg, required=True, help="YYYY-MM-DD")
+    p.add_argument(
+        "--rows",
+        choices=("days", "events"),
+        default="days",
+        help="CSV rows: one per person-day (default) or one per event",
+    )
+    p.add_argument(
+        "--format",
+        choices=("csv", "hrms"),
+        default="csv",
+        help="csv (default) or hrms: Frappe Employee Checkin records as JSON",
+    )
+    p.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
+    p.set_defaults(handler=cmd_export)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sync_server.reports_cli",
+        description="hadir attendance reports (hadir attendance ...).",
+    )
+    _add_commands(parser)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except ConfigError as exc:
+        print(f"hadir: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AdminApiError as exc:
+        print(f"hadir: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except HadirError as exc:
+        print(f"hadir: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
