@@ -323,6 +323,8 @@ CONSTRAINTS=$OPT_DIR/constraints.txt
 STATE_DIR=$ROOT/var/lib/hadir
 UNIT_NAME=hadir-edge.service
 UNIT_DST=$ROOT/etc/systemd/system/$UNIT_NAME
+DROPIN_DIR=$ROOT/etc/systemd/system/$UNIT_NAME.d
+DROPIN=$DROPIN_DIR/10-jetson-argus.conf
 [ -n "$UNIT_SRC" ] || UNIT_SRC=$REPO_DIR/systemd/$UNIT_NAME
 [ -n "$SOURCE" ] || SOURCE=$REPO_DIR
 
@@ -572,6 +574,22 @@ if cmp -s "$UNIT_SRC" "$UNIT_DST"; then
 else
     run install -m 0644 "$UNIT_SRC" "$UNIT_DST"
     reload=1
+fi
+if [ "$PLATFORM" = jetson ]; then
+    # nvarguscamerasrc reaches nvargus-daemon through the socket /tmp/argus_socket, which the
+    # unit's PrivateTmp=yes hides ("Connecting to nvargus-daemon failed: No such file or
+    # directory"). Binding just the socket breaks when the daemon restarts: share /tmp.
+    dropin_text="# Written by scripts/install-edge.sh (platform jetson): nvarguscamerasrc talks to
+# nvargus-daemon through /tmp/argus_socket, which PrivateTmp=yes would hide.
+[Service]
+PrivateTmp=no"
+    if [ -e "$DROPIN" ] && [ "$(cat "$DROPIN")" = "$dropin_text" ]; then
+        have "$DROPIN"
+    else
+        [ -d "$DROPIN_DIR" ] || run install -d -m 0755 "$DROPIN_DIR"
+        printf '%s\n' "$dropin_text" | put_file 0644 root root "$DROPIN"
+        reload=1
+    fi
 fi
 if [ "$reload" -eq 1 ]; then
     if systemd_live; then run systemctl daemon-reload; else have "systemd not running here: no daemon-reload"; fi

@@ -233,6 +233,10 @@ def test_edge_dry_run_shows_every_step_and_changes_nothing(sandbox: Sandbox, pla
     one(cmds, rf"^install -m 0600 -o root -g root /dev/stdin {r}/etc/hadir/terminal_token")
     one(cmds, rf"hadir config check --role edge {r}/etc/hadir/edge.toml$")
     one(cmds, rf"^install -m 0644 {ROOT}/systemd/hadir-edge.service {r}/etc/systemd/system/")
+    argus = [c for c in cmds if c.endswith("hadir-edge.service.d/10-jetson-argus.conf  <<EOF")]
+    assert len(argus) == (platform == "jetson")
+    if argus:
+        assert "PrivateTmp=no" in heredoc(out, "10-jetson-argus.conf").splitlines()
     one(cmds, r"^systemctl daemon-reload$")
     one(cmds, r"^systemctl enable hadir-edge.service$")
     one(cmds, r"^systemctl enable --now systemd-timesyncd.service$")
@@ -293,6 +297,11 @@ def _fake_installed_edge(box: Sandbox, platform: str) -> None:
     (units / "multi-user.target.wants").mkdir(parents=True)
     (units / "sysinit.target.wants").mkdir(parents=True)
     shutil.copy(ROOT / "systemd/hadir-edge.service", units / "hadir-edge.service")
+    if platform == "jetson":
+        (units / "hadir-edge.service.d").mkdir()
+        (units / "hadir-edge.service.d/10-jetson-argus.conf").write_text(
+            heredoc(first, "10-jetson-argus.conf")
+        )
     (units / "multi-user.target.wants/hadir-edge.service").symlink_to(
         "/etc/systemd/system/hadir-edge.service"
     )
