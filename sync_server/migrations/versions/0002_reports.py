@@ -80,10 +80,11 @@ def upgrade() -> None:
         # microsecond on older versions for timestamps of this era.
         backfill = "CAST(ROUND(EXTRACT(EPOCH FROM corrected_time) * 1000000) AS BIGINT)"
     else:
-        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds from strftime,
-        # the microseconds from the text (julianday would round them).
+        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds from strftime
+        # on the text without its fraction (strftime would round .999999 up to the next
+        # second), the microseconds from the text.
         backfill = (
-            "CAST(strftime('%s', corrected_time) AS INTEGER) * 1000000"
+            "CAST(strftime('%s', substr(corrected_time, 1, 19)) AS INTEGER) * 1000000"
             " + CAST(COALESCE(NULLIF(substr(corrected_time, 21, 6), ''), '0') AS INTEGER)"
         )
     op.execute(f"UPDATE events SET effective_us = {backfill}")

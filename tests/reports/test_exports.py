@@ -1,0 +1,230 @@
+"""CSV export (person-days and events), HRMS checkins, and the push to a fake Frappe HRMS."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sync_server.config import HrmsConfig
+from tests.reports.fake_hrms import FakeHrms
+from tests.reports.helpers import (
+    assign_group,
+    backdate_people,
+    create_shift,
+    local,
+    post,
+    set_person,
+)
+from tests.server.helpers import Api
+
+KEY, SECRET = "key-0123", "secret-4567"
+
+
+@pytest.fixture
+def site(make_api: Callable[..., Api]) -> tuple[Api, str]:
+    api = make_api(site_timezone="Europe/Berlin")
+    token = api.create_terminal("door-1")
+    assign_group(api, "office", create_shift(api, "day", "09:00", "17:00", grace=5))
+    for person in ("ana", "ben", "gone"):
+        api.create_person(person, "office", name=person.title() + " Example")
+    set_person(api, "ana", employee_id="HR-EMP-0001", department="ops")
+    backdate_people(api.config.database_url)
+    post(
+        api,
+        token,
+        "door-1",
+        [
+            ("ana", "in", local("2026-03-02 08:50:12")),
+            ("ana", "out", local("2026-03-02 17:00:00")),
+            ("ben", "in", local("2026-03-03 09:20:00")),
+            ("gone", "in", local("2026-03-02 08:00:00")),
+        ],
+    )
+    assert api.admin("DELETE", "/admin/people/gone").status_code == 200
+    return api, token
+
+
+def _csv(response: Any) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.endswith("\r\n")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_csv_person_days(site: tuple[Api, str]) -> None:
+    api, _ = site
+    response = api.admin(
+        "GET", "/admin/reports/export.csv", params={"from": "2026-03-02", "to": "2026-03-03"}
+    )
+    assert response.text.splitlines()[0].startswith("date,person_id,name,group,department")
+    rows = _csv(response)
+    assert [(r["date"], r["person_id"], r["status"]) for r in rows] == [
+        ("2026-03-02", "ana", "complete"),
+        ("2026-03-02", "ben", "absent"),
+        ("2026-03-03", "ana", "absent"),
+        ("2026-03-03", "ben", "in_only"),
+    ]
+    ana = rows[0]
+    assert ana == {
+        **ana,
+        "name": "Ana Example",
+        "department": "ops",
+        "employee_id": "HR-EMP-0001",
+        "shift": "day",
+        "shift_start": "09:00",
+        "first_in": "2026-03-02 08:50:12",
+        "last_out": "2026-03-02 17:00:00",
+        "worked_minutes": "489",
+        "late": "no",
+        "late_minutes": "0",
+        "events": "2",
+    }
+    assert (rows[3]["late"], rows[3]["late_minutes"]) == ("yes", "20")
+
+
+def test_csv_events_keep_deleted_people(site: tuple[Api, str]) -> None:
+    api, _ = site
+    rows = _csv(
+        api.admin(
+            "GET",
+            "/admin/reports/export.csv",
+            params={"from": "2026-03-02", "to": "2026-03-02", "rows": "events"},
+        )
+    )
+    assert [(r["person_id"], r["kind"], r["local_time"]) for r in rows] == [
+        ("gone", "in", "2026-03-02 08:00:00"),
+        ("ana", "in", "2026-03-02 08:50:12"),
+        ("ana", "out", "2026-03-02 17:00:00"),
+    ]
+    assert rows[0]["name"] == ""  # deleted since; the event stays
+    assert rows[1]["utc_time"] == "2026-03-02T07:50:12Z"
+    assert rows[1]["device_id"] == "door-1"
+
+
+def test_export_range_is_checked(site: tuple[Api, str]) -> None:
+    api, _ = site
+    for params in (
+        {"from": "2026-03-03", "to": "2026-03-02"},
+        {"from": "2025-01-01", "to": "2026-03-02"},
+        {"from": "2026-03-03"},
+    ):
+        response = api.admin("GET", "/admin/reports/export.csv", params=params)
+        assert response.status_code == 422, params
+
+
+def test_hrms_checkins_shape(site: tuple[Api, str]) -> None:
+    api, _ = site
+    response = api.admin(
+        "GET", "/admin/reports/hrms-checkins", params={"from": "2026-03-02", "to": "2026-03-03"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {
+            "employee": "HR-EMP-0001",
+            "time": "2026-03-02 08:50:12",
+            "log_type": "IN",
+            "device_id": "door-1",
+        },
+        {
+            "employee": "HR-EMP-0001",
+            "time": "2026-03-02 17:00:00",
+            "log_type": "OUT",
+            "device_id": "door-1",
+        },
+        {"employee": "ben", "time": "2026-03-03 09:20:00", "log_type": "IN", "device_id": "door-1"},
+    ]
+
+
+def _hrms(url: str, **overrides: Any) -> HrmsConfig:
+    values: dict[str, Any] = {
+        "url": url,
+        "api_key": KEY,
+        "api_secret": SECRET,
+        "backoff_s": 0.01,
+        "max_attempts": 3,
+    }
+    return HrmsConfig(**{**values, **overrides})
+
+
+def test_hrms_push_duplicates_count_as_done_and_errors_are_retried(
+    make_api: Callable[..., Api],
+) -> None:
+    with FakeHrms(KEY, SECRET) as hrms:
+        api = make_api(site_timezone="Europe/Berlin", hrms=_hrms(hrms.url))
+        token = api.create_terminal("door-1")
+        people = ["new-1", "new-2", "dup-409-a", "dup-417-b", "flaky-c", "inactive-d"]
+        for person in people:
+            api.create_person(person)
+        post(api, token, "door-1", [(p, "in", local("2026-03-02 08:00")) for p in people])
+
+        def push() -> dict[str, Any]:
+            response = api.admin(
+                "POST",
+                "/admin/reports/hrms-push",
+                params={"from": "2026-03-02", "to": "2026-03-02"},
+            )
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        first = push()
+        assert (first["total"], first["created"], first["duplicates"]) == (6, 3, 2)
+        assert first["attempts"] == 2  # the flaky one needed a second round
+        assert not first["ok"]
+        assert [(f["employee"], f["status"]) for f in first["failed"]] == [("inactive-d", 417)]
+        assert "not active" in first["failed"][0]["detail"]
+        assert hrms.posts[("flaky-c", "2026-03-02 08:00:00", "IN")] == 2
+        assert hrms.posts[("inactive-d", "2026-03-02 08:00:00", "IN")] == 1  # not retried
+        assert sorted(r["employee"] for r in hrms.records) == ["flaky-c", "new-1", "new-2"]
+        assert hrms.bad_requests == []
+
+        # Pushing the same range again is harmless: HRMS has them, nothing new is created.
+        again = push()
+        assert (again["created"], again["duplicates"], len(again["failed"])) == (0, 5, 1)
+        assert len(hrms.records) == 3
+
+
+def test_hrms_push_gives_up_after_max_attempts(make_api: Callable[..., Api]) -> None:
+    with FakeHrms(KEY, SECRET) as hrms:
+        api = make_api(site_timezone="Europe/Berlin", hrms=_hrms(hrms.url, max_attempts=2))
+        token = api.create_terminal("door-1")
+        api.create_person("down-1")
+        post(api, token, "door-1", [("down-1", "in", local("2026-03-02 08:00"))])
+        response = api.admin(
+            "POST", "/admin/reports/hrms-push", params={"from": "2026-03-02", "to": "2026-03-02"}
+        )
+        body = response.json()
+        assert (body["attempts"], body["created"]) == (2, 0)
+        assert [(f["employee"], f["status"]) for f in body["failed"]] == [("down-1", 500)]
+        assert hrms.posts[("down-1", "2026-03-02 08:00:00", "IN")] == 2
+
+
+def test_hrms_push_wrong_secret_and_unreachable(make_api: Callable[..., Api]) -> None:
+    with FakeHrms(KEY, SECRET) as hrms:
+        api = make_api(hrms=_hrms(hrms.url, api_secret="wrong"))
+        token = api.create_terminal("door-1")
+        api.create_person("p1")
+        post(api, token, "door-1", [("p1", "in", local("2026-03-02 08:00"))])
+        params = {"from": "2026-03-02", "to": "2026-03-02"}
+        body = api.admin("POST", "/admin/reports/hrms-push", params=params).json()
+        assert [f["status"] for f in body["failed"]] == [401]
+        assert body["attempts"] == 1
+        unreachable = hrms.url  # closed below; nothing listens there any more
+    api = make_api(hrms=_hrms(unreachable, max_attempts=2))
+    body = api.admin("POST", "/admin/reports/hrms-push", params=params).json()
+    assert [f["status"] for f in body["failed"]] == [None]
+    assert "ConnectError" in body["failed"][0]["detail"]
+
+
+def test_hrms_push_needs_configuration(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    response = api.admin(
+        "POST", "/admin/reports/hrms-push", params={"from": "2026-03-02", "to": "2026-03-02"}
+    )
+    assert response.status_code == 409
+    assert response.json()["reason"] == "hrms_not_configured"
