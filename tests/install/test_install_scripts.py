@@ -69,6 +69,10 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
+    if shutil.which("dpkg-query") is None:  # the scripts are for Debian and its derivatives
+        if os.environ.get("CI") == "true":
+            pytest.fail("dpkg-query is missing: CI runs on Debian")
+        pytest.skip("not a Debian-based system (no dpkg-query)")
     box = Sandbox(tmp_path / "root", tmp_path / "bin", tmp_path / "calls.log", tmp_path / "home")
     for d in (box.root, box.bin, box.home):
         d.mkdir()
