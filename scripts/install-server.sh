@@ -5,7 +5,7 @@
 # migrations. Idempotent: every step checks before it acts, so running it again converges
 # (and is how a server is upgraded: --source NEW). --dry-run prints every step
 # ("+ command") and changes nothing. See docs/operations.md.
-set -euo pipefail
+set -Eeuo pipefail
 
 usage() {
     cat <<'EOF'
@@ -41,6 +41,8 @@ EOF
 die() { printf 'install-server: error: %s\n' "$*" >&2; exit 1; }
 usage_error() { printf 'install-server: %s (see --help)\n' "$*" >&2; exit 2; }
 warn() { printf 'install-server: warning: %s\n' "$*" >&2; }
+# A command that fails stops the run: say so, with its status, under its "+ ..." line.
+trap 'printf "install-server: error: the last step failed (exit %s); nothing after it was done\n" "$?" >&2; exit 1' ERR
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$SCRIPT_DIR")
