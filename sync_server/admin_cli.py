@@ -104,6 +104,14 @@ def cmd_terminal_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_terminal_token(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.rotate_token(args.id)
+    print(f"terminal {args.id}: new token (the old one stops working now):", file=sys.stderr)
+    print(answer["token"])
+    return EXIT_OK
+
+
 def cmd_terminal_revoke(args: argparse.Namespace) -> int:
     with _client(args) as client:
         client.revoke_terminal(args.id)
@@ -178,6 +186,16 @@ def add_admin_parsers(sub: Any) -> None:
     t = term_sub.add_parser("list", help="list terminals", description="List terminals.")
     _admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_list)
+
+    t = term_sub.add_parser(
+        "token",
+        help="rotate a terminal's token and print the new one once",
+        description="Issue a new token for a terminal (also un-revokes it); the old token is "
+        "refused from now on. Write the new one to the terminal's /etc/hadir/terminal_token.",
+    )
+    t.add_argument("id", help="terminal id")
+    _admin_config_arg(t)
+    t.set_defaults(handler=cmd_terminal_token)
 
     t = term_sub.add_parser(
         "revoke", help="revoke a terminal's token", description="Refuse a terminal's token."

@@ -119,9 +119,7 @@ class AdminClient:
                 detail = body.get("detail", body) if isinstance(body, dict) else body
             except ValueError:
                 detail = response.text[:300]
-            raise AdminApiError(
-                f"{_describe(detail)}", status=response.status_code, reason=reason
-            )
+            raise AdminApiError(f"{_describe(detail)}", status=response.status_code, reason=reason)
         return response.json() if response.content else None
 
     # -- people ----------------------------------------------------------------------------
@@ -160,6 +158,9 @@ class AdminClient:
 
     def list_terminals(self) -> Any:
         return self._call("GET", "/terminals")
+
+    def rotate_token(self, terminal_id: str) -> Any:
+        return self._call("POST", f"/terminals/{terminal_id}/token")
 
     def revoke_terminal(self, terminal_id: str) -> Any:
         return self._call("POST", f"/terminals/{terminal_id}/revoke")

@@ -45,6 +45,13 @@ def load_picamera2() -> Any:
         return importlib.import_module("picamera2")
     except ImportError as exc:
         raise CameraBackendUnavailableError(INSTALL_HINT) from exc
+    except ValueError as exc:
+        # "numpy.dtype size changed": the venv's numpy 2 shadows the OS numpy 1.x that
+        # python3-picamera2 (simplejpeg, pidng) was built against.
+        raise CameraBackendUnavailableError(
+            f"picamera2 cannot load with this numpy ({exc}); install numpy<2 in the venv "
+            "(pip install 'numpy<2'), matching Raspberry Pi OS's python3-numpy"
+        ) from exc
 
 
 class Picamera2Source(FrameSource):

@@ -99,6 +99,11 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
         token = terminal.stdout.strip().splitlines()[-1]
         assert len(token) >= 32
         assert "door-1" in hadir("terminal", "list", env=env, cwd=tmp_path).stdout
+        rotated = hadir("terminal", "token", "door-1", env=env, cwd=tmp_path)
+        assert rotated.returncode == 0, rotated.stderr
+        new_token = rotated.stdout.strip().splitlines()[-1]
+        assert len(new_token) >= 32
+        assert new_token != token
 
         wrong = hadir(
             "person",
