@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
         from sync_server.admin_cli import add_admin_parsers
 
         add_admin_parsers(sub)
+        from sync_server.reports_cli import add_reports_parser
+
+        add_reports_parser(sub)
         _add_demo_parser(sub)
 
     # config
