@@ -141,7 +141,14 @@ def _edge_config(args: argparse.Namespace) -> Any:
 def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.daemon.runner import EdgeDaemon
 
+    from edge.logs import configure_logging
+
     config = _edge_config(args)
+    # The config's [logging] applies unless the command line or HADIR_LOG_* chose otherwise.
+    configure_logging(
+        args.log_level or os.environ.get("HADIR_LOG_LEVEL") or config.logging.level,
+        args.log_format or os.environ.get("HADIR_LOG_FORMAT") or config.logging.format,
+    )
     daemon = EdgeDaemon.from_config(config)
     daemon.install_signal_handlers()
     return daemon.run(max_frames=args.max_frames)
