@@ -676,10 +676,25 @@ EVENT_COLUMNS = (
 )
 
 
-def _csv_line(values: Sequence[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue()
+class _CsvChunks:
+    """CSV rows gathered into chunks of about 64 KiB: a streamed response pays a thread hop
+    per chunk, which per line made a month's export 30 times slower than its queries."""
+
+    SIZE = 64 * 1024
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def add(self, values: Sequence[Any]) -> str | None:
+        self._writer.writerow(values)
+        return self.take() if self._buffer.tell() >= self.SIZE else None
+
+    def take(self) -> str:
+        chunk = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return chunk
 
 
 def _local_text(value: datetime | None) -> str:
@@ -696,7 +711,8 @@ def export_csv(
     group: str | None = None,
     department: str | None = None,
 ) -> Iterator[str]:
-    """CSV lines (header first, RFC 4180, CRLF), generated lazily for streaming.
+    """CSV text (header first, RFC 4180, CRLF) in chunks of whole lines, generated lazily
+    for streaming.
 
     ``days``: one row per person and shift day, exactly the day view (absent days included).
     ``events``: one row per stored event in the calendar days ``first_day..last_day`` (site
@@ -707,12 +723,13 @@ def export_csv(
     if rows is CsvRows.EVENTS:
         yield from _export_events(conn, first_day, last_day, tz, group, department)
         return
-    yield _csv_line(DAY_COLUMNS)
+    out = _CsvChunks()
+    out.add(DAY_COLUMNS)
     day = first_day
     while day <= last_day:
         report = day_view(conn, day, tz=tz, group=group, department=department)
         for r in report.rows:
-            yield _csv_line(
+            chunk = out.add(
                 (
                     day.isoformat(),
                     r.person_id,
@@ -731,7 +748,10 @@ def export_csv(
                     r.events,
                 )
             )
+            if chunk:
+                yield chunk
         day += timedelta(days=1)
+    yield out.take()
 
 
 def _calendar_range(
@@ -791,11 +811,12 @@ def _export_events(
 ) -> Iterator[str]:
     lo, hi, offsets = _calendar_range(tz, first_day, last_day)
     query = _events_query(lo, hi, group, department, known_only=False)
-    yield _csv_line(EVENT_COLUMNS)
+    out = _CsvChunks()
+    out.add(EVENT_COLUMNS)
     result = conn.execution_options(yield_per=1000).execute(query)
     for r in result:
         at = _EPOCH + timedelta(microseconds=int(r.effective_us))
-        yield _csv_line(
+        chunk = out.add(
             (
                 str(r.id),
                 _local_text(offsets.local(int(r.effective_us))),
@@ -811,6 +832,9 @@ def _export_events(
                 "yes" if r.person_known else "no",
             )
         )
+        if chunk:
+            yield chunk
+    yield out.take()
 
 
 # --- HRMS (ERPNext / Frappe "Employee Checkin") ------------------------------------------------

@@ -228,3 +228,26 @@ def test_hrms_push_needs_configuration(make_api: Callable[..., Api]) -> None:
     )
     assert response.status_code == 409
     assert response.json()["reason"] == "hrms_not_configured"
+
+
+def test_csv_chunks_hold_whole_lines() -> None:
+    from sync_server.reports import _CsvChunks
+
+    out = _CsvChunks()
+    chunks = [c for i in range(20_000) if (c := out.add((i, "name, with comma", 'quote "x"')))]
+    chunks.append(out.take())
+    assert len(chunks) > 3
+    assert all(chunk.endswith("\r\n") for chunk in chunks)
+    rows = list(csv.reader(io.StringIO("".join(chunks))))
+    assert rows[0] == ["0", "name, with comma", 'quote "x"']
+    assert len(rows) == 20_000
+
+
+def test_openapi_documents_the_reports(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    day = schema["paths"]["/api/v1/admin/reports/day"]["get"]
+    assert day["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "DayReportOut"
+    )
+    assert "/api/v1/admin/reports/hrms-push" in schema["paths"]
+    assert "/api/v1/admin/groups/{group}/shift" in schema["paths"]
