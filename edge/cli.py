@@ -140,7 +140,6 @@ def _edge_config(args: argparse.Namespace) -> Any:
 
 def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.daemon.runner import EdgeDaemon
-
     from edge.logs import configure_logging
 
     config = _edge_config(args)

@@ -91,11 +91,18 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    if settings.web.enabled:
+        from sync_server.web import pages
+
+        pages.mount(app)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,
         large_limit=settings.max_body_bytes,
-        large_paths=path_matcher(rf"{API_PREFIX}/admin/people/[^/]+/photos"),
+        # Photo uploads: the API's, and the admin web's enrol and add-photos forms.
+        large_paths=path_matcher(
+            rf"{API_PREFIX}/admin/people/[^/]+/photos", r"/admin/people(/[^/]+/photos)?"
+        ),
     )
     # Outermost, so refused bodies and errors are timed too.
     app.add_middleware(LatencyMiddleware, metrics=metrics)

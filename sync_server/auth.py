@@ -106,6 +106,11 @@ class Authenticator:
             raise ApiError(403, "admin_only", "this endpoint needs the admin credential")
         self._failed(client, "unknown token")
 
+    def refuse_if_blocked(self, client: str) -> None:
+        """429 (ApiError) while a client address is over the bad-credential limit."""
+        with self._db.read() as conn:
+            self._refuse_if_blocked(conn, client)
+
     # --- internals -------------------------------------------------------------------------
 
     def _credential(self, request: Request) -> tuple[str, str]:

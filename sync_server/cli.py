@@ -121,6 +121,45 @@ def cmd_add_terminal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """From --password-file, else typed twice at a terminal, else the first line of stdin."""
+    if args.password_file is not None:
+        try:
+            lines = Path(args.password_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{args.password_file}: cannot read the password ({exc})") from exc
+        return lines[0] if lines else ""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != first:
+            raise ConfigError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def cmd_add_admin(args: argparse.Namespace) -> int:
+    from sync_server.db import Database, migrate
+    from sync_server.web.accounts import AccountError, set_account
+
+    config = _load(args)
+    password = _read_password(args)
+    db = Database.from_url(config.database_url, pool_size=1)
+    try:
+        migrate(db)
+        created = set_account(db, args.username, password, reset=args.reset)
+    except AccountError as exc:
+        print(f"hadir: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        db.dispose()
+    what = "created" if created else "password changed, account unlocked, sessions ended"
+    print(f"admin {args.username}: {what}")
+    return EXIT_OK
+
+
 def add_server_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``server`` with its subcommands to an argparse subparsers object."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -171,6 +210,25 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--group", default="default", help="group/site (default: default)")
     p.add_argument("--description", default="", help="free text, e.g. where it hangs")
     p.set_defaults(handler=cmd_add_terminal)
+
+    p = sub.add_parser(
+        "add-admin",
+        help="create an admin account for the web pages (or reset its password)",
+        description="Create a login for the admin web pages (/admin) directly in the database. "
+        "The password is read from --password-file, typed twice at a terminal, or taken from "
+        "the first line of stdin; never from the command line.",
+    )
+    config_arg(p)
+    p.add_argument("username", help="login name (letters, digits, . _ @ -)")
+    p.add_argument(
+        "--password-file", type=Path, default=None, help="file whose first line is the password"
+    )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="the account exists: set a new password, unlock it and end its sessions",
+    )
+    p.set_defaults(handler=cmd_add_admin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -84,6 +85,50 @@ class HrmsConfig(StrictModel):
     concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
 
 
+class WebConfig(StrictModel):
+    """The admin web pages under /admin: logins, sessions, lockout and the live board."""
+
+    enabled: bool = Field(True, description="Serve the admin web pages under /admin.")
+    session_idle_minutes: int = Field(
+        60,
+        ge=1,
+        le=24 * 60,
+        description="A session unused this long ends; the admin logs in again.",
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=24 * 30, description="A session ends this long after login, however used."
+    )
+    max_login_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords in a row that lock an account (a good login resets the "
+        "count).",
+    )
+    lockout_minutes: int = Field(
+        15,
+        ge=1,
+        le=24 * 60,
+        description="How long a locked account refuses every login, the right password included.",
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Secure flag of the session cookie: auto sets it when the request came over "
+        "HTTPS (directly or through a trusted proxy); always for a TLS-only site.",
+    )
+    offline_after_s: float = Field(
+        180.0,
+        gt=0,
+        description="A terminal without a heartbeat for this long shows as offline.",
+    )
+    board_refresh_s: float = Field(
+        5.0,
+        ge=1,
+        le=300,
+        description="How often the today board asks the server for new attendance, seconds.",
+    )
+
+
 class ServerConfig(StrictModel):
     """The sync server's settings."""
 
@@ -153,6 +198,7 @@ class ServerConfig(StrictModel):
         default_factory=HrmsConfig,
         description="ERPNext / Frappe HRMS push of attendance (Employee Checkin).",
     )
+    web: WebConfig = Field(default_factory=WebConfig, description="Admin web pages.")
 
     @field_validator("site_timezone")
     @classmethod

@@ -250,6 +250,41 @@ auth_failures = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
 )
 
+# The admin web (migration 0003): named admin accounts with scrypt password hashes, and their
+# browser sessions. Sessions live in the database, not in process memory, so any server process
+# behind a load balancer can answer any request of a logged-in admin.
+admin_accounts = sa.Table(
+    "admin_accounts",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("password_changed_at", UTCDateTime, nullable=False),
+    # Consecutive failed logins; reset by a good one. At the limit the account is locked.
+    sa.Column("failed_logins", sa.Integer, nullable=False),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    # SHA-256 of the cookie value: a stolen database copy holds no usable session.
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "username",
+        sa.String(64),
+        sa.ForeignKey("admin_accounts.username", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("client", sa.String(64), nullable=False),
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -174,11 +174,24 @@ _PHOTO_BODY: dict[str, Any] = {
 )
 async def upload_photo(person_id: PersonIdPath, request: Request, svc: ServicesDep) -> Any:
     data, name = await _read_photo(request)
+    answer = await enrol_photo(svc, person_id, data, name)
+    if not answer.created:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=200)
+    return answer
+
+
+async def enrol_photo(svc: Services, person_id: str, data: bytes, name: str) -> PhotoAccepted:
+    """Compute a template from a photo and store it (the API and the admin web share this).
+
+    Raises :class:`ApiError` 422 with the reason for an unusable photo (nothing stored), 404
+    for an unknown person, 409 when the person has the most templates allowed. The same photo
+    twice answers ``created=False`` with the existing template.
+    """
     digest = hashlib.sha256(data).hexdigest()
     existing = await run_in_threadpool(people.find_photo, svc.db, person_id, digest)
     if existing is not None:
         template_id, count = existing
-        again = PhotoAccepted(
+        return PhotoAccepted(
             person_id=person_id,
             template_id=template_id,
             created=False,
@@ -186,7 +199,6 @@ async def upload_photo(person_id: PersonIdPath, request: Request, svc: ServicesD
             version=None,
             warnings=[],
         )
-        return JSONResponse(again.model_dump(mode="json"), status_code=200)
     try:
         descriptor: Descriptor = await svc.enroller.describe_async(data, name)
     except ImageError as exc:

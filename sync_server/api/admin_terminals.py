@@ -37,13 +37,13 @@ TerminalId = Annotated[
 _HEARTBEAT_FIELDS = [c for c in heartbeats.c if c.name != "device_id"]
 
 
-def _query() -> sa.Select[Any]:
+def terminal_query() -> sa.Select[Any]:
     return sa.select(terminals, *[c.label(f"hb_{c.name}") for c in _HEARTBEAT_FIELDS]).outerjoin(
         heartbeats, heartbeats.c.device_id == terminals.c.id
     )
 
 
-def _info(row: Row[Any]) -> dict[str, Any]:
+def terminal_info(row: Row[Any]) -> dict[str, Any]:
     heartbeat = None
     if row.hb_received_at is not None:
         heartbeat = HeartbeatInfo(
@@ -65,10 +65,10 @@ def _info(row: Row[Any]) -> dict[str, Any]:
 
 
 def _load(conn: Connection, terminal_id: str) -> dict[str, Any]:
-    row = conn.execute(_query().where(terminals.c.id == terminal_id)).first()
+    row = conn.execute(terminal_query().where(terminals.c.id == terminal_id)).first()
     if row is None:
         raise ApiError(404, "unknown_terminal", f"no terminal {terminal_id!r}")
-    return _info(row)
+    return terminal_info(row)
 
 
 @router.post(
@@ -106,8 +106,8 @@ def create_terminal(body: TerminalCreate, svc: ServicesDep) -> TerminalCreated:
 @router.get("", response_model=TerminalList, summary="All terminals with their latest heartbeat")
 def list_terminals(svc: ServicesDep) -> TerminalList:
     with svc.db.read() as conn:
-        rows = conn.execute(_query().order_by(terminals.c.id)).all()
-    return TerminalList(terminals=[TerminalInfo(**_info(r)) for r in rows])
+        rows = conn.execute(terminal_query().order_by(terminals.c.id)).all()
+    return TerminalList(terminals=[TerminalInfo(**terminal_info(r)) for r in rows])
 
 
 @router.get("/{terminal_id}", response_model=TerminalInfo, summary="One terminal")

@@ -272,7 +272,7 @@ def _minutes(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds() // 60)
 
 
-def _check_range(first: date, last: date) -> None:
+def check_range(first: date, last: date) -> None:
     if last < first:
         raise ApiError(422, "bad_range", "'to' is before 'from'")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -404,7 +404,7 @@ def export_csv(
     group: GroupFilter = None,
     department: DepartmentFilter = None,
 ) -> StreamingResponse:
-    _check_range(first, last)
+    check_range(first, last)
     tz = _zone(svc)
     db = svc.db
 
@@ -439,7 +439,7 @@ def hrms_checkins(
     group: GroupFilter = None,
     department: DepartmentFilter = None,
 ) -> list[CheckinOut]:
-    _check_range(first, last)
+    check_range(first, last)
     with svc.db.read() as conn:
         found = reports.hrms_checkins(
             conn, first, last, tz=_zone(svc), group=group, department=department
@@ -464,7 +464,7 @@ async def hrms_push(
     group: GroupFilter = None,
     department: DepartmentFilter = None,
 ) -> PushOut:
-    _check_range(first, last)
+    check_range(first, last)
     config = svc.settings.hrms
     secret = await run_in_threadpool(resolve_hrms_secret, config)
     if not config.url or not config.api_key or not secret:
@@ -652,7 +652,7 @@ def set_group_shift(
         return GroupShiftInfo(group=group, shift=_shift_ref(shift))
 
 
-def _person_attendance(conn: Connection, person_id: str) -> PersonAttendanceInfo:
+def person_attendance(conn: Connection, person_id: str) -> PersonAttendanceInfo:
     row = conn.execute(
         sa.select(
             people.c.id,
@@ -691,7 +691,7 @@ def _person_attendance(conn: Connection, person_id: str) -> PersonAttendanceInfo
 )
 def get_person_attendance(person_id: PersonIdPath, svc: ServicesDep) -> PersonAttendanceInfo:
     with svc.db.read() as conn:
-        return _person_attendance(conn, person_id)
+        return person_attendance(conn, person_id)
 
 
 @shifts_router.patch(
@@ -708,7 +708,7 @@ def update_person_attendance(
     sent = body.model_fields_set
     clash = _unique_clash("employee_id_taken", f"employee id {body.employee_id!r} is taken")
     with clash, svc.db.write() as conn:
-        _person_attendance(conn, person_id)  # 404 for an unknown person
+        person_attendance(conn, person_id)  # 404 for an unknown person
         values: dict[str, Any] = {}
         if "department" in sent:
             values["department"] = body.department
@@ -735,4 +735,4 @@ def update_person_attendance(
                 conn.execute(
                     sa.insert(person_shifts).values(person_id=person_id, shift_id=shift.id)
                 )
-        return _person_attendance(conn, person_id)
+        return person_attendance(conn, person_id)

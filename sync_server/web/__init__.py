@@ -1,0 +1,1 @@
+"""The admin web pages (``/admin``): login, today board, people, terminals, reports."""

@@ -1,0 +1,280 @@
+"""Admin accounts and browser sessions of the admin web.
+
+Passwords are hashed with scrypt (memory-hard, in the standard library). A wrong
+password counts against the account; at ``max_login_failures`` in a row the account
+is locked for ``lockout_minutes``, whatever password comes next. Every failed login
+also counts against the client address in the same table as bad API credentials, so
+one address cannot try many accounts either.
+
+A session is a random 256-bit cookie value; the database holds its SHA-256, the
+account, a CSRF token for the forms of that session, and its idle and absolute
+expiry. Nothing lives in process memory: any server process can answer any request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import structlog
+
+from edge.errors import HadirError
+from sync_server.config import WebConfig
+from sync_server.db import Database, admin_accounts, utcnow, web_sessions
+
+log = structlog.get_logger("hadir.server.web")
+
+# scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and about 50 ms per check on a small server,
+# the parameters OWASP lists for scrypt.
+_SCRYPT_N = 2**14
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_SCRYPT_LEN = 32
+MIN_PASSWORD_CHARS = 10
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+# last_seen_at is written at most this often per session, not on every page view.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+class AccountError(HadirError, ValueError):
+    """A bad username or password given to the account commands."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=_SCRYPT_N,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
+        maxmem=64 * 1024 * 1024,
+        dklen=_SCRYPT_LEN,
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = _unb64(digest)
+        got = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 1024 * 1024,
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+# A hash checked when the username is unknown, so both answers take the same time.
+_DUMMY_HASH = hash_password("not-a-password", salt=b"\0" * 16)
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+    if password != password.strip():
+        raise AccountError("the password must not start or end with whitespace")
+
+
+def set_account(db: Database, username: str, password: str, *, reset: bool = False) -> bool:
+    """Create an account, or with ``reset`` replace an existing one's password.
+
+    Resetting also unlocks the account and ends its sessions. Returns True when created.
+    """
+    import re
+
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise AccountError(
+            f"username {username!r}: letters, digits and . _ @ - only, at most 64 characters"
+        )
+    check_new_password(password)
+    hashed = hash_password(password)
+    now = utcnow()
+    with db.write() as conn:
+        exists = conn.execute(
+            sa.select(admin_accounts.c.username).where(admin_accounts.c.username == username)
+        ).first()
+        if exists is None:
+            conn.execute(
+                sa.insert(admin_accounts).values(
+                    username=username,
+                    password_hash=hashed,
+                    created_at=now,
+                    password_changed_at=now,
+                    failed_logins=0,
+                    locked_until=None,
+                    last_login_at=None,
+                )
+            )
+            return True
+        if not reset:
+            raise AccountError(f"admin {username!r} already exists (use --reset to change it)")
+        conn.execute(
+            sa.update(admin_accounts)
+            .where(admin_accounts.c.username == username)
+            .values(
+                password_hash=hashed, password_changed_at=now, failed_logins=0, locked_until=None
+            )
+        )
+        conn.execute(sa.delete(web_sessions).where(web_sessions.c.username == username))
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    """``username`` is set on success; otherwise ``problem`` says why, for the login page."""
+
+    username: str | None
+    problem: str | None = None
+    locked: bool = False
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, int(-(-delta.total_seconds() // 60)))
+
+
+def check_login(
+    db: Database, username: str, password: str, config: WebConfig, *, now: datetime | None = None
+) -> LoginOutcome:
+    """Check a username and password, counting failures and applying the lockout."""
+    now = now or utcnow()
+    wrong = LoginOutcome(None, "wrong username or password")
+    with db.write() as conn:
+        row = conn.execute(
+            sa.select(admin_accounts).where(admin_accounts.c.username == username)
+        ).first()
+        if row is None:
+            verify_password(password, _DUMMY_HASH)
+            log.warning("admin_login_failed", username=username, why="unknown account")
+            return wrong
+        if row.locked_until is not None and row.locked_until > now:
+            log.warning("admin_login_refused", username=username, why="locked")
+            return LoginOutcome(
+                None,
+                "this account is locked after too many failed logins; try again in "
+                f"{_minutes(row.locked_until - now)} minutes",
+                locked=True,
+            )
+        if not verify_password(password, row.password_hash):
+            failures = row.failed_logins + 1
+            values: dict[str, object] = {"failed_logins": failures}
+            if failures >= config.max_login_failures:
+                values = {
+                    "failed_logins": 0,
+                    "locked_until": now + timedelta(minutes=config.lockout_minutes),
+                }
+                log.warning("admin_account_locked", username=username, failures=failures)
+            else:
+                log.warning("admin_login_failed", username=username, why="wrong password")
+            conn.execute(
+                sa.update(admin_accounts)
+                .where(admin_accounts.c.username == username)
+                .values(values)
+            )
+            if "locked_until" in values:
+                return LoginOutcome(
+                    None,
+                    f"wrong password; the account is now locked for {config.lockout_minutes} "
+                    "minutes",
+                    locked=True,
+                )
+            return wrong
+        conn.execute(
+            sa.update(admin_accounts)
+            .where(admin_accounts.c.username == username)
+            .values(failed_logins=0, locked_until=None, last_login_at=now)
+        )
+    log.info("admin_login", username=username)
+    return LoginOutcome(username)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    username: str
+    csrf_token: str
+    id_hash: str
+
+    def csrf_ok(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given, self.csrf_token)
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def start_session(
+    db: Database, username: str, client: str, config: WebConfig, *, now: datetime | None = None
+) -> str:
+    """Create a session; returns the cookie value (shown to the browser only)."""
+    now = now or utcnow()
+    cookie = secrets.token_urlsafe(32)
+    with db.write() as conn:
+        # Expired sessions go when someone logs in: the table stays as small as the live set.
+        conn.execute(sa.delete(web_sessions).where(web_sessions.c.expires_at <= now))
+        conn.execute(
+            sa.insert(web_sessions).values(
+                id_hash=_hash(cookie),
+                username=username,
+                csrf_token=secrets.token_urlsafe(32),
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=config.session_max_hours),
+                client=client[:64],
+            )
+        )
+    return cookie
+
+
+def load_session(
+    db: Database, cookie: str | None, config: WebConfig, *, now: datetime | None = None
+) -> WebSession | None:
+    """The live session for a cookie value, or None (unknown, expired or idle too long)."""
+    if not cookie or len(cookie) > 128:
+        return None
+    now = now or utcnow()
+    id_hash = _hash(cookie)
+    with db.read() as conn:
+        row = conn.execute(sa.select(web_sessions).where(web_sessions.c.id_hash == id_hash)).first()
+    if row is None:
+        return None
+    idle = timedelta(minutes=config.session_idle_minutes)
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        end_session(db, cookie)
+        return None
+    if now - row.last_seen_at >= _TOUCH_EVERY:
+        with db.write() as conn:
+            conn.execute(
+                sa.update(web_sessions)
+                .where(web_sessions.c.id_hash == id_hash)
+                .values(last_seen_at=now)
+            )
+    return WebSession(row.username, row.csrf_token, id_hash)
+
+
+def end_session(db: Database, cookie: str | None) -> None:
+    if not cookie:
+        return
+    with db.write() as conn:
+        conn.execute(sa.delete(web_sessions).where(web_sessions.c.id_hash == _hash(cookie)))
