@@ -431,5 +431,7 @@ Next:
   - the admin token: sudo cat /etc/hadir/admin_token (for HADIR_ADMIN_TOKEN or
     ~/.config/hadir/admin.toml on the admin's machine)
   - register terminals: hadir terminal add <device.id>; then install-edge.sh --token-file
+  - a login for the admin web (http://$LISTEN_HOST:$LISTEN_PORT/admin/), as the service user
+    (docs/operations.md, "Admin web accounts"): hadir server add-admin <name>
   - curl http://$LISTEN_HOST:$LISTEN_PORT/readyz; journalctl -u hadir-server -f
 EOF

@@ -1,0 +1,249 @@
+"""The admin pages do what the JSON API does: enrol, delete, terminals, today board, reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sync_server import reports
+from tests.reports.helpers import backdate_people
+from tests.server.helpers import batch, event, heartbeat, table_counts, utcnow
+from tests.web.conftest import Web
+
+LMM = "people/lin_manuel_miranda/lmm1.png"
+
+
+def _results(html: str) -> dict[str, str]:
+    """File name -> reason ('' for accepted) from the photo results list."""
+    return dict(re.findall(r'data-file="([^"]*)" data-reason="([^"]*)"', html))
+
+
+def _files(faces_dir: Path, *names: str) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("photos", (Path(n).name, (faces_dir / n).read_bytes(), "image/jpeg")) for n in names]
+
+
+@pytest.mark.faces
+def test_enrol_with_photos_shows_each_photos_fate(web: Web, faces_dir: Path) -> None:
+    files = [
+        *_files(faces_dir, LMM, "scenes/dogs.jpg", "scenes/two_people.jpg"),
+        ("photos", ("notes.jpg", b"this is text, not a photo", "image/jpeg")),
+    ]
+    response = web.post(
+        "/admin/people",
+        {"id": "lmm", "name": "Lin-Manuel Miranda", "group": "default", "department": "Cast"},
+        files=files,
+    )
+    assert response.status_code == 200, response.text
+    assert _results(response.text) == {
+        "lmm1.png": "",
+        "dogs.jpg": "no_face",
+        "two_people.jpg": "several_faces",
+        "notes.jpg": "unreadable",
+    }
+    assert 'id="template-count">1<' in response.text
+    assert "Cast" in response.text
+    # The terminal's feed carries the one template.
+    token = web.api.create_terminal("door-1")
+    page = web.api.changes(token, 0)
+    [change] = page["changes"]
+    assert (change["op"], change["person_id"]) == ("upsert", "lmm")
+    assert len(change["templates"]) == 1
+
+
+@pytest.mark.faces
+def test_possible_duplicate_is_warned(web: Web, faces_dir: Path) -> None:
+    obama = sorted((faces_dir / "people/barack_obama").iterdir())
+    web.post(
+        "/admin/people",
+        {"id": "obama", "name": "Barack Obama", "group": "default"},
+        files=_files(faces_dir, str(obama[0].relative_to(faces_dir))),
+    )
+    second = web.post(
+        "/admin/people",
+        {"id": "obama2", "name": "Someone Else", "group": "default"},
+        files=_files(faces_dir, str(obama[1].relative_to(faces_dir))),
+    )
+    assert second.status_code == 200
+    assert "Possible duplicate" in second.text
+    assert "from obama, under the matching threshold" in second.text
+
+
+def test_enrol_form_errors_name_the_field_and_keep_input(web: Web) -> None:
+    before = table_counts(web.config.database_url)
+    bad = web.post("/admin/people", {"id": "no spaces", "name": "Ann", "group": "default"})
+    assert bad.status_code == 422
+    assert "id:" in bad.text
+    assert 'value="Ann"' in bad.text
+    assert table_counts(web.config.database_url) == before
+    assert web.post("/admin/people", {"id": "ann", "name": "Ann", "group": "g"}).status_code == 200
+    clash = web.post("/admin/people", {"id": "ann", "name": "Ann", "group": "g"})
+    assert clash.status_code == 409
+    assert "already exists" in clash.text
+
+
+def test_person_without_photo_says_so_and_more_photos_need_a_file(web: Web) -> None:
+    page = web.post("/admin/people", {"id": "ann", "name": "Ann", "group": "default"})
+    assert "No usable photo yet" in page.text
+    empty = web.post("/admin/people/ann/photos")
+    assert _results(empty.text) == {"(none)": "missing_photo"}
+    assert web.get("/admin/people/nobody").status_code == 404
+
+
+def test_delete_needs_confirmation_and_reaches_the_terminals(web: Web) -> None:
+    web.api.enrol("ann", 1)
+    token = web.api.create_terminal("door-1")
+    version = web.api.changes(token, 0)["version"]
+    confirm = web.get("/admin/people/ann/delete")
+    assert "Type <strong>ann</strong> to confirm" in confirm.text
+    refused = web.post("/admin/people/ann/delete", {"confirm": "yes"})
+    assert refused.status_code == 422
+    assert web.get("/admin/people/ann").status_code == 200
+    done = web.post("/admin/people/ann/delete", {"confirm": "ann"})
+    assert done.status_code == 303
+    assert "was deleted" in web.get(done.headers["location"]).text
+    assert web.get("/admin/people/ann").status_code == 404
+    [change] = web.api.changes(token, version)["changes"]
+    assert (change["op"], change["person_id"]) == ("delete", "ann")
+
+
+def test_search_people(web: Web) -> None:
+    for person_id, name in [("e100", "Amal Haddad"), ("e101", "Bilal Omar"), ("e102", "Cara 50%")]:
+        web.api.create_person(person_id, name=name)
+    found = web.get("/admin/people", params={"q": "haddad"}).text
+    assert 'data-person="e100"' in found
+    assert 'data-person="e101"' not in found
+    by_id = web.get("/admin/people", params={"q": "E101"}).text
+    assert re.findall(r'<tr data-person="([^"]+)"', by_id) == ["e101"]
+    # LIKE wildcards in the query are literal characters.
+    literal = web.get("/admin/people", params={"q": "%"}).text
+    assert re.findall(r'<tr data-person="([^"]+)"', literal) == ["e102"]
+    assert "Nobody matches" in web.get("/admin/people", params={"q": "zzz"}).text
+
+
+def test_terminals_issue_show_health_revoke_and_rotate(web: Web) -> None:
+    created = web.post(
+        "/admin/terminals", {"id": "door-1", "group": "default", "description": "Lobby"}
+    )
+    assert created.status_code == 200
+    token = re.search(r'id="token" class="token" readonly value="([^"]+)"', created.text)
+    assert token is not None
+    token_value = token.group(1)
+    listing = web.get("/admin/terminals").text
+    assert 'data-terminal="door-1" data-state="never seen"' in listing
+    assert token_value not in listing  # shown once only
+
+    hb = web.api.as_terminal(
+        token_value, "POST", "/heartbeat", json=heartbeat("door-1", backlog=7, clock_synced=False)
+    )
+    assert hb.status_code == 200, hb.text
+    listing = web.get("/admin/terminals").text
+    assert 'data-state="online"' in listing
+    assert ">7 <span" in listing
+    assert "not synced" in listing
+
+    clash = web.post("/admin/terminals", {"id": "door-1", "group": "default"})
+    assert clash.status_code == 409
+
+    assert web.post("/admin/terminals/door-1/revoke").status_code == 303
+    assert 'data-state="revoked"' in web.get("/admin/terminals").text
+    assert web.api.as_terminal(token_value, "GET", "/terminal").status_code == 403
+
+    rotated = web.post("/admin/terminals/door-1/token")
+    new = re.search(r'readonly value="([^"]+)"', rotated.text)
+    assert new is not None
+    assert web.api.as_terminal(new.group(1), "GET", "/terminal").status_code == 200
+    assert web.api.as_terminal(token_value, "GET", "/terminal").status_code == 401
+
+
+def test_terminal_goes_offline_without_heartbeats(make_web: object, web: Web) -> None:
+    token = web.api.create_terminal("door-2")
+    old = (utcnow() - timedelta(minutes=10)).isoformat()
+    web.api.as_terminal(token, "POST", "/heartbeat", json=heartbeat("door-2", wall_time=old))
+    listing = web.get("/admin/terminals").text
+    assert 'data-state="online"' in listing  # the server's receive time counts, not the clock
+    fast = web.config.web.model_copy(update={"offline_after_s": 0.001})
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+
+    config = web.config.model_copy(update={"web": fast})
+    with TestClient(create_app(config, environ={}), base_url="http://testserver") as client:
+        client.cookies = web.client.cookies
+        assert 'data-state="offline"' in client.get("/admin/terminals").text
+
+
+def test_today_json_follows_events(web: Web) -> None:
+    web.api.create_person("ann", name="Ann")
+    web.api.create_person("bob", name="Bob")
+    backdate_people(web.config.database_url)
+    before = web.get("/admin/today.json").json()
+    assert before["totals"]["absent"] == 2
+    token = web.api.create_terminal("door-1")
+    now = utcnow()
+    response = web.api.post_batch(
+        token, batch("door-1", [event("door-1", "ann", wall_time=now - timedelta(seconds=30))])
+    )
+    assert response.status_code == 200
+    after = web.get("/admin/today.json").json()
+    rows = {r["person_id"]: r for r in after["rows"]}
+    assert rows["ann"]["status"] == "in_only"
+    assert rows["ann"]["first_in"] == (now - timedelta(seconds=30)).strftime("%H:%M")
+    assert rows["bob"]["status"] == "absent"
+    assert (after["totals"]["in_only"], after["totals"]["absent"]) == (1, 1)
+    group = web.get("/admin/today.json", params={"group": "nobody"}).json()
+    assert group["rows"] == []
+    board = web.get("/admin/").text
+    assert 'data-person="ann" data-status="in_only"' in board
+
+
+def test_reports_page_and_exports(web: Web) -> None:
+    web.api.create_person("ann", name="Ann")
+    backdate_people(web.config.database_url)
+    token = web.api.create_terminal("door-1")
+    tz = reports.zone(web.config.site_timezone)
+    today = reports.local_today(tz)
+    start = utcnow() - timedelta(hours=2)
+    events = [
+        event("door-1", "ann", kind="in", wall_time=start),
+        event("door-1", "ann", kind="out", wall_time=start + timedelta(minutes=90)),
+    ]
+    assert web.api.post_batch(token, batch("door-1", events)).status_code == 200
+    if (start.astimezone(tz)).date() != today:
+        pytest.skip("the events crossed local midnight")
+    page = web.get("/admin/reports", params={"date": today.isoformat()})
+    assert page.status_code == 200
+    assert 'data-person="ann" data-status="complete"' in page.text
+    assert "1 h 30 min" in page.text
+    month_row = re.search(r'<tr data-person="ann">(.*?)</tr>', page.text, re.S)
+    assert month_row is not None
+    assert "<td>1</td>" in month_row.group(1)
+
+    exported = web.get(
+        "/admin/reports/export.csv", params={"from": today.isoformat(), "to": today.isoformat()}
+    )
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["person_id"], r["status"], r["worked_minutes"]) for r in rows] == [
+        ("ann", "complete", "90")
+    ]
+    per_event = web.get(
+        "/admin/reports/export.csv",
+        params={"from": today.isoformat(), "to": today.isoformat(), "rows": "events"},
+    )
+    assert len(list(csv.DictReader(io.StringIO(per_event.text)))) == 2
+    hrms = web.get(
+        "/admin/reports/hrms.json", params={"from": today.isoformat(), "to": today.isoformat()}
+    )
+    assert [c["log_type"] for c in hrms.json()] == ["IN", "OUT"]
+
+    assert web.get("/admin/reports", params={"date": "2026-02-30"}).status_code == 422
+    backwards = web.get(
+        "/admin/reports/export.csv", params={"from": "2026-02-02", "to": "2026-02-01"}
+    )
+    assert backwards.status_code == 422
