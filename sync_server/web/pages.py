@@ -15,7 +15,7 @@ scripts, styles and images from this server only.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
-from starlette.responses import StreamingResponse
 
 from edge import __version__
 from sync_server import people, reports
@@ -796,21 +795,8 @@ async def export_csv(request: Request) -> Response:
         rows = reports.CsvRows(request.query_params.get("rows", "days"))
     except ValueError as exc:
         raise ApiError(422, "bad_rows", "rows: days or events") from exc
-    tz = _zone(svc)
-    db = svc.db
-
-    def stream() -> Iterator[str]:
-        with db.read() as conn:
-            yield from reports.export_csv(
-                conn, first, last, tz=tz, rows=rows, group=group, department=department
-            )
-
-    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
-    return StreamingResponse(
-        stream(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    # The API's handler is a plain function: the same stream, name and headers.
+    return reports_api.export_csv(svc, first, last, rows, group, department)
 
 
 @router.get("/reports/hrms.json")

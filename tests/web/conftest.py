@@ -73,7 +73,7 @@ class Web:
 
 
 @pytest.fixture
-def make_web(settings: ServerConfig) -> Iterator[Callable[..., Web]]:
+def make_web(settings: ServerConfig) -> Iterator[Callable[..., Web]]:  # noqa: F811
     """A fresh client (own cookie jar) of an app with the account alice; not logged in."""
     db = Database.from_url(settings.database_url, pool_size=1)
     try:

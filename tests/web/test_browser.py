@@ -88,9 +88,9 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     )
     with proc:
         # The account comes from the CLI, the password on stdin, as an operator would do it.
+        config = str(proc.workdir / "server.toml")
         made = subprocess.run(
-            [sys.executable, "-m", "sync_server", "add-admin", USER, "--config"]
-            + [str(proc.workdir / "server.toml")],
+            [sys.executable, "-m", "sync_server", "add-admin", USER, "--config", config],
             input=PASSWORD + "\n",
             capture_output=True,
             text=True,
