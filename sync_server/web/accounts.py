@@ -14,8 +14,10 @@ expiry. Nothing lives in process memory: any server process can answer any reque
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,8 +89,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-# A hash checked when the username is unknown, so both answers take the same time.
-_DUMMY_HASH = hash_password("not-a-password", salt=b"\0" * 16)
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the username is unknown, so both answers take the same time."""
+    return hash_password("not-a-password", salt=b"\0" * 16)
 
 
 def check_new_password(password: str) -> None:
@@ -103,8 +107,6 @@ def set_account(db: Database, username: str, password: str, *, reset: bool = Fal
 
     Resetting also unlocks the account and ends its sessions. Returns True when created.
     """
-    import re
-
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise AccountError(
             f"username {username!r}: letters, digits and . _ @ - only, at most 64 characters"
@@ -166,7 +168,7 @@ def check_login(
             sa.select(admin_accounts).where(admin_accounts.c.username == username)
         ).first()
         if row is None:
-            verify_password(password, _DUMMY_HASH)
+            verify_password(password, _dummy_hash())
             log.warning("admin_login_failed", username=username, why="unknown account")
             return wrong
         if row.locked_until is not None and row.locked_until > now:
