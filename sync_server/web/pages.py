@@ -220,7 +220,12 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _login_page(
-    request: Request, *, problem: str | None = None, status: int = 200, username: str = ""
+    request: Request,
+    *,
+    problem: str | None = None,
+    status: int = 200,
+    username: str = "",
+    next_path: str | None = None,
 ) -> HTMLResponse:
     svc = services(request)
     token = secrets.token_urlsafe(24)
@@ -231,7 +236,7 @@ def _login_page(
         problem=problem,
         username=username,
         login_csrf=token,
-        next=_safe_next(request.query_params.get("next")),
+        next=_safe_next(next_path or request.query_params.get("next")),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -257,6 +262,7 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     await form.close()
     username = _text(form, "username")
+    next_path = _text(form, "next")
     password = form.get("password")
     given = form.get(CSRF_FIELD)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
@@ -271,14 +277,21 @@ async def login(request: Request) -> Response:
             problem="the login form expired; please try again",
             status=403,
             username=username,
+            next_path=next_path,
         )
     try:
         await run_in_threadpool(svc.auth.refuse_if_blocked, client)
     except ApiError as exc:
-        return _login_page(request, problem=str(exc.detail), status=429, username=username)
+        return _login_page(
+            request, problem=str(exc.detail), status=429, username=username, next_path=next_path
+        )
     if not username or not isinstance(password, str) or not password:
         return _login_page(
-            request, problem="enter your username and password", status=422, username=username
+            request,
+            problem="enter your username and password",
+            status=422,
+            username=username,
+            next_path=next_path,
         )
     outcome = await run_in_threadpool(
         accounts.check_login, svc.db, username, password, svc.settings.web
@@ -290,11 +303,12 @@ async def login(request: Request) -> Response:
             problem=outcome.problem,
             status=429 if outcome.locked else 401,
             username=username,
+            next_path=next_path,
         )
     cookie = await run_in_threadpool(
         accounts.start_session, svc.db, outcome.username, client, svc.settings.web
     )
-    response = _redirect(_safe_next(_text(form, "next")))
+    response = _redirect(_safe_next(next_path))
     response.set_cookie(
         SESSION_COOKIE,
         cookie,

@@ -77,6 +77,12 @@ def test_stolen_cookie_value_is_useless_after_logout(make_web: Callable[..., Web
     assert other.get("/admin/", follow_redirects=False).status_code == 303
 
 
+def test_a_failed_login_keeps_where_the_admin_was_going(make_web: Callable[..., Web]) -> None:
+    web = make_web()
+    refused = web.login(password="not the password", next="/admin/terminals")
+    assert 'name="next" value="/admin/terminals"' in refused.text
+
+
 def test_open_redirects_are_refused(make_web: Callable[..., Web]) -> None:
     for target in ("https://evil.example/", "//evil.example/admin", "/api/v1/admin/people"):
         web = make_web()

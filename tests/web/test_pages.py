@@ -218,6 +218,7 @@ def test_reports_page_and_exports(web: Web) -> None:
     page = web.get("/admin/reports", params={"date": today.isoformat()})
     assert page.status_code == 200
     assert 'data-person="ann" data-status="complete"' in page.text
+    assert "1 people: 1 complete, 0 in only, 0 out only, 0 absent; 0 late." in page.text
     assert "1 h 30 min" in page.text
     month_row = re.search(r'<tr data-person="ann">(.*?)</tr>', page.text, re.S)
     assert month_row is not None
