@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import load_config
+from edge.credentials import read_first_line
 from edge.errors import ConfigError, HadirError
 from sync_server.config import ServerConfig, resolve_admin_token
 
@@ -124,11 +125,7 @@ def cmd_add_terminal(args: argparse.Namespace) -> int:
 def _read_password(args: argparse.Namespace) -> str:
     """From --password-file, else typed twice at a terminal, else the first line of stdin."""
     if args.password_file is not None:
-        try:
-            lines = Path(args.password_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{args.password_file}: cannot read the password ({exc})") from exc
-        return lines[0] if lines else ""
+        return read_first_line(args.password_file, "password")
     if sys.stdin.isatty():
         import getpass
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 
 from edge.config import LoggingConfig, StrictModel
+from edge.credentials import read_first_line
 from edge.errors import ConfigError
 from edge.recognize.config import RecognitionConfig
 
@@ -221,11 +222,7 @@ def resolve_hrms_secret(config: HrmsConfig, environ: Mapping[str, str] | None = 
         path = candidate if candidate.is_file() else None
     if path is None:
         return None
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the HRMS API secret ({exc})") from exc
-    return (lines[0].strip() if lines else "") or None
+    return read_first_line(path, "HRMS API secret").strip() or None
 
 
 def resolve_admin_token(
@@ -247,11 +244,7 @@ def resolve_admin_token(
             path = candidate if candidate.is_file() else None
         if path is not None:
             source = str(path)
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{path}: cannot read the admin token ({exc})") from exc
-            token = lines[0] if lines else ""
+            token = read_first_line(path, "admin token")
     if token is None:
         return None
     token = token.strip()

@@ -10,6 +10,7 @@ from typing import Self
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from edge.credentials import read_first_line
 from edge.errors import ConfigError
 from edge.model import StrictModel
 from edge.protocol import MAX_BATCH
@@ -155,11 +156,7 @@ def resolve_token(config: SyncConfig, environ: Mapping[str, str] | None = None) 
             path = candidate if candidate.is_file() else None
         if path is not None:
             source = str(path)
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"{path}: cannot read the terminal token ({exc})") from exc
-            token = lines[0] if lines else ""
+            token = read_first_line(path, "terminal token")
     if token is None:
         return None
     token = token.strip()

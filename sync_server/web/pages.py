@@ -39,7 +39,7 @@ from sync_server.api import admin_people, admin_terminals
 from sync_server.api import reports as reports_api
 from sync_server.auth import client_address
 from sync_server.config import WebConfig
-from sync_server.db import current_version, templates, terminals
+from sync_server.db import current_version, templates, terminals, utcnow
 from sync_server.db import people as people_table
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
@@ -160,6 +160,11 @@ async def _session(request: Request, *, json: bool = False) -> accounts.WebSessi
     if found is None:
         raise _LoginRequiredError(json)
     return found
+
+
+async def _page(request: Request) -> _Page:
+    """The page context of a logged-in admin (redirects to the login page otherwise)."""
+    return _Page(request, await _session(request), _zone(services(request)))
 
 
 def _same_origin(request: Request) -> bool:
@@ -368,10 +373,13 @@ def _today(svc: Services, group: str | None, department: str | None) -> dict[str
     day = reports.local_today(tz)
     with svc.db.read() as conn:
         report = reports.day_view(conn, day, tz=tz, group=group, department=department)
+    totals = report.totals()
+    # Everyone with an event today, whatever its kind: the board's "in" count.
+    totals["present"] = totals["people"] - totals["absent"]
     return {
         "date": day.isoformat(),
         "timezone": str(tz),
-        "totals": report.totals(),
+        "totals": totals,
         "rows": _day_rows(report, tz),
         "updated": datetime.now(tz).strftime("%H:%M:%S"),
     }
@@ -384,12 +392,12 @@ async def root_redirect() -> Response:
 
 @router.get("/")
 async def today_board(request: Request) -> Response:
-    session = await _session(request)
+    page = await _page(request)
     svc = services(request)
     group, department = _filters(request)
     data = await run_in_threadpool(_today, svc, group, department)
     return _render(
-        _Page(request, session, _zone(svc)),
+        page,
         "today.html",
         today=data,
         group=group or "",
@@ -479,8 +487,7 @@ async def _people_page(
 
 @router.get("/people")
 async def people_page(request: Request) -> Response:
-    session = await _session(request)
-    return await _people_page(request, _Page(request, session, _zone(services(request))))
+    return await _people_page(request, await _page(request))
 
 
 @dataclass(slots=True)
@@ -564,7 +571,6 @@ async def _person_page(
     *,
     results: list[PhotoResult] | None = None,
     created: bool = False,
-    status: int = 200,
 ) -> HTMLResponse:
     svc = services(request)
     try:
@@ -574,7 +580,6 @@ async def _person_page(
     return _render(
         page,
         "person.html",
-        status=status,
         person=data["info"],
         attendance=data["attendance"],
         results=results or [],
@@ -585,8 +590,7 @@ async def _person_page(
 
 @router.get("/people/{person_id}")
 async def person_page(request: Request, person_id: str) -> Response:
-    session = await _session(request)
-    return await _person_page(request, _Page(request, session, _zone(services(request))), person_id)
+    return await _person_page(request, await _page(request), person_id)
 
 
 @router.post("/people/{person_id}/photos")
@@ -603,8 +607,7 @@ async def add_photos(request: Request, person_id: str) -> Response:
 
 @router.get("/people/{person_id}/delete")
 async def confirm_delete_person(request: Request, person_id: str) -> Response:
-    session = await _session(request)
-    page = _Page(request, session, _zone(services(request)))
+    page = await _page(request)
     try:
         data = await run_in_threadpool(_person_data, services(request), person_id)
     except ApiError as exc:
@@ -637,7 +640,7 @@ async def delete_person(request: Request, person_id: str) -> Response:
 
 
 def _terminal_rows(svc: Services) -> tuple[list[dict[str, Any]], int]:
-    now = datetime.now(reports.zone("UTC"))
+    now = utcnow()
     offline_after = svc.settings.web.offline_after_s
     with svc.db.read() as conn:
         rows = conn.execute(admin_terminals.terminal_query().order_by(terminals.c.id)).all()
@@ -682,8 +685,7 @@ async def _terminals_page(
 
 @router.get("/terminals")
 async def terminals_page(request: Request) -> Response:
-    session = await _session(request)
-    return await _terminals_page(request, _Page(request, session, _zone(services(request))))
+    return await _terminals_page(request, await _page(request))
 
 
 @router.post("/terminals")
@@ -766,9 +768,8 @@ def _reports_data(
 
 @router.get("/reports")
 async def reports_page(request: Request) -> Response:
-    session = await _session(request)
+    page = await _page(request)
     svc = services(request)
-    page = _Page(request, session, _zone(svc))
     today = reports.local_today(page.tz)
     group, department = _filters(request)
     try:

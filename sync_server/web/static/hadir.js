@@ -61,7 +61,7 @@ function renderBoard(board, data) {
   }
   body.replaceChildren(...rows);
   const t = data.totals;
-  const totals = { in: t.complete + t.in_only + t.out_only, late: t.late, absent: t.absent, people: t.people };
+  const totals = { in: t.present, late: t.late, absent: t.absent, people: t.people };
   for (const [name, value] of Object.entries(totals)) {
     const el = board.querySelector('[data-total="' + name + '"]');
     if (el) el.textContent = String(value);
