@@ -48,6 +48,11 @@ PersonIdPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
 
+# templates.id is an INTEGER column: 32 bits on PostgreSQL. A larger id cannot exist, and
+# passing one to the database fails there (OverflowError on SQLite) instead of answering 404.
+MAX_ROW_ID = 2**31 - 1
+TemplateIdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
 PHOTO_FIELD = "photo"
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/gif")
 
@@ -105,7 +110,7 @@ def delete_person(person_id: PersonIdPath, svc: ServicesDep) -> Deleted:
     summary="Delete one template",
 )
 def delete_template(
-    person_id: PersonIdPath, template_id: Annotated[int, Path(ge=1)], svc: ServicesDep
+    person_id: PersonIdPath, template_id: TemplateIdPath, svc: ServicesDep
 ) -> ChangeVersion:
     return ChangeVersion(version=people.delete_template(svc.db, person_id, template_id))
 
