@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -41,6 +42,9 @@ EXIT_OK = 0
 EXIT_CAMERA_FAILED = 3
 EXIT_STORE_FAILED = 4
 
+DECISIONS_KEPT = 256
+"""Recent decisions kept for tests and the demo; a terminal runs for months."""
+
 
 @dataclass(slots=True)
 class DaemonCounters:
@@ -49,7 +53,8 @@ class DaemonCounters:
     unknown: int = 0
     store_errors: int = 0
     frames: int = 0
-    decisions: list[Decision] = field(default_factory=list)
+    decisions: deque[Decision] = field(default_factory=lambda: deque(maxlen=DECISIONS_KEPT))
+    """The newest :data:`DECISIONS_KEPT` decisions, oldest first; the counts above are totals."""
 
 
 RecordedListener = Callable[[RecordResult], None]
