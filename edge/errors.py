@@ -20,6 +20,10 @@ class ModelNotFoundError(HadirError, FileNotFoundError):
     """A dlib model file could not be located."""
 
 
+class ModelLoadError(HadirError, ValueError):
+    """A dlib model file exists but cannot be loaded (truncated, corrupt, not a model)."""
+
+
 class ImageError(HadirError, ValueError):
     """An image cannot be used. ``reason`` is a short machine-readable code."""
 

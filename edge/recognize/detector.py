@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.recognize.config import CnnDetectorConfig, DetectorConfig, HogDetectorConfig
-from edge.recognize.models import model_files
+from edge.recognize.models import load_model, model_files
 from edge.recognize.types import Box, Detection, Image
 
 
@@ -125,7 +125,9 @@ class CnnDetector(FaceDetector):
         super().__init__(config.max_side, config.upsample, config.min_score)
         import dlib
 
-        self._detector: Any = dlib.cnn_face_detection_model_v1(str(model_files().cnn_detector))
+        self._detector: Any = load_model(
+            dlib.cnn_face_detection_model_v1, model_files().cnn_detector
+        )
         self._lock = threading.Lock()
 
     def _detect(self, image: Image) -> list[tuple[tuple[int, int, int, int], float]]:

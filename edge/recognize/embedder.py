@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.recognize.models import ModelFiles, model_files
+from edge.recognize.models import ModelFiles, load_model, model_files
 from edge.recognize.types import DESCRIPTOR_DIM, Box, Descriptor, Image
 
 Landmarks = npt.NDArray[np.float32]
@@ -27,8 +27,8 @@ class FaceEmbedder:
 
         self._dlib: Any = dlib
         files = models or model_files()
-        self._predictor: Any = dlib.shape_predictor(str(files.landmarks_5))
-        self._net: Any = dlib.face_recognition_model_v1(str(files.descriptor))
+        self._predictor: Any = load_model(dlib.shape_predictor, files.landmarks_5)
+        self._net: Any = load_model(dlib.face_recognition_model_v1, files.descriptor)
         self._lock = threading.Lock()
 
     def shape(self, image: Image, box: Box) -> Any:

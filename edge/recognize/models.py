@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from edge.errors import ModelNotFoundError
+from edge.errors import ModelLoadError, ModelNotFoundError
 
 _PACKAGE = "face_recognition_models"
 MODELS_ENV = "HADIR_MODELS_DIR"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +70,21 @@ def model_files() -> ModelFiles:
         if not path.is_file():
             raise ModelNotFoundError(f"model file missing: {path}")
     return ModelFiles(**paths)
+
+
+def load_model(loader: Callable[[str], T], path: Path) -> T:
+    """``loader(path)`` (a dlib model constructor), or :class:`ModelLoadError` naming the file.
+
+    dlib reports a truncated or foreign file as a multi-line ``RuntimeError``
+    ("Error deserializing ..."); a garbage length field can also make it ask
+    for absurd amounts of memory. Either way the file is what the admin must
+    fix, so the message names it on one line.
+    """
+    try:
+        return loader(str(path))
+    except (RuntimeError, MemoryError, OSError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelLoadError(
+            f"model file {path} cannot be loaded, it is corrupt or truncated ({detail}); "
+            f"reinstall {_PACKAGE} or replace the file"
+        ) from exc

@@ -9,9 +9,12 @@ import sys
 import venv
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from edge.errors import ModelNotFoundError
+from edge.errors import ModelLoadError, ModelNotFoundError
+from edge.recognize.embedder import FaceEmbedder
 from edge.recognize.models import model_files, models_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +33,71 @@ def test_env_override_and_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     assert models_dir() == tmp_path
     with pytest.raises(ModelNotFoundError, match="model file missing"):
         model_files()
+
+
+def _models_with_a_corrupt(tmp_path: Path, name: str, content: bytes | None) -> Path:
+    """A models folder of links to the real files, except ``name``: ``content`` or truncated."""
+    real = model_files()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for path in (real.landmarks_5, real.descriptor, real.cnn_detector):
+        if path.name != name:
+            (folder / path.name).symlink_to(path)
+        elif content is None:
+            with path.open("rb") as whole:
+                (folder / name).write_bytes(whole.read(path.stat().st_size // 3))
+        else:
+            (folder / name).write_bytes(content)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("dlib_face_recognition_resnet_model_v1.dat", None),
+        ("dlib_face_recognition_resnet_model_v1.dat", b""),
+        ("shape_predictor_5_face_landmarks.dat", os.urandom(4096)),
+    ],
+)
+def test_a_corrupt_model_is_one_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: bytes | None
+) -> None:
+    folder = _models_with_a_corrupt(tmp_path, name, content)
+    monkeypatch.setenv("HADIR_MODELS_DIR", str(folder))
+    with pytest.raises(ModelLoadError) as caught:
+        FaceEmbedder()
+    message = str(caught.value)
+    assert str(folder / name) in message
+    assert "\n" not in message
+
+
+def test_edge_run_with_a_truncated_model_exits_2_with_one_line(tmp_path: Path) -> None:
+    name = "dlib_face_recognition_resnet_model_v1.dat"
+    folder = _models_with_a_corrupt(tmp_path, name, None)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "frame_000000.png"), np.zeros((48, 64, 3), np.uint8))
+    config = tmp_path / "edge.toml"
+    data = tmp_path / "data"
+    config.write_text(
+        f'data_dir = "{data}"\n[capture.camera]\ntype = "replay"\npath = "{frames}"\n'
+    )
+    env = {**os.environ, "HADIR_MODELS_DIR": str(folder), "HADIR_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "edge", "run", "--config", str(config)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    ours = [line for line in done.stderr.splitlines() if line.startswith("hadir:")]
+    assert len(ours) == 1, done.stderr
+    assert str(folder / name) in ours[0]
+    assert "corrupt" in ours[0]
 
 
 @pytest.mark.slow
