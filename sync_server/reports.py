@@ -14,9 +14,12 @@ The rules (docs/reports.md has the long form):
   time is last out minus first in (breaks are not deducted; intermediate punches do not
   matter), and only when the last out is after the first in.
 * **Status.** ``complete`` (an in and a later out), ``in_only`` (an in, no later out),
-  ``out_only`` (outs only: the person forgot to check in), ``absent`` (no event; listed only
-  for people created before the day's window began). **Late** when the first in is more than
-  the shift's grace minutes after its start (wall clock); people without a shift are never late.
+  ``out_only`` (outs only: the person forgot to check in), ``absent`` (no event, and the day
+  is due: its shift start + grace has passed, or without a shift the day is over),
+  ``not_yet`` (no event, not due yet: every day after today, and today until then). People
+  are listed when created before the day's window began. **Late** when the first in is more
+  than the shift's grace minutes after its start (wall clock); people without a shift are
+  never late.
 * **Event time** is ``events.effective_us``, the corrected time (see docs/protocol.md) as
   integer microseconds. Local time is ``effective_us + offset`` where the offset is the zone's
   UTC offset, a piecewise constant that Python computes for the range (zoneinfo) and hands to
@@ -55,6 +58,7 @@ from sqlalchemy.engine import Connection
 from sync_server.config import HrmsConfig
 from sync_server.db import (
     UTCDateTime,
+    epoch_us,
     events,
     group_shifts,
     people,
@@ -81,6 +85,9 @@ class Status(enum.StrEnum):
     IN_ONLY = "in_only"
     OUT_ONLY = "out_only"
     ABSENT = "absent"
+    # No event yet and not due yet (a later day, or today before shift start + grace): a day
+    # that has not happened is nobody's absence.
+    NOT_YET = "not_yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,12 @@ class Shift:
     def anchor_us(self) -> int:
         """Where the shift day begins, relative to local midnight (negative: the day before)."""
         return self.start_us - SHIFT_LEAD_US
+
+    @property
+    def due_us(self) -> int:
+        """After this (from local midnight of the shift day) a person without events is absent:
+        the latest on-time first in."""
+        return self.start_us + self.grace_minutes * MINUTE_US
 
     @property
     def late_after_us(self) -> int:
@@ -335,6 +348,8 @@ class DayRow:
     late: bool | None
     late_minutes: int | None
     events: int
+    # The day's latest event is an in (a later in after going out counts): for today, "in now".
+    inside: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,9 +374,15 @@ def day_view(
     tz: ZoneInfo,
     group: str | None = None,
     department: str | None = None,
+    now: datetime | None = None,
 ) -> DayReport:
-    """Everyone's shift day ``day``: first in, last out, worked time, status and lateness."""
+    """Everyone's shift day ``day``: first in, last out, worked time, status and lateness.
+
+    ``now`` (default: the clock) decides between ``absent`` and ``not_yet`` for people
+    without events: absent only once their shift start + grace has passed (without a shift:
+    once the day is over)."""
     n = day_number(day)
+    now_us = epoch_us(now or datetime.now(UTC))
     all_shifts = load_shifts(conn)
     offsets = _offsets_for_days(tz, n, n)
     eu = events.c.effective_us
@@ -391,6 +412,7 @@ def day_view(
                 sa.literal(cls.id, sa.Integer).label("shift_id"),
                 sa.func.min(sa.case((is_in, eu))).label("first_in"),
                 sa.func.max(sa.case((is_out, eu))).label("last_out"),
+                sa.func.max(sa.case((is_in, eu))).label("last_in"),
                 sa.func.min(sa.case((is_in, eu + offsets.expr(eu)))).label("first_in_local"),
                 count.label("events"),
             )
@@ -403,6 +425,11 @@ def day_view(
     windows = {
         shift_id: _window(offsets, n, shift.anchor_us if shift else 0, tz)
         for shift_id, shift in [(NO_SHIFT, None), *all_shifts.items()]
+    }
+    # Whether a person without events is absent yet, per shift (wall clock of the day).
+    due = {
+        shift_id: now_us > offsets.first_at_or_after(n * DAY_US + (s.due_us if s else DAY_US))
+        for shift_id, s in [(NO_SHIFT, None), *all_shifts.items()]
     }
     # Plain tuples and local names: this loop runs once per person (thousands per request).
     rows = []
@@ -417,6 +444,7 @@ def day_view(
         shift_id,
         first_in,
         last_out,
+        last_in,
         first_in_local,
         n_events,
     ) in conn.execute(query):
@@ -428,8 +456,10 @@ def day_view(
             status = Status.IN_ONLY
         elif last_out is not None:
             status = Status.OUT_ONLY
-        else:
+        elif due[shift_id]:
             status = Status.ABSENT
+        else:
+            status = Status.NOT_YET
         late: bool | None = None
         late_minutes: int | None = None
         if shift is not None and first_in_local is not None:
@@ -454,6 +484,7 @@ def day_view(
                 late,
                 late_minutes,
                 int(n_events),
+                last_in is not None and (last_out is None or int(last_in) > int(last_out)),
             )
         )
     return DayReport(day, tz.key, rows)
@@ -483,6 +514,16 @@ class SummaryRow:
     days_late: int | None
     punctuality_pct: float | None
     worked: timedelta
+
+    @property
+    def worked_hours(self) -> float:
+        return worked_hours(self.worked)
+
+
+def worked_hours(worked: timedelta) -> float:
+    """Hours to two decimals (8 h 15 min is 8.25): the one rounding of the API, the command
+    line and the web page."""
+    return round(worked.total_seconds() / 3600, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,18 +717,43 @@ EVENT_COLUMNS = (
 )
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): a name
+# "=HYPERLINK(...)" would run when payroll opens the file.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Columns whose text comes from admins or terminals. The others are written by this module
+# (dates, times, statuses, numbers) and never start with one of those characters; checking
+# only these keeps a year's export as fast as before.
+FREE_TEXT_COLUMNS = frozenset(
+    ("person_id", "name", "group", "department", "employee_id", "shift", "device_id")
+)
+
+
+def csv_cell(value: str) -> str:
+    """Text that a spreadsheet would run as a formula gets a leading ``'`` (OWASP's rule) and
+    shows as the text it is. Numeric columns hold ints and never pass here, so a -5 there
+    stays a number."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 class _CsvChunks:
     """CSV rows gathered into chunks of about 64 KiB: a streamed response pays a thread hop
-    per chunk, which per line made a month's export 30 times slower than its queries."""
+    per chunk, which per line made a month's export 30 times slower than its queries.
+
+    The header goes first; the free-text cells of every row go through :func:`csv_cell`."""
 
     SIZE = 64 * 1024
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Sequence[str]) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._free = tuple(i for i, name in enumerate(columns) if name in FREE_TEXT_COLUMNS)
+        self._writer.writerow(columns)
 
     def add(self, values: Sequence[Any]) -> str | None:
-        self._writer.writerow(values)
+        row = list(values)
+        for i in self._free:
+            row[i] = csv_cell(row[i])
+        self._writer.writerow(row)
         return self.take() if self._buffer.tell() >= self.SIZE else None
 
     def take(self) -> str:
@@ -710,11 +776,13 @@ def export_csv(
     rows: CsvRows = CsvRows.DAYS,
     group: str | None = None,
     department: str | None = None,
+    now: datetime | None = None,
 ) -> Iterator[str]:
     """CSV text (header first, RFC 4180, CRLF) in chunks of whole lines, generated lazily
     for streaming.
 
-    ``days``: one row per person and shift day, exactly the day view (absent days included).
+    ``days``: one row per person and shift day, exactly the day view (absent days included;
+    days not due yet at ``now`` are ``not_yet``).
     ``events``: one row per stored event in the calendar days ``first_day..last_day`` (site
     zone), people the server no longer knows included (``person_known`` false).
     """
@@ -723,11 +791,11 @@ def export_csv(
     if rows is CsvRows.EVENTS:
         yield from _export_events(conn, first_day, last_day, tz, group, department)
         return
-    out = _CsvChunks()
-    out.add(DAY_COLUMNS)
+    out = _CsvChunks(DAY_COLUMNS)
+    now = now or datetime.now(UTC)  # one instant for the whole file
     day = first_day
     while day <= last_day:
-        report = day_view(conn, day, tz=tz, group=group, department=department)
+        report = day_view(conn, day, tz=tz, group=group, department=department, now=now)
         for r in report.rows:
             chunk = out.add(
                 (
@@ -811,8 +879,7 @@ def _export_events(
 ) -> Iterator[str]:
     lo, hi, offsets = _calendar_range(tz, first_day, last_day)
     query = _events_query(lo, hi, group, department, known_only=False)
-    out = _CsvChunks()
-    out.add(EVENT_COLUMNS)
+    out = _CsvChunks(EVENT_COLUMNS)
     result = conn.execution_options(yield_per=1000).execute(query)
     for r in result:
         at = _EPOCH + timedelta(microseconds=int(r.effective_us))

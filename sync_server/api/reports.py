@@ -172,6 +172,10 @@ class DayTotals(ApiModel):
     in_only: int
     out_only: int
     absent: int
+    not_yet: int = Field(
+        description="No event and not due yet: later days; today before shift start + grace "
+        "(without a shift: before the day is over)."
+    )
     late: int
 
 
@@ -379,7 +383,7 @@ def month_report(
                 days_late=r.days_late,
                 punctuality_pct=r.punctuality_pct,
                 worked_minutes=int(r.worked.total_seconds() // 60),
-                worked_hours=round(r.worked.total_seconds() / 3600, 2),
+                worked_hours=r.worked_hours,
             )
             for r in report.rows
         ],

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from sync_server import reports
+from sync_server.db import Database
 from tests.reports.helpers import (
     assign_group,
     backdate_people,
@@ -99,6 +102,7 @@ def test_statuses_lateness_and_worked_time(site: tuple[Api, str]) -> None:
         "in_only": 1,
         "out_only": 1,
         "absent": 5,
+        "not_yet": 0,
         "late": 1,
     }
 
@@ -234,3 +238,57 @@ def test_utc_site_by_default(make_api: Callable[..., Api]) -> None:
     report: dict[str, Any] = day(api, "2026-10-14")
     assert report["timezone"] == "UTC"
     assert rows_by_person(report)["ann"]["first_in"] == "2026-10-14T23:30:00Z"
+
+
+def _statuses(api: Api, day: str, now: str) -> dict[str, str]:
+    """The day view of ``day`` as seen at ``now`` (site wall clock): person -> status."""
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    try:
+        with db.read() as conn:
+            report = reports.day_view(
+                conn,
+                date.fromisoformat(day),
+                tz=ZoneInfo(BERLIN),
+                now=local(now),
+            )
+    finally:
+        db.dispose()
+    return {r.person_id: r.status.value for r in report.rows}
+
+
+def test_nobody_is_absent_before_they_are_due(site: tuple[Api, str]) -> None:
+    """No event is "not yet" until the shift start + grace has passed (without a shift: until
+    the day is over); a day after today is never absent."""
+    api, token = site
+    post(api, token, "door-1", [("alice", "in", local("2026-10-14 08:55"))])
+    # The day before: nobody is due yet, whatever their shift.
+    before = _statuses(api, "2026-10-14", "2026-10-13 12:00")
+    assert set(before.values()) == {"not_yet", "in_only"}  # alice's punch is already there
+    assert before["bob"] == before["nina"] == before["fred"] == "not_yet"
+    # At the day shift's start + grace (09:00 + 5 min) bob is still on time; a second later
+    # he is absent. The night shift (22:00 + 10) and fred (no shift) are not due yet.
+    at_grace = _statuses(api, "2026-10-14", "2026-10-14 09:05:00")
+    assert (at_grace["bob"], at_grace["nina"], at_grace["fred"]) == ("not_yet",) * 3
+    after_grace = _statuses(api, "2026-10-14", "2026-10-14 09:05:01")
+    assert (after_grace["bob"], after_grace["nina"], after_grace["fred"]) == (
+        "absent",
+        "not_yet",
+        "not_yet",
+    )
+    evening = _statuses(api, "2026-10-14", "2026-10-14 22:10:01")
+    assert (evening["nina"], evening["olga"], evening["fred"]) == ("absent", "absent", "not_yet")
+    over = _statuses(api, "2026-10-14", "2026-10-15 00:00:01")
+    assert over["fred"] == "absent"
+    assert over["alice"] == "in_only"
+
+
+def test_future_days_are_not_yet_in_the_api(site: tuple[Api, str]) -> None:
+    api, _token = site
+    today = reports.local_today(ZoneInfo(BERLIN))
+    tomorrow = day(api, (today + timedelta(days=1)).isoformat())
+    assert {r["status"] for r in tomorrow["rows"]} == {"not_yet"}
+    totals = tomorrow["totals"]
+    # frank, created today, is due from tomorrow on.
+    assert (totals["absent"], totals["not_yet"], totals["people"]) == (0, 10, 10)
+    yesterday = day(api, (today - timedelta(days=1)).isoformat())
+    assert {r["status"] for r in yesterday["rows"]} == {"absent"}

@@ -8,8 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from sync_server.config import HrmsConfig
+from sync_server.db import Database
+from sync_server.db import people as people_table
+from sync_server.db import shifts as shifts_table
 from tests.reports.fake_hrms import FakeHrms
 from tests.reports.helpers import (
     assign_group,
@@ -104,6 +108,73 @@ def test_csv_events_keep_deleted_people(site: tuple[Api, str]) -> None:
     assert rows[0]["name"] == ""  # deleted since; the event stays
     assert rows[1]["utc_time"] == "2026-03-02T07:50:12Z"
     assert rows[1]["device_id"] == "door-1"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_csv_neutralises_formulas_in_every_text_column(make_api: Callable[..., Api]) -> None:
+    """A name, department, employee id or shift name starting with =, +, -, @, tab or CR is
+    written with a leading ' in both CSVs (a spreadsheet would run it); numbers stay numbers."""
+    api = make_api(site_timezone="Europe/Berlin")
+    token = api.create_terminal("door-1")
+    shift_ids = {}
+    for n in range(len(FORMULA_STARTS)):
+        person = f"p{n}"
+        shift_ids[person] = create_shift(api, f"shift{n}", "09:00", "17:00")
+        api.create_person(person)
+        set_person(api, person, shift_id=shift_ids[person])
+    api.create_person("plain", name="Plain Name")
+    backdate_people(api.config.database_url)
+    post(
+        api,
+        token,
+        "door-1",
+        [(f"p{n}", "in", local("2026-03-02 09:20")) for n in range(len(FORMULA_STARTS))],
+    )
+    # Straight into the database: what the API accepts as a name may change, old rows stay.
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    try:
+        with db.write() as conn:
+            for n, start in enumerate(FORMULA_STARTS):
+                conn.execute(
+                    sa.update(people_table)
+                    .where(people_table.c.id == f"p{n}")
+                    .values(
+                        name=f"{start}HYPERLINK(1)",
+                        department=f"{start}dept",
+                        employee_id=f"{start}{n}",
+                    )
+                )
+                conn.execute(
+                    sa.update(shifts_table)
+                    .where(shifts_table.c.id == shift_ids[f"p{n}"])
+                    .values(name=f"{start}shift{n}")
+                )
+    finally:
+        db.dispose()
+    params = {"from": "2026-03-02", "to": "2026-03-02"}
+    days = {
+        r["person_id"]: r
+        for r in _csv(api.admin("GET", "/admin/reports/export.csv", params=params))
+    }
+    events = {
+        r["person_id"]: r
+        for r in _csv(
+            api.admin("GET", "/admin/reports/export.csv", params={**params, "rows": "events"})
+        )
+    }
+    for n, start in enumerate(FORMULA_STARTS):
+        expected = {
+            "name": f"'{start}HYPERLINK(1)",
+            "department": f"'{start}dept",
+            "employee_id": f"'{start}{n}",
+        }
+        day_row, event_row = days[f"p{n}"], events[f"p{n}"]
+        assert day_row == {**day_row, **expected, "shift": f"'{start}shift{n}"}, repr(start)
+        assert day_row["late_minutes"] == "20"  # a numeric column: a number, untouched
+        assert event_row == {**event_row, **expected}, repr(start)
+    assert days["plain"]["name"] == "Plain Name"
 
 
 def test_export_range_is_checked(site: tuple[Api, str]) -> None:
@@ -233,14 +304,14 @@ def test_hrms_push_needs_configuration(make_api: Callable[..., Api]) -> None:
 def test_csv_chunks_hold_whole_lines() -> None:
     from sync_server.reports import _CsvChunks
 
-    out = _CsvChunks()
+    out = _CsvChunks(("n", "name", "note"))
     chunks = [c for i in range(20_000) if (c := out.add((i, "name, with comma", 'quote "x"')))]
     chunks.append(out.take())
     assert len(chunks) > 3
     assert all(chunk.endswith("\r\n") for chunk in chunks)
     rows = list(csv.reader(io.StringIO("".join(chunks))))
-    assert rows[0] == ["0", "name, with comma", 'quote "x"']
-    assert len(rows) == 20_000
+    assert rows[:2] == [["n", "name", "note"], ["0", "name, with comma", 'quote "x"']]
+    assert len(rows) == 20_001
 
 
 def test_openapi_documents_the_reports(api: Api) -> None:
