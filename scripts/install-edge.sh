@@ -201,6 +201,64 @@ preflight_fail() {
 
 toml_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
+# Python: the interpreter apt installs when it is missing (/usr/bin/python3[.N] or a bare
+# python3[.N] name), so a minimal Debian without python3 does not stop at the preflight.
+PY_PKG=""
+case $PYTHON in
+    /usr/bin/python3|/usr/bin/python3.[0-9]*|python3|python3.[0-9]*) PY_PKG=${PYTHON##*/} ;;
+esac
+python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+python_new_enough() { "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+python_too_old() {  # the message for a Python older than 3.11
+    if [ "$PLATFORM" = jetson ]; then
+        echo "hadir needs Python 3.11+, $PYTHON is $PY_VERSION. JetPack 5/6 ship Python 3.8/3.10 and \
+their GStreamer OpenCV is built for that Python only: use a JetPack with Python 3.11+ (JetPack 7), \
+or see docs/operations.md (Jetson) for a USB camera with --platform generic --python python3.11"
+    else
+        echo "hadir needs Python 3.11+, $PYTHON is $PY_VERSION (pass --python)"
+    fi
+}
+
+# The version of hadir in the venv (from its dist-info folder), and the one --source gives
+# (a source tree's edge/__init__.py, a wheel's file name, NAME==VERSION); "" when unknown.
+installed_version() {
+    local d
+    for d in "$VENV"/lib/python3*/site-packages/hadir-*.dist-info; do
+        [ -d "$d" ] || continue
+        d=${d##*/hadir-}
+        printf '%s\n' "${d%.dist-info}"
+        return 0
+    done
+}
+source_version() {
+    if [ -d "$SOURCE" ]; then
+        sed -n 's/^__version__ = "\([^"]*\)".*/\1/p' "$SOURCE/edge/__init__.py" 2>/dev/null | head -n1
+    elif [[ $SOURCE == *.whl ]]; then
+        local base=${SOURCE##*/}
+        base=${base#*-}
+        printf '%s\n' "${base%%-*}"
+    elif [[ $SOURCE =~ ==[[:space:]]*([0-9][A-Za-z0-9.+!-]*)$ ]]; then
+        printf '%s\n' "${BASH_REMATCH[1]}"
+    fi
+}
+# older A B: version A sorts before version B.
+older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
+
+# The venv's hadir command on the PATH (/usr/local/bin, in sudo's secure_path too), so
+# "hadir ..." works as the docs write it. Someone else's file there is left alone.
+LINK_TARGET=/opt/hadir/venv/bin/hadir
+link_hadir() {
+    local link=$ROOT/usr/local/bin/hadir
+    if [ "$(readlink "$link" 2>/dev/null)" = "$LINK_TARGET" ]; then
+        have "$link -> $LINK_TARGET"
+    elif [ -e "$link" ] || [ -L "$link" ]; then
+        warn "$link exists and is not a link to $LINK_TARGET: left as it is (call $LINK_TARGET)"
+    else
+        [ -d "$ROOT/usr/local/bin" ] || run install -d -m 0755 "$ROOT/usr/local/bin"
+        run ln -s "$LINK_TARGET" "$link"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------
 # Platform, and what follows from it.
 
@@ -351,19 +409,31 @@ printf 'hadir terminal install: platform %s (%s)%s\n' "$PLATFORM" "$PLATFORM_HOW
 # ---------------------------------------------------------------------------------------
 step "preflight"
 
-PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || PY_VERSION=""
-if [ -z "$PY_VERSION" ]; then
+PY_LATER=0
+PY_VERSION=$(python_version) || PY_VERSION=""
+if [ -z "$PY_VERSION" ] && [ -n "$PY_PKG" ]; then
+    PY_LATER=1
+    printf '%s is not installed: the next step installs %s\n' "$PYTHON" "$PY_PKG"
+elif [ -z "$PY_VERSION" ]; then
     preflight_fail "$PYTHON not found (install python3, or pass --python)"
-elif ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    if [ "$PLATFORM" = jetson ]; then
-        preflight_fail "hadir needs Python 3.11+, $PYTHON is $PY_VERSION. JetPack 5/6 ship Python 3.8/3.10 and \
-their GStreamer OpenCV is built for that Python only: use a JetPack with Python 3.11+ (JetPack 7), \
-or see docs/operations.md (Jetson) for a USB camera with --platform generic --python python3.11"
-    else
-        preflight_fail "hadir needs Python 3.11+, $PYTHON is $PY_VERSION (pass --python)"
-    fi
+elif ! python_new_enough; then
+    preflight_fail "$(python_too_old)"
 else
     have "$PYTHON is Python $PY_VERSION"
+fi
+
+# A --source older than what is installed: the store may already be at a schema the older
+# version refuses (SchemaTooNewError). Say so before anything changes.
+OLD_VERSION=$(installed_version) || OLD_VERSION=""
+NEW_VERSION=$(source_version) || NEW_VERSION=""
+DOWNGRADE=""
+if [ -n "$OLD_VERSION" ] && [ -n "$NEW_VERSION" ] && older "$NEW_VERSION" "$OLD_VERSION"; then
+    DOWNGRADE="--source is hadir $NEW_VERSION, older than the installed $OLD_VERSION: a downgrade. \
+If $OLD_VERSION migrated the terminal's store, hadir $NEW_VERSION refuses to open it; going back \
+means restoring the store's backup taken before the upgrade (docs/operations.md, \"Downgrades\")"
+    warn "$DOWNGRADE"
+elif [ -n "$OLD_VERSION" ]; then
+    have "installed: hadir $OLD_VERSION${NEW_VERSION:+; --source: $NEW_VERSION}"
 fi
 
 if [ "$PLATFORM" = pi ] && [ -z "$ROOT" ]; then
@@ -381,6 +451,7 @@ step "OS packages"
 PYVENV_PKG=python3-venv
 case $(basename "$PYTHON") in python3.[0-9]*) PYVENV_PKG="$(basename "$PYTHON")-venv" ;; esac
 packages=("$PYVENV_PKG" sqlite3 v4l-utils)
+[ "$PY_LATER" -eq 0 ] || packages=("$PY_PKG" "${packages[@]}")
 case $PLATFORM in
     pi)
         # picamera2 and lgpio (gpiozero's pin factory on bookworm, needed on a Pi 5) come from
@@ -415,6 +486,11 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     run apt-get update
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if [ "$PY_LATER" -eq 1 ] && [ "$DRY_RUN" -eq 0 ]; then
+    PY_VERSION=$(python_version) || die "$PYTHON is still missing after installing $PY_PKG (pass --python)"
+    python_new_enough || die "$(python_too_old)"
+    have "$PYTHON is Python $PY_VERSION"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -531,6 +607,7 @@ fi
 # ProtectSystem=strict makes /opt read-only to the service: compile now, or every start
 # compiles every module in memory again (seconds on a Pi).
 run "$VENV/bin/python" -m compileall -q -j 0 "$VENV"
+link_hadir
 
 # ---------------------------------------------------------------------------------------
 step "configuration $ETC_DIR"
@@ -637,3 +714,4 @@ Next:
   - check it: systemctl stop hadir-edge; and run "hadir edge doctor" as the service would
     (docs/operations.md, "Checking a terminal"); journalctl -u hadir-edge -f
 EOF
+[ -z "$DOWNGRADE" ] || warn "$DOWNGRADE"

@@ -158,10 +158,131 @@ unit_active() { [ -z "$ROOT" ] && systemctl is-active --quiet "$1" 2>/dev/null; 
 # and daemon-reload do not. A dry run shows those steps as a real run would.
 systemd_live() { [ "$DRY_RUN" -eq 1 ] || [ -d /run/systemd/system ]; }
 
-# psql_as_postgres SQL: one value from the local cluster (never under --root).
-psql_as_postgres() {
-    [ -z "$ROOT" ] && command -v psql >/dev/null || return 1
-    runuser -u postgres -- psql -XtAqc "$1" 2>/dev/null
+# The local cluster the --with-postgres URL reaches: the socket in /var/run/postgresql, port
+# 5432 (the URL names no port). Under --root a plain file stands in for the socket.
+PG_SOCKET_DIR=/var/run/postgresql
+pg_running() {
+    if [ -n "$ROOT" ]; then
+        [ -e "$ROOT$PG_SOCKET_DIR/.s.PGSQL.5432" ]
+    else
+        command -v pg_isready >/dev/null && pg_isready -q -h "$PG_SOCKET_DIR" -p 5432 2>/dev/null
+    fi
+}
+
+# pg_cluster: "VERSION NAME" of the Debian cluster configured for port 5432, if any.
+pg_cluster() {
+    local conf port dir
+    for conf in "$ROOT"/etc/postgresql/*/*/postgresql.conf; do
+        [ -f "$conf" ] || continue
+        port=$(sed -n 's/^[[:space:]]*port[[:space:]]*=[[:space:]]*\([0-9]\{1,5\}\).*/\1/p' "$conf" | tail -n1)
+        [ "${port:-5432}" = 5432 ] || continue
+        dir=$(dirname "$conf")
+        printf '%s %s\n' "$(basename "$(dirname "$dir")")" "$(basename "$dir")"
+        return 0
+    done
+    return 1
+}
+
+# Why this run cannot ask the cluster what exists ("" when it can): a dry run as a normal
+# user (only root may become postgres), under --root, or before PostgreSQL runs.
+pg_blind() {
+    if [ -n "$ROOT" ]; then echo "--root: this machine's cluster is not consulted"
+    elif [ "$(id -u)" -ne 0 ]; then echo "not root: this dry run cannot ask PostgreSQL"
+    elif ! command -v psql >/dev/null || ! pg_running; then echo "PostgreSQL is not running yet"
+    fi
+}
+
+# pg_has role|database NAME: yes, no, or unknown (see pg_blind).
+pg_has() {
+    local sql out
+    case $1 in
+        role) sql="SELECT 1 FROM pg_roles WHERE rolname = '$2'" ;;
+        *) sql="SELECT 1 FROM pg_database WHERE datname = '$2'" ;;
+    esac
+    if [ -n "$(pg_blind)" ]; then echo unknown; return 0; fi
+    if out=$(runuser -u postgres -- psql -XtAqc "$sql" 2>/dev/null); then
+        if [ "$out" = 1 ]; then echo yes; else echo no; fi
+    else
+        echo unknown
+    fi
+}
+
+# run_if_missing FOUND WHAT CMD...: FOUND is pg_has's answer. "no": run CMD; "unknown": a
+# dry run shows CMD with the reason it cannot tell, a real run runs it (loudly, if it fails).
+run_if_missing() {
+    local found=$1 what=$2
+    shift 2
+    case $found in
+        yes) have "$what" ;;
+        no) run "$@" ;;
+        *)
+            if [ "$DRY_RUN" -eq 1 ]; then
+                printf '+ %s  # only if %s is missing; unknown here (%s)\n' "$(quote "$@")" "$what" "$(pg_blind)"
+            else
+                run "$@"
+            fi
+            ;;
+    esac
+}
+
+# Python: the interpreter apt installs when it is missing (/usr/bin/python3[.N] or a bare
+# python3[.N] name), so a minimal Debian without python3 does not stop at the preflight.
+PY_PKG=""
+case $PYTHON in
+    /usr/bin/python3|/usr/bin/python3.[0-9]*|python3|python3.[0-9]*) PY_PKG=${PYTHON##*/} ;;
+esac
+python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+python_new_enough() { "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+
+# The version of hadir in the venv (from its dist-info folder), and the one --source gives
+# (a source tree's edge/__init__.py, a wheel's file name, NAME==VERSION); "" when unknown.
+installed_version() {
+    local d
+    for d in "$VENV"/lib/python3*/site-packages/hadir-*.dist-info; do
+        [ -d "$d" ] || continue
+        d=${d##*/hadir-}
+        printf '%s\n' "${d%.dist-info}"
+        return 0
+    done
+}
+source_version() {
+    if [ -d "$SOURCE" ]; then
+        sed -n 's/^__version__ = "\([^"]*\)".*/\1/p' "$SOURCE/edge/__init__.py" 2>/dev/null | head -n1
+    elif [[ $SOURCE == *.whl ]]; then
+        local base=${SOURCE##*/}
+        base=${base#*-}
+        printf '%s\n' "${base%%-*}"
+    elif [[ $SOURCE =~ ==[[:space:]]*([0-9][A-Za-z0-9.+!-]*)$ ]]; then
+        printf '%s\n' "${BASH_REMATCH[1]}"
+    fi
+}
+# older A B: version A sorts before version B.
+older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
+
+# The venv's hadir command on the PATH (/usr/local/bin, in sudo's secure_path too), so
+# "hadir ..." works as the docs write it. Someone else's file there is left alone.
+LINK_TARGET=/opt/hadir/venv/bin/hadir
+link_hadir() {
+    local link=$ROOT/usr/local/bin/hadir
+    if [ "$(readlink "$link" 2>/dev/null)" = "$LINK_TARGET" ]; then
+        have "$link -> $LINK_TARGET"
+    elif [ -e "$link" ] || [ -L "$link" ]; then
+        warn "$link exists and is not a link to $LINK_TARGET: left as it is (call $LINK_TARGET)"
+    else
+        [ -d "$ROOT/usr/local/bin" ] || run install -d -m 0755 "$ROOT/usr/local/bin"
+        run ln -s "$LINK_TARGET" "$link"
+    fi
+}
+
+# The database_url of an existing server.toml ("" when unset or unreadable).
+config_database_url() {
+    "$PYTHON" - "$CONFIG" 2>/dev/null <<'PY' || true
+import sys
+import tomllib
+
+with open(sys.argv[1], "rb") as f:
+    print(tomllib.load(f).get("database_url", ""))
+PY
 }
 
 preflight_fail() {
@@ -269,13 +390,32 @@ printf 'hadir server install%s\n' "$([ "$DRY_RUN" -eq 1 ] && printf ': dry run, 
 # ---------------------------------------------------------------------------------------
 step "preflight"
 
-PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || PY_VERSION=""
-if [ -z "$PY_VERSION" ]; then
+PY_LATER=0
+PY_VERSION=$(python_version) || PY_VERSION=""
+if [ -z "$PY_VERSION" ] && [ -n "$PY_PKG" ]; then
+    PY_LATER=1
+    printf '%s is not installed: the next step installs %s\n' "$PYTHON" "$PY_PKG"
+elif [ -z "$PY_VERSION" ]; then
     preflight_fail "$PYTHON not found (install python3, or pass --python)"
-elif ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+elif ! python_new_enough; then
     preflight_fail "hadir needs Python 3.11+, $PYTHON is $PY_VERSION (pass --python)"
 else
     have "$PYTHON is Python $PY_VERSION"
+fi
+
+# A --source older than what is installed: the database may already be at a schema the
+# older version does not know, and migrations only go forward. Say so before anything changes.
+OLD_VERSION=$(installed_version) || OLD_VERSION=""
+NEW_VERSION=$(source_version) || NEW_VERSION=""
+DOWNGRADE=""
+if [ -n "$OLD_VERSION" ] && [ -n "$NEW_VERSION" ] && older "$NEW_VERSION" "$OLD_VERSION"; then
+    DOWNGRADE="--source is hadir $NEW_VERSION, older than the installed $OLD_VERSION: a downgrade. \
+If the database was migrated by $OLD_VERSION, hadir $NEW_VERSION refuses to start on it; schema \
+migrations only go forward, so going back means restoring the backup taken before the upgrade \
+(docs/operations.md, \"Downgrades\")"
+    warn "$DOWNGRADE"
+elif [ -n "$OLD_VERSION" ]; then
+    have "installed: hadir $OLD_VERSION${NEW_VERSION:+; --source: $NEW_VERSION}"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -284,6 +424,7 @@ step "OS packages"
 PYVENV_PKG=python3-venv
 case $(basename "$PYTHON") in python3.[0-9]*) PYVENV_PKG="$(basename "$PYTHON")-venv" ;; esac
 packages=("$PYVENV_PKG" sqlite3)
+[ "$PY_LATER" -eq 0 ] || packages=("$PY_PKG" "${packages[@]}")
 [ "$WITH_POSTGRES" -eq 0 ] || packages+=(postgresql)
 missing=()
 for p in "${packages[@]}"; do
@@ -293,22 +434,44 @@ if [ ${#missing[@]} -gt 0 ]; then
     run apt-get update
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+if [ "$PY_LATER" -eq 1 ] && [ "$DRY_RUN" -eq 0 ]; then
+    PY_VERSION=$(python_version) || die "$PYTHON is still missing after installing $PY_PKG (pass --python)"
+    python_new_enough || die "hadir needs Python 3.11+, $PYTHON is $PY_VERSION (pass --python)"
+    have "$PYTHON is Python $PY_VERSION"
+fi
 
 # ---------------------------------------------------------------------------------------
 if [ "$WITH_POSTGRES" -eq 1 ]; then
     step "PostgreSQL role $PG_ROLE and database $PG_DB (peer authentication)"
-    if [ "$(psql_as_postgres "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'" || true)" = 1 ]; then
-        have "role $PG_ROLE"
+    # The package starts its cluster "main" where systemd runs; in a container, an image
+    # build or after "systemctl stop postgresql" it is down, and createuser would fail with
+    # a bare socket error.
+    if pg_running; then
+        have "PostgreSQL runs on $PG_SOCKET_DIR, port 5432"
+    elif cluster=$(pg_cluster); then
+        read -r pg_version pg_name <<<"$cluster"
+        if systemd_live; then
+            run systemctl start "postgresql@$pg_version-$pg_name.service"
+        else
+            run pg_ctlcluster "$pg_version" "$pg_name" start
+        fi
+        if [ "$DRY_RUN" -eq 0 ]; then
+            for _ in $(seq 30); do pg_running && break; sleep 1; done
+            pg_running || die "PostgreSQL $pg_version/$pg_name did not start: see pg_lsclusters and \
+journalctl -u postgresql@$pg_version-$pg_name (or /var/log/postgresql/)"
+        fi
+    elif [ "$DRY_RUN" -eq 1 ] && ! pkg_installed postgresql; then
+        printf 'the postgresql package creates and starts the cluster "main" on port 5432\n'
     else
-        # No password, no superuser: Debian's pg_hba.conf lets the OS user of the same name
-        # in through the local socket ("local all all peer").
-        run runuser -u postgres -- createuser --no-superuser --no-createdb --no-createrole "$PG_ROLE"
+        preflight_fail "no PostgreSQL cluster on port 5432 (pg_lsclusters lists them): create \
+one with: pg_createcluster --start VERSION main (the installed VERSION: ls /usr/lib/postgresql)"
     fi
-    if [ "$(psql_as_postgres "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" || true)" = 1 ]; then
-        have "database $PG_DB"
-    else
-        run runuser -u postgres -- createdb --owner "$PG_ROLE" "$PG_DB"
-    fi
+    # No password, no superuser: Debian's pg_hba.conf lets the OS user of the same name in
+    # through the local socket ("local all all peer").
+    run_if_missing "$(pg_has role "$PG_ROLE")" "role $PG_ROLE" \
+        runuser -u postgres -- createuser --no-superuser --no-createdb --no-createrole "$PG_ROLE"
+    run_if_missing "$(pg_has database "$PG_DB")" "database $PG_DB" \
+        runuser -u postgres -- createdb --owner "$PG_ROLE" "$PG_DB"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -327,6 +490,7 @@ fi
 run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "$SPEC"
 # ProtectSystem=strict makes /opt read-only to the service: compile once, here.
 run "$VENV/bin/python" -m compileall -q -j 0 "$VENV"
+link_hadir
 
 # ---------------------------------------------------------------------------------------
 step "configuration $ETC_DIR"
@@ -335,7 +499,11 @@ step "configuration $ETC_DIR"
 if [ -e "$CONFIG" ]; then
     have "$CONFIG exists: left as it is"
     if [ -n "$POSTGRES_URL" ] && [ "$DB_URL_IN_ENV" -eq 0 ] || [ "$WITH_POSTGRES" -eq 1 ]; then
-        warn "database_url in $CONFIG is not changed: set it to $DATABASE_URL yourself"
+        if [ "$(config_database_url)" = "$DATABASE_URL" ]; then
+            have "database_url in $CONFIG is $DATABASE_URL"
+        else
+            warn "database_url in $CONFIG is not changed: set it to $DATABASE_URL yourself"
+        fi
     fi
 else
     server_template | put_file 0644 root root "$CONFIG"
@@ -425,13 +593,20 @@ else
     have "enabled, not started (--start, or: systemctl start hadir-server)"
 fi
 
+# Checked from this machine: 0.0.0.0 listens on every interface, loopback among them.
+CHECK_HOST=$LISTEN_HOST
+case $CHECK_HOST in 0.0.0.0|::|'[::]') CHECK_HOST=127.0.0.1 ;; esac
 cat <<EOF
 
 Next:
   - the admin token: sudo cat /etc/hadir/admin_token (for HADIR_ADMIN_TOKEN or
     ~/.config/hadir/admin.toml on the admin's machine)
-  - register terminals: hadir terminal add <device.id>; then install-edge.sh --token-file
+  - register terminals: hadir terminal add <device.id> > <device.id>.token; then
+    install-edge.sh --token-file <device.id>.token (docs/operations.md, "Registering a terminal")
   - a login for the admin web (http://$LISTEN_HOST:$LISTEN_PORT/admin/), as the service user
     (docs/operations.md, "Admin web accounts"): hadir server add-admin <name>
-  - curl http://$LISTEN_HOST:$LISTEN_PORT/readyz; journalctl -u hadir-server -f
+  - is it up:
+    python3 -c 'import urllib.request as u; print(u.urlopen("http://$CHECK_HOST:$LISTEN_PORT/readyz").read().decode())'
+    journalctl -u hadir-server -f
 EOF
+[ -z "$DOWNGRADE" ] || warn "$DOWNGRADE"

@@ -312,6 +312,12 @@ def _fake_installed_edge(box: Sandbox, platform: str) -> None:
     (units / "sysinit.target.wants/systemd-timesyncd.service").symlink_to(
         "/lib/systemd/system/systemd-timesyncd.service"
     )
+    _fake_link(root)
+
+
+def _fake_link(root: Path) -> None:
+    (root / "usr/local/bin").mkdir(parents=True, exist_ok=True)
+    (root / "usr/local/bin/hadir").symlink_to("/opt/hadir/venv/bin/hadir")
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -476,8 +482,8 @@ def test_server_dry_run_shows_every_step_and_changes_nothing(sandbox: Sandbox) -
 def test_server_with_postgres_creates_a_peer_role(sandbox: Sandbox) -> None:
     cmds = commands(dry_run(sandbox, SERVER, "--with-postgres").stdout)
     assert "postgresql" in one(cmds, r"apt-get install").split()
-    one(cmds, r"^runuser -u postgres -- createuser .*hadir-server$")
-    one(cmds, r"^runuser -u postgres -- createdb --owner hadir-server hadir$")
+    one(cmds, r"^runuser -u postgres -- createuser .*hadir-server  # only if")
+    one(cmds, r"^runuser -u postgres -- createdb --owner hadir-server hadir  # only if")
     assert cmds.index(one(cmds, "-- createdb")) < cmds.index(one(cmds, "hadir server migrate"))
 
 
@@ -521,6 +527,7 @@ def test_server_second_run_keeps_config_and_token(sandbox: Sandbox) -> None:
     (units / "multi-user.target.wants/hadir-server.service").symlink_to(
         "/etc/systemd/system/hadir-server.service"
     )
+    _fake_link(root)
     result = dry_run(sandbox, SERVER)
     cmds = commands(result.stdout)
     # Always: the package, bytecode, the config check and the migrations (no-ops when current).
@@ -602,3 +609,230 @@ def test_a_dry_run_needs_no_root(sandbox: Sandbox, script: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not sandbox.log.exists()
+
+
+# -------------------------------------------------------------------------------- issue 11
+
+
+def _dpkg_status(root: Path, *packages: str) -> None:
+    (root / "var/lib/dpkg").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/dpkg/status").write_text(
+        "".join(
+            f"Package: {p}\nStatus: install ok installed\nMaintainer: x <x@example.org>\n"
+            f"Version: 1\nArchitecture: all\nDescription: {p}\n\n"
+            for p in packages
+        )
+    )
+
+
+def _interleaved(box: Sandbox, script: Path, *args: str) -> str:
+    """A dry run's stdout and stderr in the order they were written."""
+    result = subprocess.run(
+        ["bash", str(script), "--dry-run", "--root", str(box.root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=box.env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert not box.log.exists(), box.log.read_text()
+    return result.stdout
+
+
+def _platform_args(script: Path) -> tuple[str, ...]:
+    return ("--platform", "generic") if script == EDGE else ()
+
+
+@pytest.mark.parametrize("script", [EDGE, SERVER], ids=["edge", "server"])
+def test_hadir_is_linked_onto_the_path(sandbox: Sandbox, script: Path) -> None:
+    r = sandbox.root
+    cmds = commands(dry_run(sandbox, script, *_platform_args(script)).stdout)
+    link = one(cmds, r"^ln ")
+    assert link == f"ln -s /opt/hadir/venv/bin/hadir {r}/usr/local/bin/hadir"
+    # after the venv it points into
+    assert cmds.index(link) > cmds.index(one(cmds, r"-m compileall"))
+
+    _fake_link(r)
+    result = dry_run(sandbox, script, *_platform_args(script))
+    assert not [c for c in commands(result.stdout) if c.startswith("ln ")]
+    assert f"= {r}/usr/local/bin/hadir -> /opt/hadir/venv/bin/hadir" in result.stdout
+
+    # someone else's hadir there is left alone, with a word
+    (r / "usr/local/bin/hadir").unlink()
+    (r / "usr/local/bin/hadir").write_text("#!/bin/sh\n")
+    result = dry_run(sandbox, script, *_platform_args(script))
+    assert not [c for c in commands(result.stdout) if c.startswith("ln ")]
+    assert "usr/local/bin/hadir exists and is not a link" in result.stderr
+
+
+@pytest.mark.parametrize("script", [EDGE, SERVER], ids=["edge", "server"])
+def test_a_missing_python_is_installed_not_a_stop(sandbox: Sandbox, script: Path) -> None:
+    # python3.99 stands for the python3 a minimal Debian lacks: apt can install it by name.
+    result = dry_run(sandbox, script, *_platform_args(script), "--python", "python3.99")
+    assert "would stop here" not in result.stderr, result.stderr
+    assert "python3.99 is not installed: the next step installs python3.99" in result.stdout
+    packages = one(commands(result.stdout), "apt-get install").split()
+    assert "python3.99" in packages
+    assert "python3.99-venv" in packages
+
+    # a path apt does not provide still stops a real run, with the reason
+    result = dry_run(sandbox, script, *_platform_args(script), "--python", "/opt/py/bin/python3")
+    assert "a real run would stop here: /opt/py/bin/python3 not found" in result.stderr
+
+
+def _fake_cluster(root: Path, port: int = 5432) -> None:
+    conf = root / "etc/postgresql/15/main/postgresql.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(f"data_directory = '/var/lib/postgresql/15/main'\nport = {port}\t# (restart)\n")
+
+
+def test_with_postgres_starts_a_stopped_cluster(sandbox: Sandbox) -> None:
+    _dpkg_status(sandbox.root, "python3-venv", "sqlite3", "postgresql")
+    _fake_cluster(sandbox.root)
+    cmds = commands(dry_run(sandbox, SERVER, "--with-postgres").stdout)
+    start = one(cmds, r"^systemctl start postgresql@15-main.service$")
+    assert cmds.index(start) < cmds.index(one(cmds, "createuser"))
+
+    # running: its socket is there
+    socket_file = sandbox.root / "var/run/postgresql/.s.PGSQL.5432"
+    socket_file.parent.mkdir(parents=True)
+    socket_file.write_text("")
+    result = dry_run(sandbox, SERVER, "--with-postgres")
+    assert not [c for c in commands(result.stdout) if "postgresql@" in c]
+    assert "= PostgreSQL runs on /var/run/postgresql, port 5432" in result.stdout
+
+
+def test_with_postgres_without_a_cluster_says_how_to_make_one(sandbox: Sandbox) -> None:
+    _dpkg_status(sandbox.root, "python3-venv", "sqlite3", "postgresql")
+    _fake_cluster(sandbox.root, port=5433)  # not the one the URL reaches
+    result = dry_run(sandbox, SERVER, "--with-postgres")
+    assert "a real run would stop here: no PostgreSQL cluster on port 5432" in result.stderr
+    assert "pg_createcluster --start" in result.stderr
+
+
+def test_dry_run_says_it_cannot_see_roles_and_databases(sandbox: Sandbox) -> None:
+    cmds = commands(dry_run(sandbox, SERVER, "--with-postgres").stdout)
+    for what, pattern in (("role hadir-server", "createuser"), ("database hadir", "-- createdb")):
+        line = one(cmds, pattern)
+        assert f"# only if {what} is missing; unknown here (--root" in line
+
+    # A normal user on the real system (read-only probes; the sentinels guard the rest):
+    # only root may ask the cluster, so the dry run says it cannot know.
+    sandbox.log.touch()
+    sandbox.log.chmod(0o666)
+    env = sandbox.env()
+    env["HOME"] = "/nonexistent"
+    result = subprocess.run(
+        [*_as_nobody(), "bash", str(SERVER), "--dry-run", "--with-postgres"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox.log.read_text() == ""
+    for pattern in ("-- createuser", "-- createdb"):
+        line = one(commands(result.stdout), pattern)
+        assert "unknown here (not root: this dry run cannot ask PostgreSQL)" in line
+
+
+def _fake_installed_server(box: Sandbox, toml: str, *args: str) -> None:
+    first = dry_run(box, SERVER, *args).stdout
+    root = box.root
+    packages = one(commands(first), "apt-get install").split("--no-install-recommends ", 1)[1]
+    _dpkg_status(root, *packages.split())
+    (root / "opt/hadir/venv/bin").mkdir(parents=True)
+    (root / "opt/hadir/venv/bin/python").symlink_to(sys.executable)
+    (root / "opt/hadir/venv/pyvenv.cfg").write_text("include-system-site-packages = false\n")
+    (root / "etc/hadir").mkdir(parents=True)
+    (root / "etc/hadir/server.toml").write_text(toml)
+    (root / "etc/hadir/admin_token").write_text("x" * 43 + "\n")
+    _fake_link(root)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--with-postgres",), ("--postgres", "postgresql+psycopg://hadir@db.example/hadir")],
+    ids=["with-postgres", "postgres-url"],
+)
+def test_rerun_with_the_same_database_url_does_not_warn(
+    sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    url = (
+        "postgresql+psycopg://hadir-server@/hadir?host=/var/run/postgresql"
+        if args == ("--with-postgres",)
+        else args[1]
+    )
+    _fake_installed_server(sandbox, f'# the admin\'s\ndatabase_url = "{url}"  # same\n', *args)
+    result = dry_run(sandbox, SERVER, *args)
+    assert "is not changed" not in result.stderr, result.stderr
+    assert f"= database_url in {sandbox.root}/etc/hadir/server.toml is {url}" in result.stdout
+
+    (sandbox.root / "etc/hadir/server.toml").write_text('database_url = "sqlite:///x.db"\n')
+    result = dry_run(sandbox, SERVER, *args)
+    assert f"is not changed: set it to {url} yourself" in result.stderr
+
+
+def _fake_version(root: Path, version: str) -> None:
+    site = root / "opt/hadir/venv/lib/python3.11/site-packages"
+    (site / f"hadir-{version}.dist-info").mkdir(parents=True)
+    (site / f"hadir-{version}.dist-info/METADATA").write_text(f"Name: hadir\nVersion: {version}\n")
+
+
+def _current_version() -> str:
+    from edge import __version__
+
+    return __version__
+
+
+@pytest.mark.parametrize("script", [EDGE, SERVER], ids=["edge", "server"])
+def test_a_downgrade_is_announced_before_anything_changes(sandbox: Sandbox, script: Path) -> None:
+    current = _current_version()
+    _fake_version(sandbox.root, "999.0.0")
+    out = _interleaved(sandbox, script, *_platform_args(script))
+    warning = f"--source is hadir {current}, older than the installed 999.0.0: a downgrade"
+    assert warning in out
+    first_step = next(i for i, line in enumerate(out.splitlines()) if line.startswith("+ "))
+    assert any(warning in line for line in out.splitlines()[:first_step])
+    assert "Downgrades" in out  # where the docs say how to go back
+
+    # from PyPI or a wheel, by the version it names
+    for source in ("hadir==1.2.0", str(_wheel(sandbox, "hadir-1.2.0-py3-none-any.whl"))):
+        out = _interleaved(sandbox, script, *_platform_args(script), "--source", source)
+        assert "--source is hadir 1.2.0, older than the installed 999.0.0" in out
+
+
+def _wheel(box: Sandbox, name: str) -> Path:
+    path = box.home / name
+    path.write_bytes(b"PK")
+    return path
+
+
+@pytest.mark.parametrize("script", [EDGE, SERVER], ids=["edge", "server"])
+def test_an_upgrade_or_a_rerun_is_not_a_downgrade(sandbox: Sandbox, script: Path) -> None:
+    current = _current_version()
+    _fake_version(sandbox.root, current)
+    result = dry_run(sandbox, script, *_platform_args(script))
+    assert "downgrade" not in result.stderr
+    assert f"= installed: hadir {current}; --source: {current}" in result.stdout
+    result = dry_run(sandbox, script, *_platform_args(script), "--source", "hadir==1000.1")
+    assert "downgrade" not in result.stderr
+
+
+def test_server_next_steps_work_on_a_minimal_debian(sandbox: Sandbox, tmp_path: Path) -> None:
+    from tests.server.procs import ServerProcess
+
+    server = ServerProcess(tmp_path / "srv", f"sqlite:///{tmp_path}/srv.db", "t" * 32)
+    out = dry_run(sandbox, SERVER, "--listen", f"0.0.0.0:{server.port}").stdout
+    assert "curl" not in out  # not on a minimal Debian; python3 is, after the install
+    check = next(line.strip() for line in out.splitlines() if "urlopen" in line)
+    assert check.startswith("python3 -c ")
+    with server:  # the printed command, as printed, against a real server
+        result = subprocess.run(
+            ["bash", "-c", check], capture_output=True, text=True, timeout=30, check=False
+        )
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout.lower(), result.stdout
