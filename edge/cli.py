@@ -31,7 +31,7 @@ def _print_err(message: str) -> None:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from edge.config import EdgeConfig, load_config
+    from edge.config import EdgeConfig, check_edge_config, load_config
 
     model: Any = EdgeConfig
     if args.role == "server":
@@ -39,6 +39,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
         model = ServerConfig
     config = load_config(model, args.file)
+    if args.role == "edge":
+        # The same check `hadir edge run` makes, so "ok" here means the run starts.
+        check_edge_config(config)
     print(f"{args.file}: ok ({args.role} config)")
     if args.show:
         print(json.dumps(config.model_dump(mode="json"), indent=2, sort_keys=True))
@@ -138,11 +141,20 @@ def _edge_config(args: argparse.Namespace) -> Any:
     return load_edge_config(path)
 
 
+def _checked_edge_config(args: argparse.Namespace) -> Any:
+    from edge.config import check_edge_config
+
+    config = _edge_config(args)
+    check_edge_config(config)
+    return config
+
+
 def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.daemon.runner import EdgeDaemon
     from edge.logs import configure_logging
 
-    config = _edge_config(args)
+    # Before anything is created: a config that cannot run leaves no store behind.
+    config = _checked_edge_config(args)
     # The config's [logging] applies unless the command line or HADIR_LOG_* chose otherwise.
     configure_logging(
         args.log_level or os.environ.get("HADIR_LOG_LEVEL") or config.logging.level,
@@ -299,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = config_sub.add_parser(
         "check",
         help="validate a config file",
-        description="Validate a TOML config file plus HADIR_* overrides; print one line per "
-        "problem and exit 2 if invalid.",
+        description="Validate a TOML config file plus HADIR_* overrides and, for an edge "
+        "config, the files it names (sync token, CA bundle), exactly as `hadir edge run` "
+        "does; print one line per problem and exit 2 if invalid.",
     )
     c.add_argument("file", type=Path, help="the TOML file")
     c.add_argument("--role", choices=["edge", "server"], default="edge", help="default: edge")

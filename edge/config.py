@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from edge.capture.config import CaptureConfig
 from edge.errors import ConfigError
@@ -25,9 +27,9 @@ from edge.feedback.config import FeedbackConfig, LogFeedbackConfig
 from edge.model import StrictModel
 from edge.recognize.config import RecognitionConfig
 from edge.store.config import StoreConfig
-from edge.sync.config import SyncConfig
+from edge.sync.config import SyncConfig, resolve_token
 
-__all__ = ["EdgeConfig", "StrictModel", "load_config", "load_edge_config"]
+__all__ = ["EdgeConfig", "StrictModel", "check_edge_config", "load_config", "load_edge_config"]
 
 ENV_PREFIX = "HADIR_"
 # Variables that share the prefix but are not config keys.
@@ -51,6 +53,17 @@ class DeviceConfig(StrictModel):
     timezone: str = Field(
         "UTC", description="IANA time zone of the site (e.g. Europe/Berlin), for the local day."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                "unknown time zone (expected an IANA name such as Europe/Berlin)"
+            ) from exc
+        return value
 
 
 class LoggingConfig(StrictModel):
@@ -218,3 +231,44 @@ def load_edge_config(
     path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> EdgeConfig:
     return load_config(EdgeConfig, path, environ=environ)
+
+
+def edge_config_problems(
+    config: EdgeConfig, *, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """What a valid config still lacks for ``hadir edge run``: the files it points at.
+
+    One line per problem, each starting with the key. Only what the run itself
+    needs is checked: the token and CA file matter only with a ``sync.server_url``.
+    """
+    problems: list[str] = []
+    sync = config.sync
+    if sync.enabled:
+        try:
+            token = resolve_token(sync, environ)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        else:
+            if token is None:
+                problems.append(
+                    "sync.server_url: set, but no terminal token is configured: set "
+                    "sync.token_file, HADIR_SYNC__TOKEN, or systemd LoadCredential=terminal_token"
+                )
+        if sync.ca_file is not None:
+            try:
+                ssl.create_default_context(cafile=str(sync.ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                problems.append(f"sync.ca_file: {sync.ca_file}: {exc}")
+    return problems
+
+
+def check_edge_config(config: EdgeConfig, *, environ: Mapping[str, str] | None = None) -> None:
+    """:class:`ConfigError` listing :func:`edge_config_problems`, if any.
+
+    ``hadir config check`` and ``hadir edge run`` both call this, the run before
+    it creates the store or opens the camera, so a config the check calls ok
+    starts, and one it refuses leaves nothing behind.
+    """
+    problems = edge_config_problems(config, environ=environ)
+    if problems:
+        raise ConfigError("\n".join(problems))

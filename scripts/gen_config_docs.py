@@ -31,7 +31,10 @@ date. One TOML file per role: `/etc/hadir/edge.toml` for a terminal (`hadir edge
 environment variable: `HADIR_` + the dotted key with `__` for the dots, e.g.
 `HADIR_RECOGNITION__MATCHING__THRESHOLD=0.5`. Lists and tables are given as JSON. Unknown keys
 and invalid values stop the program with one line naming the key; `hadir config check FILE`
-validates a file without starting anything.
+validates a file without starting anything. For an edge config it also checks the files the
+config points at, with the same check `hadir edge run` makes before it creates the store: with
+`sync.server_url` set, a readable, non-empty token (`sync.token`, `sync.token_file` or the systemd
+credential) and a loadable `sync.ca_file`.
 
 Backends chosen by `type` list the keys of every variant; keys of a variant apply only when its
 `type` is selected.

@@ -151,12 +151,18 @@ def resolve_token(config: SyncConfig, environ: Mapping[str, str] | None = None) 
         token = config.token.get_secret_value()
     else:
         path = config.token_file
+        key = "sync.token_file"
         if path is None and environ.get("CREDENTIALS_DIRECTORY"):
             candidate = Path(environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
             path = candidate if candidate.is_file() else None
+            key = f"systemd credential {CREDENTIAL_NAME}"
         if path is not None:
-            source = str(path)
-            token = read_first_line(path, "terminal token")
+            # Name the key as well as the file: the admin edits the key.
+            source = f"{key}: {path}"
+            try:
+                token = read_first_line(path, "terminal token")
+            except ConfigError as exc:
+                raise ConfigError(f"{key}: {exc}") from exc
     if token is None:
         return None
     token = token.strip()

@@ -50,6 +50,97 @@ def test_config_check_ok_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "recognition.matching.threshold" in err[0]
 
 
+def _bad_run_configs(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """Configs `hadir edge run` refuses: name -> (TOML after data_dir, key the error names)."""
+    (tmp_path / "empty_token").write_text("")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "token").write_text("tok-1\n")
+    url = 'server_url = "https://hadir.example:8600"\n'
+    return {
+        "unknown time zone": ('[device]\ntimezone = "Mars/Olympus_Mons"\n', "device.timezone"),
+        "token file missing": (
+            f'[sync]\n{url}token_file = "{tmp_path / "none"}"\n',
+            "sync.token_file",
+        ),
+        "token file empty": (
+            f'[sync]\n{url}token_file = "{tmp_path / "empty_token"}"\n',
+            "sync.token_file",
+        ),
+        "token file a directory": (
+            f'[sync]\n{url}token_file = "{tmp_path / "a_dir"}"\n',
+            "sync.token_file",
+        ),
+        "server without token": (f"[sync]\n{url}", "sync.server_url"),
+        "ca_file missing": (
+            f'[sync]\n{url}token_file = "{tmp_path / "token"}"\n'
+            f'ca_file = "{tmp_path / "ca.pem"}"\n',
+            "sync.ca_file",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown time zone",
+        "token file missing",
+        "token file empty",
+        "token file a directory",
+        "server without token",
+        "ca_file missing",
+    ],
+)
+def test_config_check_refuses_what_edge_run_refuses_and_run_creates_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.delenv("HADIR_SYNC__TOKEN", raising=False)
+    body, key = _bad_run_configs(tmp_path)[case]
+    data = tmp_path / "data"
+    config = tmp_path / "edge.toml"
+    config.write_text(f'data_dir = "{data}"\n{body}')
+
+    assert main(["config", "check", str(config)]) == 2
+    checked = capsys.readouterr()
+    assert "ok" not in checked.out
+    lines = checked.err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert key in lines[0]
+
+    assert main(["edge", "run", "--config", str(config)]) == 2
+    run_lines = capsys.readouterr().err.strip().splitlines()
+    assert run_lines[-1:] == lines  # the same words from the same check
+    assert not data.exists(), "the run created the store for a config it then refused"
+
+
+def test_config_check_lists_every_problem_and_accepts_a_working_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.delenv("HADIR_SYNC__TOKEN", raising=False)
+    (tmp_path / "token").write_text("tok-1\n")
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[device]\ntimezone = "Europe/Berlin"\n[sync]\n'
+        f'server_url = "https://hadir.example"\ntoken_file = "{tmp_path / "token"}"\n'
+    )
+    assert main(["config", "check", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+    both = tmp_path / "both.toml"
+    both.write_text(
+        f'[sync]\nserver_url = "https://hadir.example"\ntoken_file = "{tmp_path / "none"}"\n'
+        f'ca_file = "{tmp_path / "ca.pem"}"\n'
+    )
+    assert main(["config", "check", str(both)]) == 2
+    err = capsys.readouterr().err
+    assert "sync.token_file" in err
+    assert "sync.ca_file" in err
+
+
 def run_hadir(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
