@@ -326,6 +326,18 @@ def _filters(group: str | None, department: str | None) -> list[sa.ColumnElement
     return found
 
 
+def people_counts(
+    conn: Connection, group: str | None = None, department: str | None = None
+) -> tuple[int, int]:
+    """(people, people matching the filters): what an empty report can truthfully say."""
+    everyone = sa.select(sa.func.count()).select_from(people)
+    total = int(conn.execute(everyone).scalar_one())
+    if group is None and department is None:
+        return total, total
+    matching = int(conn.execute(everyone.where(*_filters(group, department))).scalar_one())
+    return total, matching
+
+
 # --- day view -------------------------------------------------------------------------------------
 
 

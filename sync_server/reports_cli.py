@@ -28,6 +28,7 @@ from typing import IO, Any
 import httpx
 
 from edge.errors import ConfigError, HadirError
+from edge.wording import plural
 from sync_server.admin_client import AdminApiError, AdminCredentials, load_credentials
 
 EXIT_OK = 0
@@ -137,10 +138,15 @@ def print_day(report: dict[str, Any], out: IO[str]) -> None:
         "first in", "last out", "worked", "status", "late",
     ]  # fmt: skip
     _table(headers, rows, out)
-    t = report["totals"]
-    out.write(
-        f"\n{t['people']} people: {t['complete']} complete, {t['in_only']} in only, "
-        f"{t['out_only']} out only, {t['absent']} absent; {t['late']} late\n"
+    out.write(f"\n{day_totals(report['totals'])}\n")
+
+
+def day_totals(t: dict[str, int]) -> str:
+    """The day's counts in one line, as the web page says them too."""
+    return (
+        f"{plural(t['people'], 'person')}: {t['complete']} complete, {t['in_only']} in only, "
+        f"{t['out_only']} out only, {t['absent']} absent, {t['not_yet']} not yet due; "
+        f"{t['late']} late"
     )
 
 
@@ -155,7 +161,7 @@ def print_month(report: dict[str, Any], out: IO[str]) -> None:
             str(r["days_complete"]),
             "-" if r["days_late"] is None else str(r["days_late"]),
             "-" if r["punctuality_pct"] is None else f"{r['punctuality_pct']:.1f}%",
-            f"{r['worked_hours']:.2f}",
+            f"{r['worked_hours']:.2f}",  # rounded by the server (reports.worked_hours)
         ]
         for r in report["rows"]
     ]
@@ -226,8 +232,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         if close:
             target.close()
     if close:
-        what = "checkins" if args.format == "hrms" else f"{args.rows} rows"
-        print(f"wrote {written} {what} to {args.output}", file=sys.stderr)
+        noun = {"hrms": "checkin", "days": "person-day row", "events": "event row"}
+        what = plural(written, noun["hrms" if args.format == "hrms" else args.rows])
+        print(f"wrote {what} to {args.output}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from edge import __version__
+from edge.wording import plural
 from sync_server import people, reports
 from sync_server.api import admin_people, admin_terminals
 from sync_server.api import reports as reports_api
@@ -81,6 +82,12 @@ def _duration(minutes: int | float | timedelta | None) -> str:
     return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
 
 
+def _offset(seconds: float) -> str:
+    """A clock offset to a tenth of a second, signed; rounding to zero reads 0.0, not -0.0."""
+    rounded = round(seconds, 1)
+    return f"{rounded:+.1f}" if rounded else "0.0"
+
+
 def _ago(seconds: float | None) -> str:
     if seconds is None:
         return "never"
@@ -102,6 +109,8 @@ _env = jinja2.Environment(
 )
 _env.filters["duration"] = _duration
 _env.filters["ago"] = _ago
+_env.filters["offset"] = _offset
+_env.globals["plural"] = plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,19 +377,46 @@ def _day_rows(report: reports.DayReport, tz: ZoneInfo) -> list[dict[str, Any]]:
     ]
 
 
+def _nobody(
+    counts: tuple[int, int], group: str | None, department: str | None, *, month: bool = False
+) -> str:
+    """Why a day or month table is empty, truthfully: nobody at all, nobody matching the
+    filter, or everyone enrolled after the period (a day lists people from the day after
+    their enrolment, or from their first event)."""
+    total, matching = counts
+    if total == 0:
+        return "Nobody enrolled yet."
+    parts = [("group", group), ("department", department)]
+    scope = " and ".join(f"{kind} “{value}”" for kind, value in parts if value)
+    if matching == 0:
+        return f"Nobody in {scope}."
+    who = plural(matching, "person") + (f" in {scope}" if scope else "")
+    if month:
+        return f"{who} enrolled, all after this month."
+    return (
+        f"{who} enrolled, all after this day began: a day lists people from the day after "
+        "their enrolment, or from their first check-in."
+    )
+
+
 def _today(svc: Services, group: str | None, department: str | None) -> dict[str, Any]:
     tz = _zone(svc)
     day = reports.local_today(tz)
     with svc.db.read() as conn:
         report = reports.day_view(conn, day, tz=tz, group=group, department=department)
+        counts = reports.people_counts(conn, group, department) if not report.rows else None
+    empty = _nobody(counts, group, department) if counts else ""
     totals = report.totals()
-    # Everyone with an event today, whatever its kind: the board's "in" count.
-    totals["present"] = totals["people"] - totals["absent"]
+    # Present today: anyone with an event today, gone home or not. In now: whose latest event
+    # is an in (two people who came and left are 2 present, 0 in).
+    totals["present"] = sum(1 for r in report.rows if r.events)
+    totals["in_now"] = sum(1 for r in report.rows if r.inside)
     return {
         "date": day.isoformat(),
         "timezone": str(tz),
         "totals": totals,
         "rows": _day_rows(report, tz),
+        "empty": empty,
         "updated": datetime.now(tz).strftime("%H:%M:%S"),
     }
 
@@ -763,7 +799,14 @@ def _reports_data(
     with svc.db.read() as conn:
         day_report = reports.day_view(conn, day, tz=tz, group=group, department=department)
         summary = reports.month_summary(conn, month, tz=tz, group=group, department=department)
-    return {"day_report": day_report, "day_rows": _day_rows(day_report, tz), "summary": summary}
+        counts = reports.people_counts(conn, group, department)
+    return {
+        "day_report": day_report,
+        "day_rows": _day_rows(day_report, tz),
+        "day_empty": _nobody(counts, group, department),
+        "summary": summary,
+        "month_empty": _nobody(counts, group, department, month=True),
+    }
 
 
 @router.get("/reports")
@@ -785,7 +828,8 @@ async def reports_page(request: Request) -> Response:
         day=day,
         month=month.strftime("%Y-%m"),
         first=first,
-        last=last,
+        # The export stops at today: the rest of the month has not happened.
+        last=min(last, today) if first <= today else last,
         group=group or "",
         department=department or "",
         **data,

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -90,7 +91,19 @@ def test_attendance_commands_against_a_server(db_url: str, tmp_path: Path) -> No
         assert bob.endswith("late 20m")
         nina = next(line for line in lines if line.startswith("nina"))
         assert "06:10+1" in nina
-        assert lines[-1] == "3 people: 2 complete, 1 in only, 0 out only, 0 absent; 1 late"
+        assert lines[-1] == (
+            "3 people: 2 complete, 1 in only, 0 out only, 0 absent, 0 not yet due; 1 late"
+        )
+
+        # A day that has not happened: nobody is absent.
+        tomorrow = (date.today() + timedelta(days=2)).isoformat()
+        future = hadir_attendance("day", tomorrow, "--group", "night", env=env, cwd=tmp_path)
+        assert future.returncode == 0, future.stderr
+        nina = next(line for line in future.stdout.splitlines() if line.startswith("nina"))
+        assert nina.split()[-2:] == ["yet", "-"]  # status "not yet", late "-"
+        assert future.stdout.splitlines()[-1] == (
+            "1 person: 0 complete, 0 in only, 0 out only, 0 absent, 1 not yet due; 0 late"
+        )
 
         filtered = hadir_attendance(
             "day", "2026-10-14", "--group", "night", "--json", env=env, cwd=tmp_path
@@ -109,7 +122,7 @@ def test_attendance_commands_against_a_server(db_url: str, tmp_path: Path) -> No
             env=env, cwd=tmp_path,
         )  # fmt: skip
         assert export.returncode == 0, export.stderr
-        assert "wrote 6 days rows" in export.stderr
+        assert "wrote 6 person-day rows" in export.stderr
         rows = list(csv.DictReader(io.StringIO(out.read_text())))
         assert [(r["date"], r["person_id"], r["status"]) for r in rows] == [
             ("2026-10-14", "alice", "complete"),

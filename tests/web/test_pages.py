@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from sync_server import reports
+from sync_server.db import Database, heartbeats
 from tests.reports.helpers import backdate_people
 from tests.server.helpers import batch, event, heartbeat, table_counts, utcnow
 from tests.web.conftest import Web
@@ -177,12 +179,19 @@ def test_terminal_goes_offline_without_heartbeats(make_web: object, web: Web) ->
         assert 'data-state="offline"' in client.get("/admin/terminals").text
 
 
+def _tiles(html: str) -> dict[str, str]:
+    """The board's totals as the page shows them: data-total name -> "number label"."""
+    found = re.findall(r'data-total="([a-z_]+)">(\d+)</span> ([a-z ]+)</li>', html)
+    return {name: f"{number} {label}" for name, number, label in found}
+
+
 def test_today_json_follows_events(web: Web) -> None:
     web.api.create_person("ann", name="Ann")
     web.api.create_person("bob", name="Bob")
     backdate_people(web.config.database_url)
     before = web.get("/admin/today.json").json()
-    assert before["totals"]["absent"] == 2
+    # Without a shift nobody is due before the day is over: not yet, not absent.
+    assert (before["totals"]["absent"], before["totals"]["not_yet"]) == (0, 2)
     token = web.api.create_terminal("door-1")
     now = utcnow()
     response = web.api.post_batch(
@@ -193,12 +202,63 @@ def test_today_json_follows_events(web: Web) -> None:
     rows = {r["person_id"]: r for r in after["rows"]}
     assert rows["ann"]["status"] == "in_only"
     assert rows["ann"]["first_in"] == (now - timedelta(seconds=30)).strftime("%H:%M")
-    assert rows["bob"]["status"] == "absent"
-    assert (after["totals"]["in_only"], after["totals"]["absent"]) == (1, 1)
+    assert rows["bob"]["status"] == "not_yet"
+    assert (after["totals"]["in_only"], after["totals"]["not_yet"]) == (1, 1)
+    assert (after["totals"]["present"], after["totals"]["in_now"]) == (1, 1)
     group = web.get("/admin/today.json", params={"group": "nobody"}).json()
     assert group["rows"] == []
     board = web.get("/admin/").text
     assert 'data-person="ann" data-status="in_only"' in board
+
+
+def test_board_tells_present_today_from_in_now(web: Web) -> None:
+    """Two people came and went: 2 present today, 0 in now; on the JSON and the page."""
+    for person in ("ann", "bob", "cem"):
+        web.api.create_person(person)
+    backdate_people(web.config.database_url)
+    token = web.api.create_terminal("door-1")
+    start = utcnow() - timedelta(minutes=10)
+    punches = [
+        event("door-1", "ann", kind="in", wall_time=start),
+        event("door-1", "ann", kind="out", wall_time=start + timedelta(minutes=1)),
+        event("door-1", "bob", kind="in", wall_time=start + timedelta(minutes=2)),
+        event("door-1", "bob", kind="out", wall_time=start + timedelta(minutes=3)),
+    ]
+    assert web.api.post_batch(token, batch("door-1", punches)).status_code == 200
+    if start.astimezone(reports.zone(web.config.site_timezone)).date() != reports.local_today(
+        reports.zone(web.config.site_timezone)
+    ):
+        pytest.skip("the events crossed local midnight")
+    totals = web.get("/admin/today.json").json()["totals"]
+    assert (totals["present"], totals["in_now"], totals["people"]) == (2, 0, 3)
+    tiles = _tiles(web.get("/admin/").text)
+    assert (tiles["present"], tiles["in_now"]) == ("2 present today", "0 in now")
+    # Ann comes back: in now again, still counted once as present.
+    back = [event("door-1", "ann", kind="in", wall_time=start + timedelta(minutes=4))]
+    assert web.api.post_batch(token, batch("door-1", back)).status_code == 200
+    totals = web.get("/admin/today.json").json()["totals"]
+    assert (totals["present"], totals["in_now"]) == (2, 1)
+    tiles = _tiles(web.get("/admin/").text)
+    assert (tiles["present"], tiles["in_now"]) == ("2 present today", "1 in now")
+
+
+def test_empty_tables_say_why(web: Web) -> None:
+    nobody = web.get("/admin/today.json").json()
+    assert nobody["empty"] == "Nobody enrolled yet."
+    assert "Nobody enrolled yet." in web.get("/admin/").text
+    web.api.create_person("ann", group="office")  # created now: listed from tomorrow
+    today = web.get("/admin/today.json").json()
+    assert today["rows"] == []
+    assert today["empty"].startswith("1 person enrolled, all after this day began")
+    page = web.get("/admin/").text
+    assert "Nobody enrolled yet." not in page
+    assert "1 person enrolled, all after this day began" in page
+    backdate_people(web.config.database_url)
+    filtered = web.get("/admin/today.json", params={"group": "nobody"}).json()
+    assert filtered["empty"] == "Nobody in group “nobody”."
+    reports_page = web.get("/admin/reports", params={"group": "nobody", "department": "ops"})
+    assert reports_page.text.count("Nobody in group “nobody” and department “ops”.") == 2
+    assert "Nobody enrolled yet." not in reports_page.text
 
 
 def test_reports_page_and_exports(web: Web) -> None:
@@ -218,11 +278,17 @@ def test_reports_page_and_exports(web: Web) -> None:
     page = web.get("/admin/reports", params={"date": today.isoformat()})
     assert page.status_code == 200
     assert 'data-person="ann" data-status="complete"' in page.text
-    assert "1 people: 1 complete, 0 in only, 0 out only, 0 absent; 0 late." in page.text
+    assert (
+        "1 person: 1 complete, 0 in only, 0 out only, 0 absent, 0 not yet due; 0 late."
+        in page.text
+    )
     assert "1 h 30 min" in page.text
     month_row = re.search(r'<tr data-person="ann">(.*?)</tr>', page.text, re.S)
     assert month_row is not None
     assert "<td>1</td>" in month_row.group(1)
+    assert "<td>1.50</td>" in month_row.group(1)  # hours as the API and CLI round them
+    # The export stops at today: the rest of the month has not happened yet.
+    assert f'id="e-to" name="to" type="date" value="{today.isoformat()}"' in page.text
 
     exported = web.get(
         "/admin/reports/export.csv", params={"from": today.isoformat(), "to": today.isoformat()}
@@ -248,3 +314,74 @@ def test_reports_page_and_exports(web: Web) -> None:
         "/admin/reports/export.csv", params={"from": "2026-02-02", "to": "2026-02-01"}
     )
     assert backwards.status_code == 422
+
+
+def test_month_hours_match_the_api(web: Web) -> None:
+    """8 h 15 min is 8.25 on the page, in the API and on the command line (it was 8.2 here)."""
+    web.api.create_person("ann")
+    backdate_people(web.config.database_url)
+    token = web.api.create_terminal("door-1")
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    punches = [
+        event("door-1", "ann", kind="in", wall_time=start),
+        event("door-1", "ann", kind="out", wall_time=start + timedelta(hours=8, minutes=15)),
+    ]
+    assert web.api.post_batch(token, batch("door-1", punches)).status_code == 200
+    api = web.api.admin("GET", "/admin/reports/month", params={"month": "2026-03"}).json()
+    assert api["rows"][0]["worked_hours"] == 8.25
+    page = web.get("/admin/reports", params={"date": "2026-03-02"}).text
+    month_row = re.search(r'<tr data-person="ann">(.*?)</tr>', page, re.S)
+    assert month_row is not None
+    assert "<td>8.25</td>" in month_row.group(1)
+
+
+def test_future_days_are_not_absent_on_the_page_and_in_the_export(web: Web) -> None:
+    web.api.create_person("ann")
+    backdate_people(web.config.database_url)
+    tomorrow = reports.local_today(reports.zone(web.config.site_timezone)) + timedelta(days=1)
+    page = web.get("/admin/reports", params={"date": tomorrow.isoformat()}).text
+    assert 'data-person="ann" data-status="not_yet"' in page
+    assert "0 absent, 1 not yet due" in page
+    exported = web.get(
+        "/admin/reports/export.csv",
+        params={"from": tomorrow.isoformat(), "to": (tomorrow + timedelta(days=2)).isoformat()},
+    )
+    assert [r["status"] for r in csv.DictReader(io.StringIO(exported.text))] == ["not_yet"] * 3
+
+
+def test_web_csv_neutralises_formulas(web: Web) -> None:
+    web.api.create_person("ann", name="=HYPERLINK(1)")
+    web.api.create_person("bob", name="Bob -5")
+    backdate_people(web.config.database_url)
+    exported = web.get("/admin/reports/export.csv", params={"from": "2026-03-02"})
+    names = [r["name"] for r in csv.DictReader(io.StringIO(exported.text))]
+    assert names == ["'=HYPERLINK(1)", "Bob -5"]
+
+
+def test_clock_offset_has_no_negative_zero(web: Web) -> None:
+    token = web.api.create_terminal("door-1")
+    beat = web.api.as_terminal(token, "POST", "/heartbeat", json=heartbeat("door-1"))
+    assert beat.status_code == 200
+    db = Database.from_url(web.config.database_url, pool_size=1)
+    try:
+        shown_as = {-0.04: ">0.0 s", 0.04: ">0.0 s", -1.26: ">-1.3 s", 2.0: ">+2.0 s"}
+        for stored, shown in shown_as.items():
+            with db.write() as conn:
+                conn.execute(sa.update(heartbeats).values(clock_offset_s=stored))
+            listing = web.get("/admin/terminals").text
+            assert shown in listing, stored
+            assert "-0.0" not in listing
+    finally:
+        db.dispose()
+
+
+def test_favicon_and_plurals(web: Web) -> None:
+    page = web.get("/admin/").text
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert icon is not None
+    served = web.get(icon.group(1))
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("image/svg+xml")
+    assert served.text.startswith("<svg")
+    web.api.enrol("ann", 1)
+    assert "and their 1 template from the server" in web.get("/admin/people/ann/delete").text

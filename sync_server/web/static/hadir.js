@@ -55,17 +55,17 @@ function renderBoard(board, data) {
   if (rows.length === 0) {
     const tr = document.createElement("tr");
     tr.className = "empty";
-    const td = cell(tr, "Nobody enrolled yet.");
+    const td = cell(tr, data.empty);
     td.colSpan = 7;
     rows.push(tr);
   }
   body.replaceChildren(...rows);
   const t = data.totals;
-  const totals = { in: t.present, late: t.late, absent: t.absent, people: t.people };
-  for (const [name, value] of Object.entries(totals)) {
-    const el = board.querySelector('[data-total="' + name + '"]');
-    if (el) el.textContent = String(value);
-  }
+  // Every tile is named after its total in the JSON (present, in_now, late, absent, ...).
+  board.querySelectorAll("[data-total]").forEach((el) => {
+    const value = t[el.dataset.total];
+    if (value !== undefined) el.textContent = String(value);
+  });
   board.querySelector("#board-updated").textContent = "Updated " + data.updated;
 }
 
