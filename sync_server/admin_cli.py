@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from edge.wording import plural
 from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
 
 EXIT_OK = 0
@@ -51,7 +52,7 @@ def cmd_person_add(args: argparse.Namespace) -> int:
                 print(f"  {photo}: rejected ({exc.reason or exc.status}): {exc}", file=sys.stderr)
                 continue
             state = "enrolled" if answer.get("created", True) else "already enrolled"
-            print(f"  {photo}: {state} ({answer['templates']} templates)")
+            print(f"  {photo}: {state} ({plural(answer['templates'], 'template')})")
             for warning in answer.get("warnings", []):
                 print(
                     f"  {photo}: warning: close to {warning['person_id']} "
@@ -78,7 +79,7 @@ def cmd_person_list(args: argparse.Namespace) -> int:
     for person in people:
         print(
             f"{person['id']:24s} {person['name']:30s} {person['group']:12s} "
-            f"{len(person['templates'])} templates"
+            f"{plural(len(person['templates']), 'template')}"
         )
     return EXIT_OK
 

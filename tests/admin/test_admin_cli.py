@@ -77,7 +77,7 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
         )
         assert added.returncode == 1, added.stderr  # two photos rejected
         assert "person barack_obama (Barack Obama) created" in added.stdout
-        assert f"{obama[0]}: enrolled (1 templates)" in added.stdout
+        assert f"{obama[0]}: enrolled (1 template)" in added.stdout
         assert "two_people.jpg: rejected (several_faces)" in added.stderr
         assert "dogs.jpg: rejected (no_face)" in added.stderr
 
@@ -92,6 +92,7 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
 
         removed = hadir("person", "rm", "obama_twin", env=env, cwd=tmp_path)
         assert removed.returncode == 0, removed.stderr
+        assert "1 template" in listed.stdout and "1 templates" not in listed.stdout
         assert "obama_twin" not in hadir("person", "list", env=env, cwd=tmp_path).stdout
 
         terminal = hadir("terminal", "add", "door-1", "--group", "default", env=env, cwd=tmp_path)
