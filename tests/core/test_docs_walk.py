@@ -43,6 +43,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
@@ -56,7 +57,9 @@ from edge.cli import build_parser
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = ROOT / "docs/operations.md"
 DOC_DATE = "2026-11-25"  # the example date in the docs' restore commands
-WALK_MARK = re.compile(r"^<!-- walk: ([a-z0-9-]+) -->\n```(?:sh|bash)\n(.*?)^```$", re.M | re.S)
+WALK_MARK = re.compile(
+    r"^ *<!-- walk: ([a-z0-9-]+) -->\n *```(?:sh|bash)\n(.*?)^ *```$", re.M | re.S
+)
 PG_ENV = "HADIR_TEST_POSTGRES_URL"
 
 
@@ -65,8 +68,8 @@ def _in_ci() -> bool:
 
 
 def walk_blocks(path: Path = OPERATIONS) -> dict[str, str]:
-    blocks = {m.group(1): m.group(2) for m in WALK_MARK.finditer(path.read_text())}
-    return blocks
+    # Blocks inside list items are indented: as typed, they are not.
+    return {m.group(1): textwrap.dedent(m.group(2)) for m in WALK_MARK.finditer(path.read_text())}
 
 
 def block(name: str) -> str:
@@ -93,8 +96,8 @@ def today() -> str:
 
 def _code_blocks(text: str) -> Iterator[str]:
     # Shell blocks only: plain ``` blocks hold program output and tables.
-    for match in re.finditer(r"^```(?:sh|bash)\n(.*?)^```$", text, re.M | re.S):
-        yield match.group(1)
+    for match in re.finditer(r"^ *```(?:sh|bash)\n(.*?)^ *```$", text, re.M | re.S):
+        yield textwrap.dedent(match.group(1))
 
 
 def _command_lines(code: str) -> Iterator[str]:
@@ -645,3 +648,27 @@ def test_registering_a_terminal_and_rotating_its_token_as_written(
         (machine.base / "etc/hadir/terminal_token").write_text(first)
         with pytest.raises(HadirError):  # the old token stopped working
             _terminal_sees(machine, server.url)
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_requeueing_events_after_a_server_restore_as_written(machine: Machine, who: str) -> None:
+    from edge.store import EdgeStore
+
+    path = machine.base / "var/lib/hadir/hadir-edge.sqlite3"
+    path.parent.mkdir(parents=True)
+    clock = [dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)]
+    with EdgeStore.open(path, device_id="door-1", now=lambda: clock[0]) as store:
+        before = store.record("emp-1", distance=0.3, margin=0.2).event
+        store.mark_synced([before.id])  # synced the day before the backup's date
+        clock[0] = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
+        after = store.record("emp-2", distance=0.3, margin=0.2).event
+        store.mark_synced([after.id])  # synced after it: gone from the restored server
+    for item in (path.parent, *path.parent.iterdir()):  # the service's user owns its store
+        os.chown(item, 65534, 65534)
+
+    script = substitute(block("requeue-events"), ("sudo -u hadir ", "sudo -u nobody "))
+    machine.run(machine.rooted(script), who)
+
+    with EdgeStore.open(path, device_id="door-1") as store:
+        assert [e.id for e in store.pending()] == [after.id]
+    assert machine.systemctl_calls() == ["systemctl stop hadir-edge", "systemctl start hadir-edge"]
