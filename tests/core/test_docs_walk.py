@@ -672,3 +672,46 @@ def test_requeueing_events_after_a_server_restore_as_written(machine: Machine, w
     with EdgeStore.open(path, device_id="door-1") as store:
         assert [e.id for e in store.pending()] == [after.id]
     assert machine.systemctl_calls() == ["systemctl stop hadir-edge", "systemctl start hadir-edge"]
+
+
+def documented_installer_runs() -> list[tuple[str, str, list[str]]]:
+    """(where, script name, arguments) of every installer command line in a shell block."""
+    found: list[tuple[str, str, list[str]]] = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for code in _code_blocks(path.read_text()):
+            for line in _command_lines(code):
+                if "install-edge.sh" not in line and "install-server.sh" not in line:
+                    continue
+                words = shlex.split(line, comments=True)
+                for i, word in enumerate(words):
+                    name = Path(word).name
+                    if name in {"install-edge.sh", "install-server.sh"}:
+                        where = f"{path.relative_to(ROOT)}: {line.strip()}"
+                        found.append((where, name, words[i + 1 :]))
+    return found
+
+
+def test_documented_installer_command_lines_are_accepted(tmp_path: Path) -> None:
+    """Each documented installer line, as a dry run below an empty --root: every option
+    exists, every value is accepted, and nothing would stop a real run."""
+    if shutil.which("dpkg-query") is None:
+        if _in_ci():
+            pytest.fail("dpkg-query is missing: CI runs on Debian")
+        pytest.skip("not a Debian-based system (no dpkg-query)")
+    runs = documented_installer_runs()
+    assert {name for _, name, _ in runs} == {"install-edge.sh", "install-server.sh"}
+    (tmp_path / "door-1.token").write_text("a-token-from-hadir-terminal-add\n")
+    for where, name, args in runs:
+        root = tmp_path / "root"
+        root.mkdir()
+        result = subprocess.run(
+            ["bash", str(ROOT / "scripts" / name), *args, "--dry-run", "--root", str(root)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, f"{where}\n{result.stderr}"
+        assert "would stop here" not in result.stderr, f"{where}\n{result.stderr}"
+        shutil.rmtree(root)
