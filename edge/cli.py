@@ -150,9 +150,12 @@ def _checked_edge_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_edge_run(args: argparse.Namespace) -> int:
-    from edge.daemon.runner import EdgeDaemon
+    from edge.daemon.signals import StartupCancelledError, install_signal_handlers
     from edge.logs import configure_logging
 
+    # First of all, before the heavy imports and the model loading: a SIGTERM or SIGHUP
+    # during start-up then stops it between two steps instead of killing it half-done.
+    signals = install_signal_handlers()
     # Before anything is created: a config that cannot run leaves no store behind.
     config = _checked_edge_config(args)
     # The config's [logging] applies unless the command line or HADIR_LOG_* chose otherwise.
@@ -160,8 +163,19 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
         args.log_level or os.environ.get("HADIR_LOG_LEVEL") or config.logging.level,
         args.log_format or os.environ.get("HADIR_LOG_FORMAT") or config.logging.format,
     )
-    daemon = EdgeDaemon.from_config(config)
-    daemon.install_signal_handlers()
+    from edge.daemon.runner import EdgeDaemon
+
+    try:
+        daemon = EdgeDaemon.from_config(config, signals=signals)
+    except StartupCancelledError as exc:
+        structlog.get_logger("hadir.daemon").info(
+            "daemon_stopped",
+            during="start-up",
+            detail=str(exc),
+            signal=signals.stopped_by.name if signals.stopped_by else None,
+            exit_code=signals.exit_code,
+        )
+        return signals.exit_code
     return daemon.run(max_frames=args.max_frames)
 
 

@@ -152,6 +152,7 @@ class FrameGrabber:
         self._name = name
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._stop_called = False
         self._slot: Frame | None = None
         # Everything below is guarded by _cond.
         self._state = CaptureState.STARTING
@@ -168,10 +169,17 @@ class FrameGrabber:
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> Self:
-        """Start the thread. Starting a started grabber does nothing; a stopped one refuses."""
-        if self._stop.is_set():
+        """Start the thread. Starting a started grabber does nothing; a stopped one refuses.
+
+        When the shared stop event is already set (SIGTERM during the daemon's start-up)
+        there is nothing to start: no thread, and ``latest()`` answers None at once.
+        """
+        if self._stop_called:
             raise RuntimeError("a stopped FrameGrabber cannot be restarted; make a new one")
         if self._thread is not None:
+            return self
+        if self._stop.is_set():
+            log.info("capture_not_started", source=self.source.description, reason="stopping")
             return self
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
@@ -183,6 +191,7 @@ class FrameGrabber:
         A read already blocked inside the camera driver cannot be interrupted; the
         source's own timeouts bound it, and a False return says it did not end.
         """
+        self._stop_called = True
         self._stop.set()
         with self._cond:
             self._cond.notify_all()

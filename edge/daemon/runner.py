@@ -12,13 +12,11 @@ run on their own threads and only touch the store and ``matcher.swap``.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -27,6 +25,7 @@ from edge import __version__
 from edge.capture import CaptureState, FrameGrabber, FrameSource, create_source
 from edge.config import EdgeConfig
 from edge.daemon.notify import SystemdNotifier, Watchdog
+from edge.daemon.signals import SignalRequests, StartupCancelledError, install_signal_handlers
 from edge.feedback import Feedback, Outcome, create_feedback
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Matcher
@@ -76,17 +75,21 @@ class EdgeDaemon:
         feedback: Feedback,
         notifier: SystemdNotifier | None = None,
         stop_event: threading.Event | None = None,
+        signals: SignalRequests | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.store = store
         self.feedback = feedback
         self.notifier = notifier or SystemdNotifier()
-        self.stop_event = stop_event or threading.Event()
+        self.stop_event = stop_event or (signals.stop_event if signals else threading.Event())
+        self.signals = signals
         self._monotonic = monotonic
         self.timings = StageTimings()
+        self._startup_step("load_gallery")
         with self.timings.stage("load_gallery"):
             self.matcher = Matcher(store.load_gallery())
+        self._startup_step("load_models")
         with self.timings.stage("load_models"):
             self.loop = RecognitionLoop(config.recognition, self.matcher, timings=self.timings)
         self.grabber = FrameGrabber(
@@ -103,7 +106,17 @@ class EdgeDaemon:
 
     @classmethod
     def from_config(cls, config: EdgeConfig, **overrides: Any) -> EdgeDaemon:
-        """Build every part from the config; keyword arguments replace parts."""
+        """Build every part from the config; keyword arguments replace parts.
+
+        Raises :class:`StartupCancelledError` when the stop event (``stop_event=`` or
+        ``signals=``) is set before it is done; what was built is closed again.
+        """
+        signals: SignalRequests | None = overrides.get("signals")
+        stop_event: threading.Event | None = overrides.get("stop_event") or (
+            signals.stop_event if signals else None
+        )
+        if stop_event is not None and stop_event.is_set():
+            raise StartupCancelledError("stopped before the store was opened")
         store = overrides.pop("store", None) or EdgeStore.open(
             config.store.resolve_path(config.data_dir),
             config.store,
@@ -113,8 +126,15 @@ class EdgeDaemon:
         source = overrides.pop("source", None) or create_source(config.capture.camera)
         feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
         sync_transport = overrides.pop("sync_transport", None)
-        daemon = cls(config, store=store, source=source, feedback=feedback, **overrides)
-        daemon.enable_sync(transport=sync_transport)
+        try:
+            daemon = cls(config, store=store, source=source, feedback=feedback, **overrides)
+            daemon.enable_sync(transport=sync_transport)
+        except BaseException:
+            # A failed or cancelled start must not leave the store (and its lock) open.
+            source.close()
+            feedback.close()
+            store.close()
+            raise
         return daemon
 
     def enable_sync(self, *, transport: Any = None) -> SyncService | None:
@@ -126,15 +146,18 @@ class EdgeDaemon:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT set the stop event; the main loop finishes its current frame."""
+    def install_signal_handlers(self) -> SignalRequests:
+        """Stop signals set the stop event, SIGUSR1 asks for a status line (edge.daemon.signals).
 
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("stop_requested", signal=signal.Signals(signum).name)
-            self.stop_event.set()
+        ``hadir edge run`` installs them before building the daemon instead, so that
+        start-up is covered too.
+        """
+        self.signals = install_signal_handlers(self.signals or SignalRequests(self.stop_event))
+        return self.signals
 
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+    def _startup_step(self, step: str) -> None:
+        if self.stop_event.is_set():
+            raise StartupCancelledError(f"stopped during start-up, before {step}")
 
     def run(self, *, max_frames: int | None = None, drain_on_end_s: float = 0.0) -> int:
         """Process frames until stopped, the replay ends, or the camera fails for good.
@@ -142,22 +165,22 @@ class EdgeDaemon:
         ``drain_on_end_s``: when a replayed clip ends, wait up to this long for the
         outbox to reach the server before stopping (the demo; a camera never ends).
         """
-        if self.sync is not None:
-            self._first_pull()
-            self.sync.start()
-        gallery = self.matcher.gallery
-        self.grabber.start()
-        self.notifier.ready(f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates")
-        log.info(
-            "daemon_ready",
-            device_id=self.config.device.id,
-            version=__version__,
-            people=len(gallery.person_ids),
-            templates=len(gallery),
-        )
         code = EXIT_OK
         try:
+            if self._start():
+                gallery = self.matcher.gallery
+                self.notifier.ready(
+                    f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates"
+                )
+                log.info(
+                    "daemon_ready",
+                    device_id=self.config.device.id,
+                    version=__version__,
+                    people=len(gallery.person_ids),
+                    templates=len(gallery),
+                )
             while not self.stop_event.is_set():
+                self._serve_signals()
                 frame = self.grabber.latest(timeout=0.5)
                 if frame is None:
                     self.watchdog.beat(frames_flowing=False)
@@ -182,21 +205,88 @@ class EdgeDaemon:
         finally:
             self.notifier.stopping("stopping")
             self.close()
-        log.info("daemon_stopped", exit_code=code, **self.stats())
+        stopped_by = self.signals.stopped_by if self.signals is not None else None
+        if code == EXIT_OK and self.signals is not None:
+            code = self.signals.exit_code
+        log.info(
+            "daemon_stopped",
+            exit_code=code,
+            signal=stopped_by.name if stopped_by is not None else None,
+            **self.stats(),
+        )
         return code
+
+    def _start(self) -> bool:
+        """First pull, sync jobs, camera; each only while no stop was requested.
+
+        False when a stop came first: the caller goes straight to :meth:`close`.
+        """
+        if self.sync is not None:
+            self._first_pull()
+            if self.stop_event.is_set():
+                return False
+            self.sync.start()
+        if self.stop_event.is_set():
+            return False
+        # Opening the camera happens on the grabber thread: a slow or hung open cannot
+        # hold up a stop (close() gives it capture_stop_timeout_s).
+        self.grabber.start()
+        return True
 
     def _first_pull(self) -> None:
         """A terminal with an empty mirror (first boot) tries one pull before READY, so it
-        recognises people from its first frame; offline it starts anyway."""
+        recognises people from its first frame; offline it starts anyway.
+
+        The pull runs on its own thread so that a stop is honoured at once even while
+        the request waits out ``sync.timeout_s`` on a server that accepted the connection
+        and says nothing. An abandoned pull is a daemon thread: it ends with the process,
+        and the store refuses its writes once closed.
+        """
         from edge.sync import SyncError
 
-        assert self.sync is not None
+        sync = self.sync
+        assert sync is not None
         if len(self.matcher.gallery):
             return
-        try:
-            self.sync.pull_once()
-        except SyncError as exc:
-            log.warning("first_pull_failed", error=str(exc))
+        done = threading.Event()
+
+        def pull() -> None:
+            try:
+                sync.pull_once()
+            except SyncError as exc:
+                log.warning("first_pull_failed", error=str(exc))
+            except Exception as exc:  # e.g. the store closed under an abandoned pull
+                if not self.stop_event.is_set():
+                    log.exception("first_pull_failed", error=str(exc))
+            finally:
+                done.set()
+
+        threading.Thread(target=pull, name="hadir-first-pull", daemon=True).start()
+        while not done.wait(0.1):
+            self._serve_signals()
+            if self.stop_event.is_set():
+                log.info("first_pull_abandoned", reason="stop requested")
+                return
+
+    def _serve_signals(self) -> None:
+        """Act on what signal handlers only noted (SIGUSR1: a status line)."""
+        if self.signals is not None and self.signals.take_status_request():
+            self.log_status()
+
+    def log_status(self) -> None:
+        """One ``daemon_status`` line with the counters, camera, gallery and sync state."""
+        gallery = self.matcher.gallery
+        fields: dict[str, Any] = {
+            "device_id": self.config.device.id,
+            "version": __version__,
+            "people": len(gallery.person_ids),
+            "templates": len(gallery),
+            "camera": self.grabber.health().as_dict(),
+            **self.stats(),
+        }
+        if self.sync is not None:
+            fields["sync"] = self.sync.status().as_dict()
+        log.info("daemon_status", **fields)
 
     def _drain(self, timeout_s: float) -> None:
         deadline = self._monotonic() + timeout_s
