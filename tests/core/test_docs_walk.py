@@ -715,3 +715,95 @@ def test_documented_installer_command_lines_are_accepted(tmp_path: Path) -> None
         assert result.returncode == 0, f"{where}\n{result.stderr}"
         assert "would stop here" not in result.stderr, f"{where}\n{result.stderr}"
         shutil.rmtree(root)
+
+
+def _server_rows(url: str, person_ids: list[str]) -> None:
+    """A migrated server database with one event and one rejected event per person."""
+    from sync_server import db as server_db
+
+    database = server_db.Database.from_url(url, pool_size=1)
+    try:
+        server_db.migrate(database)
+        now = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+        with database.write() as conn:
+            for person in person_ids:
+                event = {
+                    "id": uuid.uuid4(), "device_id": "door-1", "person_id": person, "kind": "in",
+                    "wall_time": now, "clock_synced": True, "monotonic": 1.0, "boot_id": "b",
+                    "distance": 0.3, "margin": 0.2, "corrected_time": now,
+                    "time_source": "terminal", "received_at": now, "person_known": True,
+                    "effective_us": 0,
+                }  # fmt: skip
+                conn.execute(server_db.events.insert().values(**event))
+                rejected = {
+                    "event_id": uuid.uuid4(), "device_id": "door-1", "reason": "future_time",
+                    "detail": "", "received_at": now,
+                    "payload": json.dumps({"id": str(uuid.uuid4()), "person_id": person}),
+                }  # fmt: skip
+                conn.execute(server_db.rejected_events.insert().values(**rejected))
+    finally:
+        database.dispose()
+
+
+def _server_people(url: str) -> tuple[list[str], list[str]]:
+    """Person ids in events, and in rejected events' payloads."""
+    import sqlalchemy as sa
+
+    from sync_server import db as server_db
+
+    database = server_db.Database.from_url(url, pool_size=1)
+    try:
+        with database.read() as conn:
+            events = conn.execute(sa.select(server_db.events.c.person_id)).scalars().all()
+            payloads = conn.execute(sa.select(server_db.rejected_events.c.payload)).scalars()
+            rejected = [json.loads(p)["person_id"] for p in payloads]
+    finally:
+        database.dispose()
+    return sorted(events), sorted(rejected)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", WHO)
+def test_erasing_a_persons_attendance_as_written(
+    machine: Machine, who: str, pg_cluster: tuple[dict[str, str], object]
+) -> None:
+    import sqlalchemy as sa
+
+    from edge.store import EdgeStore
+
+    pg_env, engine = pg_cluster
+    assert isinstance(engine, sa.Engine)
+    machine.pg_env = pg_env
+    people = ["emp-17", "emp-18"]
+    sqlite_path = machine.base / "var/lib/hadir-server/hadir-server.db"
+    sqlite_path.parent.mkdir(parents=True)
+    sqlite_url = f"sqlite:///{sqlite_path}"
+    _server_rows(sqlite_url, people)
+    db = f"hadir_walk_{uuid.uuid4().hex[:10]}"
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
+    pg_url = engine.url.set(database=db).render_as_string(hide_password=False)
+    try:
+        _server_rows(pg_url, people)
+        edge = machine.base / "var/lib/hadir/hadir-edge.sqlite3"
+        edge.parent.mkdir(parents=True)
+        with EdgeStore.open(edge, device_id="door-1") as store:
+            for person in people:
+                store.record(person, distance=0.3, margin=0.2)
+        for item in (edge.parent, *edge.parent.iterdir()):
+            os.chown(item, 65534, 65534)
+
+        script = substitute(
+            block("erase-attendance"),
+            ("sudo -u hadir ", "sudo -u nobody "),
+            ("psql hadir ", f"psql {db} "),
+        )
+        machine.run(machine.rooted(script), who)
+
+        assert _server_people(sqlite_url) == (["emp-18"], ["emp-18"])
+        assert _server_people(pg_url) == (["emp-18"], ["emp-18"])
+        with EdgeStore.open(edge, device_id="door-1") as store:
+            assert [e.person_id for e in store.events()] == ["emp-18"]
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
