@@ -807,3 +807,19 @@ def test_erasing_a_persons_attendance_as_written(
     finally:
         with engine.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_rotating_the_admin_token_as_written(machine: Machine, who: str) -> None:
+    from edge.credentials import read_first_line
+
+    (machine.base / "etc/hadir").mkdir(mode=0o755)
+    token_file = machine.base / "etc/hadir/admin_token"
+    token_file.write_text("the-old-admin-token\n")
+    token_file.chmod(0o600)
+    machine.run(machine.rooted(block("rotate-admin-token")), who)
+    info = token_file.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+    token = read_first_line(token_file, "admin token")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token), token
+    assert machine.systemctl_calls() == ["systemctl restart hadir-server"]
