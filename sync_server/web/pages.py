@@ -28,7 +28,13 @@ import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -937,4 +943,11 @@ def mount(app: FastAPI) -> None:
         app.add_exception_handler(kind, handler)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
+
+    # Pages link their icon; a browser showing anything else (the API docs, a JSON answer)
+    # still asks for /favicon.ico, and a 404 there fills every session's log.
+    async def favicon() -> Response:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    app.add_api_route("/favicon.ico", favicon, include_in_schema=False)
     app.add_middleware(SecurityHeaders)

@@ -137,6 +137,9 @@ def test_admin_day_in_a_real_browser(
         lambda request: None if request.url.startswith(server.url) else foreign.append(request.url),
     )
     page.on("dialog", lambda dialog: dialog.accept())
+    # No request may miss, the browser's own favicon request included.
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
 
     # Log in: a wrong password first.
     page.goto(server.url + "/admin/")
@@ -202,7 +205,8 @@ def test_admin_day_in_a_real_browser(
     row = page.locator('#today-table tr[data-person="lmm"][data-status="in_only"]')
     row.wait_for(timeout=15_000)
     assert page.evaluate("() => window.__sameDocument === true"), "the board reloaded"
-    assert page.locator('[data-total="in"]').inner_text() == "1"
+    assert page.locator('[data-total="in_now"]').inner_text() == "1"
+    assert page.locator('[data-total="present"]').inner_text() == "1"
     assert "in only" in row.inner_text()
     _check(page, shots, "06-today-live")
 
@@ -247,6 +251,7 @@ def test_admin_day_in_a_real_browser(
     page.goto(server.url + "/admin/reports")
     assert "/admin/login" in page.url
     assert foreign == [], f"requests left the server: {foreign}"
+    assert missing == [], f"404 answers: {missing}"
     context.close()
 
 

@@ -383,5 +383,7 @@ def test_favicon_and_plurals(web: Web) -> None:
     assert served.status_code == 200
     assert served.headers["content-type"].startswith("image/svg+xml")
     assert served.text.startswith("<svg")
+    root = web.get("/favicon.ico")  # asked for by browsers on pages without the link
+    assert (root.status_code, root.text) == (200, served.text)
     web.api.enrol("ann", 1)
     assert "and their 1 template from the server" in web.get("/admin/people/ann/delete").text
