@@ -244,6 +244,17 @@ source_version() {
 # older A B: version A sorts before version B.
 older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
 
+# config_value SECTION KEY: that value in an existing edge.toml ("" when unset or unreadable).
+config_value() {
+    "$PYTHON" - "$CONFIG" "$1" "$2" 2>/dev/null <<'PY' || true
+import sys
+import tomllib
+
+with open(sys.argv[1], "rb") as f:
+    print(tomllib.load(f).get(sys.argv[2], {}).get(sys.argv[3], ""))
+PY
+}
+
 # The venv's hadir command on the PATH (/usr/local/bin, in sudo's secure_path too), so
 # "hadir ..." works as the docs write it. Someone else's file there is left alone.
 LINK_TARGET=/opt/hadir/venv/bin/hadir
@@ -615,7 +626,18 @@ step "configuration $ETC_DIR"
 [ -d "$ETC_DIR" ] || run install -d -m 0755 "$ETC_DIR"
 if [ -e "$CONFIG" ]; then
     have "$CONFIG exists: left as it is"
-    [ -z "$SERVER_URL$DEVICE_ID" ] || warn "--server-url/--device-id only shape a new edge.toml; edit $CONFIG"
+    # Quiet when the file already says what the options say (a re-run with the same flags).
+    same=1
+    if [ -n "$SERVER_URL" ]; then
+        current=$(config_value sync server_url)
+        [ "${current%/}" = "${SERVER_URL%/}" ] || same=0
+    fi
+    if [ -n "$DEVICE_ID" ] && [ "$(config_value device id)" != "$DEVICE_ID" ]; then same=0; fi
+    if [ "$same" -eq 0 ]; then
+        warn "--server-url/--device-id only shape a new edge.toml; edit $CONFIG"
+    elif [ -n "$SERVER_URL$DEVICE_ID" ]; then
+        have "$CONFIG has this ${SERVER_URL:+server_url}${SERVER_URL:+${DEVICE_ID:+ and }}${DEVICE_ID:+device id}"
+    fi
 else
     # Group hadir may read it (the service user); no one else needs to.
     edge_template | put_file 0640 root hadir "$CONFIG"

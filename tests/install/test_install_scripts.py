@@ -836,3 +836,16 @@ def test_server_next_steps_work_on_a_minimal_debian(sandbox: Sandbox, tmp_path: 
         )
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout.lower(), result.stdout
+
+
+def test_edge_rerun_with_the_same_flags_does_not_warn(sandbox: Sandbox) -> None:
+    _fake_installed_edge(sandbox, "generic")
+    config = sandbox.root / "etc/hadir/edge.toml"
+    config.write_text('[device]\nid = "door-1"\n\n[sync]\nserver_url = "https://x.example:8600"\n')
+    args = ("--platform", "generic", "--device-id", "door-1")
+    result = dry_run(sandbox, EDGE, *args, "--server-url", "https://x.example:8600/")
+    assert "only shape a new edge.toml" not in result.stderr, result.stderr
+    assert "edge.toml has this server_url and device id" in result.stdout
+
+    result = dry_run(sandbox, EDGE, *args, "--server-url", "https://y.example:8600")
+    assert "--server-url/--device-id only shape a new edge.toml" in result.stderr
