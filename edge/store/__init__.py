@@ -22,8 +22,10 @@ from edge.store.errors import (
     StoreError,
     StoreFullError,
     StoreIOError,
+    StoreLockedError,
     StoreReadOnlyError,
 )
+from edge.store.lock import StoreLock, lock_holder
 from edge.store.migrations import SCHEMA_VERSION
 from edge.store.store import EdgeStore
 from edge.store.types import (
@@ -32,6 +34,7 @@ from edge.store.types import (
     Outcome,
     RecordResult,
     RejectedEvent,
+    StoreHealth,
     StoreStats,
 )
 
@@ -54,10 +57,14 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreFullError",
+    "StoreHealth",
     "StoreIOError",
+    "StoreLock",
+    "StoreLockedError",
     "StoreReadOnlyError",
     "StoreStats",
     "kernel_clock_synced",
+    "lock_holder",
     "read_boot_id",
     "utc_now",
     "uuid7",

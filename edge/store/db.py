@@ -100,6 +100,11 @@ def translate(exc: sqlite3.Error, *, path: Path | None, action: str) -> StoreErr
             f"nothing was written ({name})"
         )
     if primary in (_SQLITE_READONLY, _SQLITE_PERM):
+        if _not_writable(path):
+            return StoreReadOnlyError(
+                f"{action}: {where}: this user cannot write the file (owner or permissions, "
+                f"or a read-only mount) ({name})"
+            )
         return StoreReadOnlyError(f"{action}: {where}: the database is read-only ({name})")
     if primary == _SQLITE_CANTOPEN:
         if _not_writable(path):

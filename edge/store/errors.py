@@ -36,6 +36,10 @@ class StoreBusyError(StoreError, TimeoutError):
     """Another connection held the write lock for longer than ``busy_timeout_s``."""
 
 
+class StoreLockedError(StoreError, RuntimeError):
+    """Another process (a second daemon) holds the store's exclusive lock."""
+
+
 class StoreCorruptError(StoreError, RuntimeError):
     """The file is damaged or is not an SQLite database."""
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time as _time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -60,12 +61,14 @@ from edge.store.errors import (
     StoreError,
     StoreReadOnlyError,
 )
+from edge.store.lock import StoreLock
 from edge.store.types import (
     Backlog,
     EnrolmentApplied,
     Outcome,
     RecordResult,
     RejectedEvent,
+    StoreHealth,
     StoreStats,
 )
 
@@ -76,6 +79,8 @@ MAX_TEMPLATES_PER_PERSON = 64
 _PRUNE_CHUNK = 1000
 _MAX_REASON = 500
 _MAX_CURSOR_KEY = 100
+_MAX_HEALTH_ERROR = 200
+PROBE_CURSOR = "store_probe"
 
 _device_id_adapter: TypeAdapter[str] = TypeAdapter(DeviceId)
 _person_id_adapter: TypeAdapter[str] = TypeAdapter(PersonId)
@@ -96,6 +101,10 @@ _SQL_UPSERT_PERSON = (
     "INSERT INTO people (person_id, name, version, updated_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (person_id) DO UPDATE SET name = excluded.name, version = excluded.version, "
     "updated_at = excluded.updated_at"
+)
+_SQL_UPSERT_CURSOR = (
+    "INSERT INTO cursors (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) "
+    "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
 _SQL_PENDING = (
     f"SELECT {_EVENT_COLUMNS} FROM events WHERE sync_state = 'pending' ORDER BY seq LIMIT ?"
@@ -189,9 +198,11 @@ class EdgeStore:
         boot_id: str,
         clock_synced: Callable[[], bool],
         schema_version: int,
+        lock: StoreLock | None = None,
     ) -> None:
         # Private: use EdgeStore.open().
         self._pool = pool
+        self._lock = lock
         self._config = config
         self._device_id = device_id
         self._zone = zone
@@ -200,6 +211,11 @@ class EdgeStore:
         self._boot_id = boot_id
         self._clock_synced = clock_synced
         self._schema_version = schema_version
+        self._health_lock = threading.Lock()
+        self._write_errors = 0
+        self._consecutive_errors = 0
+        self._last_error: str | None = None
+        self._failing_since: float | None = None
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -216,12 +232,17 @@ class EdgeStore:
         boot_id: str | None = None,
         clock_synced: Callable[[], bool] | None = None,
         read_only: bool = False,
+        exclusive: bool = False,
     ) -> EdgeStore:
         """Open (creating or upgrading) the store at ``path``; ``":memory:"`` for tests.
 
         Raises :class:`~edge.store.errors.SchemaTooNewError` for a file of a newer
-        hadir, :class:`~edge.store.errors.NotAStoreError` for a foreign file, and
-        the I/O errors of :mod:`edge.store.errors` when it cannot be opened.
+        hadir, :class:`~edge.store.errors.NotAStoreError` for a foreign file,
+        :class:`~edge.store.errors.StoreReadOnlyError` for a file this process cannot
+        write (unless ``read_only``), and the I/O errors of :mod:`edge.store.errors`
+        when it cannot be opened. ``exclusive`` (the daemon) holds the lock of
+        :mod:`edge.store.lock` until :meth:`close`; a second exclusive open of the same
+        file raises :class:`~edge.store.errors.StoreLockedError`.
         """
         config = config if config is not None else StoreConfig()
         try:
@@ -235,6 +256,8 @@ class EdgeStore:
         file_path = None if os.fspath(path) == MEMORY else Path(path)
         if file_path is None and read_only:
             raise ConfigError("an in-memory store cannot be read-only")
+        if exclusive and (file_path is None or read_only):
+            raise ConfigError("only a read-write store file can be opened exclusive")
         created = False
         if file_path is not None and not read_only:
             try:
@@ -242,6 +265,8 @@ class EdgeStore:
             except OSError as exc:
                 raise translate_os_error(exc, path=file_path, action="open the store") from exc
             created = not file_path.exists()
+        # Before the file is touched: a second daemon must not even run migrations.
+        lock = StoreLock.acquire(file_path) if exclusive and file_path is not None else None
         try:
             pool = ConnectionPool(
                 file_path,
@@ -250,15 +275,21 @@ class EdgeStore:
                 busy_timeout_s=config.busy_timeout_s,
             )
         except sqlite3.Error as exc:
+            if lock is not None:
+                lock.release()
             raise translate(exc, path=file_path, action="open the store") from exc
         try:
             with pool.connection() as db:
                 version = cls._prepare(db, file_path, read_only=read_only, now=now)
         except sqlite3.Error as exc:
             pool.close()
+            if lock is not None:
+                lock.release()
             raise translate(exc, path=file_path, action="open the store") from exc
         except BaseException:
             pool.close()
+            if lock is not None:
+                lock.release()
             raise
         if created and file_path is not None:
             fsync_directory(file_path.parent)
@@ -272,6 +303,7 @@ class EdgeStore:
             boot_id=boot,
             clock_synced=clock_synced if clock_synced is not None else ClockSyncStatus(),
             schema_version=version,
+            lock=lock,
         )
 
     @staticmethod
@@ -282,6 +314,8 @@ class EdgeStore:
         if path is not None and not read_only:
             db.enable_wal()
         applied = migrations.migrate(db, path=path, now=now(), read_only=read_only)
+        if path is not None and not read_only:
+            _check_writable(db)
         after = migrations.schema_version(db)
         if applied:
             _log.info(
@@ -302,6 +336,8 @@ class EdgeStore:
             with contextlib.suppress(StoreError, sqlite3.Error), self._pool.connection() as db:
                 db.execute("PRAGMA optimize")
         self._pool.close()
+        if self._lock is not None:
+            self._lock.release()
 
     @property
     def closed(self) -> bool:
@@ -351,8 +387,10 @@ class EdgeStore:
         with self._pool.connection() as db:
             try:
                 db.execute("BEGIN IMMEDIATE")
+                before = db.conn.total_changes
                 try:
                     yield db
+                    wrote = db.conn.total_changes != before
                     db.execute("COMMIT")
                 except BaseException:
                     if db.conn.in_transaction:
@@ -360,7 +398,58 @@ class EdgeStore:
                             db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise translate(exc, path=self.path, action=action) from exc
+                error = translate(exc, path=self.path, action=action)
+                self._write_failed(error)
+                raise error from exc
+        if wrote:
+            # A commit that changed nothing proves nothing about the disk.
+            self._write_succeeded()
+
+    def _write_failed(self, error: StoreError) -> None:
+        with self._health_lock:
+            self._write_errors += 1
+            self._consecutive_errors += 1
+            self._last_error = f"{type(error).__name__}: {error}"[:_MAX_HEALTH_ERROR]
+            if self._failing_since is None:
+                self._failing_since = float(self._monotonic())
+            first = self._consecutive_errors == 1
+        if first:
+            _log.error("store_write_failing", error=self._last_error, errors=self._write_errors)
+
+    def _write_succeeded(self) -> None:
+        with self._health_lock:
+            if self._consecutive_errors == 0:
+                return
+            failed, since = self._consecutive_errors, self._failing_since
+            self._consecutive_errors = 0
+            self._failing_since = None
+        down = None if since is None else round(float(self._monotonic()) - since, 1)
+        _log.info("store_write_recovered", failed_writes=failed, failing_for_s=down)
+
+    def health(self) -> StoreHealth:
+        """Whether the last write succeeded, and the failures since :meth:`open`."""
+        with self._health_lock:
+            since = self._failing_since
+            return StoreHealth(
+                errors=self._write_errors,
+                consecutive_errors=self._consecutive_errors,
+                last_error=self._last_error,
+                failing_for_s=None
+                if since is None
+                else max(0.0, float(self._monotonic()) - since),
+            )
+
+    def probe_write(self) -> None:
+        """Commit one small row (with fsync): can the store save right now?
+
+        Raises the write's :class:`StoreError`, and updates :meth:`health` either way.
+        The daemon calls it only while writes are failing, to see a recovery (or confirm
+        the failure) without waiting for the next face; a healthy store is never probed,
+        so it costs an SD card nothing.
+        """
+        stamp = format_time(self._wall_now())
+        with self._write("test a write") as db:
+            db.execute(_SQL_UPSERT_CURSOR, (PROBE_CURSOR, stamp, stamp))
 
     @contextlib.contextmanager
     def _read(self, action: str) -> Iterator[Database]:
@@ -597,6 +686,17 @@ class EdgeStore:
         mirror as it was.
         """
         checked = _checked_page(page)
+        if not checked.reset and not checked.changes and checked.version == checked.since:
+            # The usual answer to a pull (every 30 s): nothing new. No transaction, so
+            # no commit and no fsync: 2,880 of them a day wear an SD card, and a pull
+            # with nothing to apply must not fail because the disk is full.
+            current = self.enrolment_version()
+            if checked.since != current:
+                raise EnrolmentPageError(
+                    f"page starts at version {checked.since} but the mirror is at {current}; "
+                    "ask again from the mirror's version"
+                )
+            return EnrolmentApplied(checked.since, checked.version, 0, 0, False)
         with self._write("apply an enrolment page") as db:
             current = int(db.execute("SELECT version FROM mirror WHERE id = 1").fetchone()[0])
             if not checked.reset and checked.since != current:
@@ -714,6 +814,20 @@ class EdgeStore:
                 db.execute(f"PRAGMA wal_checkpoint({mode.upper()})")
             except sqlite3.Error as exc:
                 raise translate(exc, path=self.path, action="checkpoint") from exc
+
+
+def _check_writable(db: Database) -> None:
+    """Raise the sqlite3 error of a write, without writing anything.
+
+    SQLite opens a file this process may not write (permissions, another owner) read-only
+    without a word, and even ``BEGIN IMMEDIATE`` succeeds then; the first statement that
+    writes is what fails. Rolled back, this one leaves nothing on the disk.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("UPDATE mirror SET version = version WHERE id = 1")
+    finally:
+        db.execute("ROLLBACK")
 
 
 def _positive(value: int, name: str) -> int:

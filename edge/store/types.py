@@ -83,3 +83,33 @@ class StoreStats:
     enrolment_version: int
     db_bytes: int
     wal_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store can save: what STATUS, the heartbeat and the daemon's exit code say.
+
+    Only writes that reached SQLite count: a failed one (full disk, read-only file, I/O
+    error, lock timeout) makes the state ``error`` until a later write changes the file
+    again. Refused input (:class:`~edge.store.errors.EventError`, a bad enrolment page)
+    says nothing about the disk and is not counted.
+    """
+
+    errors: int
+    """Writes that failed since the store was opened."""
+    consecutive_errors: int
+    """Writes that failed since the last one that succeeded."""
+    last_error: str | None
+    """The last failed write's error (kept after a recovery, for the record)."""
+    failing_for_s: float | None
+    """Monotonic seconds since the first failure of the current run of failures;
+    ``None`` while the last write succeeded."""
+
+    @property
+    def ok(self) -> bool:
+        return self.consecutive_errors == 0
+
+    @property
+    def state(self) -> str:
+        """``ok`` or ``error``: the heartbeat's ``store_state``."""
+        return "ok" if self.ok else "error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, encode_template
 from edge.recognize.matcher import Gallery
 from edge.store import EdgeStore, EnrolmentPageError
-from tests.store.conftest import OpenStore, delete, page, template, upsert
+from tests.store.conftest import FakeClock, OpenStore, delete, page, template, upsert
 
 
 def _state(store: EdgeStore) -> tuple[int, dict[str, str], dict[str, list[bytes]]]:
@@ -66,6 +67,34 @@ def test_empty_page_moves_the_version(store: EdgeStore) -> None:
     assert not store.apply_enrolment(page(0)).changed
     store.apply_enrolment(page(0, version=7))  # the server compacted changes away
     assert store.enrolment_version() == 7
+
+
+def test_a_page_with_nothing_new_writes_nothing(file_store: EdgeStore, clock: FakeClock) -> None:
+    """A pull every 30 s mostly brings nothing: that must not be a commit (and an fsync)."""
+    file_store.apply_enrolment(page(0, upsert(1, "alice")))
+    file_store.checkpoint("truncate")
+    assert file_store.path is not None
+    wal = Path(f"{file_store.path}-wal")
+    # data_version changes for this connection whenever another connection commits.
+    watcher = sqlite3.connect(file_store.path)
+    try:
+        before = watcher.execute("PRAGMA data_version").fetchone()[0]
+        wal_before = wal.stat().st_size
+        for _ in range(100):
+            clock.advance(30)  # pull_interval_s
+            applied = file_store.apply_enrolment(page(1))
+            assert (applied.since, applied.version, applied.changed) == (1, 1, False)
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] == before
+        assert wal.stat().st_size == wal_before == 0
+        # A page that does change something still commits.
+        file_store.apply_enrolment(page(1, version=2))
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] != before
+        assert file_store.enrolment_version() == 2
+    finally:
+        watcher.close()
+    # An empty page from the wrong version is still refused, not ignored.
+    with pytest.raises(EnrolmentPageError, match="mirror is at 2"):
+        file_store.apply_enrolment(page(1))
 
 
 def test_reset_page_replaces_the_whole_mirror(store: EdgeStore) -> None:

@@ -94,11 +94,22 @@ def _assert_full_disk_handled(report: dict[str, Any]) -> None:
     assert report["page_error"] == "StoreFullError"
     assert (report["version_after_failed_page"], report["people_after_failed_page"]) == (2, 2)
     assert report["integrity"] == ["ok"]
+    # The store says it cannot save (STATUS, heartbeat and exit code read this).
+    full = report["health_when_full"]
+    assert full["state"] == "error", full
+    assert full["errors"] == full["consecutive_errors"] == 1
+    assert full["last_error"].startswith("StoreFullError: record an event")
+    # The page that did not fit counted too; the reads in between did not.
+    assert report["health_before_recovery"]["consecutive_errors"] == 2
     # Space back: the same process records and applies pages again.
     assert report["after_recovery"] == "recorded"
     assert report["version_after_recovery"] == 22
     assert report["events_after_recovery"] == report["events_in_db"] + 1
     assert report["integrity_after_recovery"] == ["ok"]
+    recovered = report["health_after_recovery"]
+    assert recovered["state"] == "ok", recovered
+    assert (recovered["errors"], recovered["consecutive_errors"]) == (2, 0)
+    assert recovered["last_error"] == report["health_before_recovery"]["last_error"]
 
 
 def test_file_size_limit_is_a_clear_full_error(tmp_path: Path) -> None:
@@ -125,6 +136,29 @@ def test_full_tmpfs_is_a_clear_full_error(namespace: Sequence[str], tmp_path: Pa
     assert "SQLITE_FULL" in report["record_error_message"]
 
 
+def test_probe_write_fails_while_nothing_can_be_written_and_sees_the_recovery(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        _worker("probe", str(tmp_path / "edge.sqlite3")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    report = _report(done.stdout)
+    assert report["health_before"]["state"] == "ok"
+    assert report["errors"] == ["StoreFullError", "StoreFullError"]
+    failing = report["health_failing"]
+    assert (failing["state"], failing["errors"], failing["consecutive_errors"]) == ("error", 2, 2)
+    assert failing["last_error"].startswith("StoreFullError: record an event")
+    after = report["health_after_probe"]
+    assert (after["state"], after["errors"], after["consecutive_errors"]) == ("ok", 2, 0)
+    assert report["probe_cursor"]
+    assert report["events"] == 1  # the probe wrote no event
+
+
 def test_read_only_mount_refuses_to_open_a_closed_store(
     namespace: Sequence[str], tmp_path: Path
 ) -> None:
@@ -145,7 +179,7 @@ def test_read_only_mount_refuses_to_open_a_closed_store(
     assert "read-only file system" in report["open_error_message"]
 
 
-def test_read_only_mount_after_a_crash_reads_but_refuses_writes(
+def test_read_only_mount_after_a_crash_refuses_writing_but_reads(
     namespace: Sequence[str], tmp_path: Path
 ) -> None:
     mount = tmp_path / "mnt"
@@ -160,10 +194,12 @@ def test_read_only_mount_after_a_crash_reads_but_refuses_writes(
         _worker("readonly", db),
     )
     report = _report(out)
-    assert report["open_error"] is None, report
-    assert report["record_error"] == "StoreReadOnlyError"
+    # Refused at open, as docs/store.md promises: not found out at the first face.
+    assert report["open_error"] == "StoreReadOnlyError", report
     assert report["is_permission_error"]
-    assert report["pending"] == 3
+    assert "read-only" in report["open_error_message"]
+    # Opened read-only, the three events of before the crash are all there.
+    assert report["pending_read_only"] == 3, report
 
 
 def test_store_opened_read_only(open_store: OpenStore, tmp_path: Path) -> None:
