@@ -26,6 +26,7 @@ import sqlalchemy as sa
 import structlog
 
 from edge.errors import HadirError
+from edge.wording import plural
 from sync_server.config import WebConfig
 from sync_server.db import Database, admin_accounts, utcnow, web_sessions
 
@@ -176,7 +177,7 @@ def check_login(
             return LoginOutcome(
                 None,
                 "this account is locked after too many failed logins; try again in "
-                f"{_minutes(row.locked_until - now)} minutes",
+                f"{plural(_minutes(row.locked_until - now), 'minute')}",
                 locked=True,
             )
         if not verify_password(password, row.password_hash):
@@ -198,8 +199,8 @@ def check_login(
             if "locked_until" in values:
                 return LoginOutcome(
                     None,
-                    f"wrong password; the account is now locked for {config.lockout_minutes} "
-                    "minutes",
+                    "wrong password; the account is now locked for "
+                    f"{plural(config.lockout_minutes, 'minute')}",
                     locked=True,
                 )
             return wrong

@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from sync_server import reports
-from sync_server.db import Database, heartbeats
+from sync_server.config import WebConfig
+from sync_server.db import Database, heartbeats, migrate
+from sync_server.web import accounts
 from tests.reports.helpers import backdate_people
 from tests.server.helpers import batch, event, heartbeat, table_counts, utcnow
 from tests.web.conftest import Web
@@ -387,3 +389,18 @@ def test_favicon_and_plurals(web: Web) -> None:
     assert (root.status_code, root.text) == (200, served.text)
     web.api.enrol("ann", 1)
     assert "and their 1 template from the server" in web.get("/admin/people/ann/delete").text
+
+
+def test_lockout_minutes_in_the_right_number(db_url: str) -> None:
+    config = WebConfig(max_login_failures=1, lockout_minutes=1)
+    db = Database.from_url(db_url, pool_size=1)
+    try:
+        migrate(db)
+        accounts.set_account(db, "bob", "correct horse battery")
+        now = utcnow()
+        locked = accounts.check_login(db, "bob", "wrong", config, now=now)
+        assert (locked.problem or "").endswith("locked for 1 minute")
+        refused = accounts.check_login(db, "bob", "wrong", config, now=now + timedelta(seconds=5))
+        assert (refused.problem or "").endswith("try again in 1 minute")
+    finally:
+        db.dispose()
