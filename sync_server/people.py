@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from edge.wording import plural
 from sync_server import feed
 from sync_server.db import Database, people, templates, utcnow
 from sync_server.errors import ApiError
@@ -127,8 +128,8 @@ def add_templates(
             raise ApiError(
                 409,
                 "too_many_templates",
-                f"{person_id} has {len(person.templates)} templates; at most {MAX_TEMPLATES} "
-                "are allowed (delete some first)",
+                f"{person_id} has {plural(len(person.templates), 'template')}; at most "
+                f"{MAX_TEMPLATES} are allowed (delete some first)",
             )
         known = {t.photo_sha256 for t in person.templates if t.photo_sha256}
         ids: list[int] = []

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sync_server import reports
+from sync_server import people, reports
 from sync_server.config import WebConfig
 from sync_server.db import Database, heartbeats, migrate
 from sync_server.web import accounts
 from tests.reports.helpers import backdate_people
-from tests.server.helpers import batch, event, heartbeat, table_counts, utcnow
+from tests.server.helpers import batch, event, heartbeat, table_counts, template, utcnow
 from tests.web.conftest import Web
 
 LMM = "people/lin_manuel_miranda/lmm1.png"
@@ -404,3 +404,14 @@ def test_lockout_minutes_in_the_right_number(db_url: str) -> None:
         assert (refused.problem or "").endswith("try again in 1 minute")
     finally:
         db.dispose()
+
+
+def test_too_many_templates_counts_in_the_right_number(web: Web) -> None:
+    web.api.enrol("ann", 1)
+    response = web.api.admin(
+        "POST",
+        "/admin/people/ann/templates",
+        json={"templates": [template(seed) for seed in range(2, 2 + people.MAX_TEMPLATES)]},
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("ann has 1 template; at most")
