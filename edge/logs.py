@@ -2,6 +2,12 @@
 
 Under systemd stdout is the journal, not a TTY: one JSON object per line.
 On a terminal: readable ``key=value`` lines.
+
+Libraries log through the standard library (httpx, alembic, uvicorn, apscheduler, SQLAlchemy)
+or :mod:`warnings` (gpiozero's pin factory fallbacks). Both go through the same renderer as
+structlog's own events, so the journal never gets a plain-text line between JSON objects;
+and they are kept at WARNING, because their INFO lines (every HTTP request, every Alembic
+plugin loaded) describe their internals, not ours.
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ import sys
 from typing import TextIO, cast
 
 import structlog
+
+# stdlib loggers under this name are ours and follow the configured level.
+OWN_LOGGER = "hadir"
+THIRD_PARTY_LEVEL = logging.WARNING
 
 
 class _StderrProxy:
@@ -43,11 +53,12 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         if use_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -55,6 +66,29 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(
-        level=numeric, stream=stream, format="%(name)s %(levelname)s %(message)s", force=True
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # A traceback becomes one "exception" string: one JSON line, not thirty.
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(max(numeric, THIRD_PARTY_LEVEL))
+    logging.getLogger(OWN_LOGGER).setLevel(numeric)
+    # warnings.warn (gpiozero's PinFactoryFallback, deprecations) would print two plain lines.
+    logging.captureWarnings(True)

@@ -87,8 +87,13 @@ def cmd_person_list(args: argparse.Namespace) -> int:
 def cmd_terminal_add(args: argparse.Namespace) -> int:
     with _client(args) as client:
         answer = client.create_terminal(args.id, args.group, args.description)
-    print(f"terminal {args.id} created in group {args.group}")
-    print("token (shown once; put it in the terminal's token file):", file=sys.stderr)
+    # Only the token on stdout: "hadir terminal add ID > ID.token" must give a file the
+    # terminal (and install-edge.sh --token-file) can use as it is.
+    print(
+        f"terminal {args.id} created in group {args.group}; its token (shown once) is on "
+        "stdout: put it in the terminal's token file",
+        file=sys.stderr,
+    )
     print(answer["token"])
     return EXIT_OK
 

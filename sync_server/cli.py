@@ -10,43 +10,146 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config import load_config
 from edge.credentials import read_first_line
 from edge.errors import ConfigError, HadirError
 from sync_server.config import ServerConfig, resolve_admin_token
 
+if TYPE_CHECKING:
+    from sync_server.db import Database
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+# Where scripts/install-server.sh writes the config and the service reads it: commands run
+# from a shell find the server's database without being told.
+DEFAULT_CONFIG = Path("/etc/hadir/server.toml")
+CONFIG_ENV = "HADIR_SERVER_CONFIG"
+DATABASE_URL_ENV = "HADIR_DATABASE_URL"
+_PEER_REFUSED = re.compile(r'Peer authentication failed for user "([^"]+)"')
 
-def _load(args: argparse.Namespace) -> ServerConfig:
-    path = args.config or os.environ.get("HADIR_CONFIG") or None
-    return load_config(ServerConfig, path)
+
+class DatabaseMissingError(ConfigError, FileNotFoundError):
+    """The SQLite file the settings name does not exist, and this command may not create it."""
 
 
-def run_server(config: ServerConfig) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit code. Blocks."""
+@dataclass(frozen=True)
+class Loaded:
+    """The settings and where they came from."""
+
+    config: ServerConfig
+    path: Path | None  # the TOML file read; None: built-in defaults
+    # The admin named the config (--config, $HADIR_SERVER_CONFIG) or the database
+    # ($HADIR_DATABASE_URL): only then may run/migrate create a new SQLite file.
+    explicit: bool
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path is not None else "built-in defaults"
+
+
+def _load(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Loaded:
+    """--config, else $HADIR_SERVER_CONFIG, else /etc/hadir/server.toml if it exists."""
+    env = os.environ if environ is None else environ
+    path: Path | None = args.config
+    explicit = path is not None
+    if path is None and env.get(CONFIG_ENV):
+        path, explicit = Path(env[CONFIG_ENV]), True
+    default: Path = args.default_config
+    if path is None and default.exists():
+        path = default
+    config = load_config(ServerConfig, path, environ=env)
+    return Loaded(config, path, explicit or bool(env.get(DATABASE_URL_ENV)))
+
+
+def open_database(loaded: Loaded, args: argparse.Namespace, *, may_create: bool) -> Database:
+    """The database, connected once; one-line errors for a missing file or a refused login.
+
+    A SQLite file that does not exist is created only by ``run``/``migrate`` with settings
+    the admin named: ``add-admin`` run from the wrong folder used to make a stray empty
+    database there and report success.
+    """
+    from sync_server.db import Database, DatabaseUnavailableError, sqlite_file
+
+    url = loaded.config.database_url
+    path = sqlite_file(url)
+    if path is not None and not path.exists() and not (may_create and loaded.explicit):
+        raise DatabaseMissingError(_missing_database(path, loaded, args, may_create))
+    db = Database.from_url(url, pool_size=1)
+    try:
+        db.check_connection()
+    except DatabaseUnavailableError as exc:
+        db.dispose()
+        refused = _PEER_REFUSED.search(exc.cause)
+        if refused is None:
+            raise
+        hint = _run_as(refused.group(1), loaded, args)
+        raise DatabaseUnavailableError(exc.url, f"{exc.cause}; {hint}") from exc
+    return db
+
+
+def _missing_database(
+    path: Path, loaded: Loaded, args: argparse.Namespace, may_create: bool
+) -> str:
+    source = loaded.source
+    if loaded.path is None:
+        source += f"; no {args.default_config}"
+    where = f"no database at {path.absolute()} (database_url from {source})"
+    if may_create:
+        return (
+            f"{where}; to create it there, name the settings: hadir server "
+            f"{args.server_command} --config FILE (or set {CONFIG_ENV} or {DATABASE_URL_ENV})"
+        )
+    return (
+        f"{where}: give the server's config with --config FILE (or {CONFIG_ENV}); "
+        "a new database is created by hadir server migrate --config FILE"
+    )
+
+
+def _run_as(user: str, loaded: Loaded, args: argparse.Namespace) -> str:
+    """How to run this very command as the OS user PostgreSQL's peer authentication expects.
+
+    The service's user is made up by systemd (DynamicUser=), so ``sudo -u`` may not know the
+    name; systemd-run makes it the same way the service does.
+    """
+    if sys.argv and sys.argv[0].endswith(".py"):  # python -m ...
+        command = [sys.executable, *sys.orig_argv[1:]]
+    else:
+        command = [os.path.abspath(sys.argv[0]), *sys.argv[1:]]
+    if args.config is None and loaded.path is not None and loaded.path != args.default_config:
+        command += ["--config", str(loaded.path)]  # systemd-run does not pass our environment
+    io = "--pty" if sys.stdin.isatty() else "--pipe"
+    return (
+        f"run it as the service user {user}: sudo systemd-run {io} --wait --collect "
+        f"-p DynamicUser=yes -p User={user} {shlex.join(command)}"
+    )
+
+
+def run_server(config: ServerConfig, db: Database) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit code. Blocks. Disposes of ``db``."""
     import uvicorn
 
     from edge.logs import configure_logging
     from sync_server.app import SETTINGS_ENV, create_app, settings_json
-    from sync_server.db import Database, migrate
+    from sync_server.db import migrate
 
     configure_logging(config.logging.level, config.logging.format)
-    resolve_admin_token(config)  # a bad credential file should stop us before we bind
-    if config.migrate_on_start:
-        # Once here, so worker processes find the schema ready.
-        db = Database.from_url(config.database_url, pool_size=1)
-        try:
+    try:
+        resolve_admin_token(config)  # a bad credential file should stop us before we bind
+        if config.migrate_on_start:
+            # Once here, so worker processes find the schema ready.
             migrate(db)
-        finally:
-            db.dispose()
+    finally:
+        db.dispose()
     trusted = config.listen.trusted_proxies
     options: dict[str, Any] = {
         "host": config.listen.host,
@@ -72,14 +175,14 @@ def run_server(config: ServerConfig) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_server(_load(args))
+    loaded = _load(args)
+    return run_server(loaded.config, open_database(loaded, args, may_create=True))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sync_server.db import Database, head_revision, migrate, schema_revision
+    from sync_server.db import head_revision, migrate, schema_revision
 
-    config = _load(args)
-    db = Database.from_url(config.database_url, pool_size=1)
+    db = open_database(_load(args), args, may_create=True)
     try:
         migrate(db)
         print(f"database schema at {schema_revision(db)} (head {head_revision()})")
@@ -92,10 +195,9 @@ def cmd_add_terminal(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
     from sync_server.auth import hash_token, new_token
-    from sync_server.db import Database, migrate, terminals, utcnow
+    from sync_server.db import migrate, terminals, utcnow
 
-    config = _load(args)
-    db = Database.from_url(config.database_url, pool_size=1)
+    db = open_database(_load(args), args, may_create=False)
     token = new_token()
     try:
         migrate(db)
@@ -138,13 +240,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_add_admin(args: argparse.Namespace) -> int:
-    from sync_server.db import Database, migrate
+    from sync_server.db import migrate
     from sync_server.web.accounts import AccountError, set_account
 
-    config = _load(args)
-    password = _read_password(args)
-    db = Database.from_url(config.database_url, pool_size=1)
+    # The database first: a wrong user or folder is told before the password is typed.
+    db = open_database(_load(args), args, may_create=False)
     try:
+        password = _read_password(args)
         migrate(db)
         created = set_account(db, args.username, password, reset=args.reset)
     except AccountError as exc:
@@ -168,7 +270,7 @@ def add_server_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _add_commands(parser: argparse.ArgumentParser) -> None:
+def _add_commands(parser: argparse.ArgumentParser, default_config: Path = DEFAULT_CONFIG) -> None:
     sub = parser.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
 
     def config_arg(p: argparse.ArgumentParser) -> None:
@@ -176,9 +278,10 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
             "--config",
             type=Path,
             default=None,
-            help="server TOML config (default: $HADIR_CONFIG, else built-in defaults; "
-            "HADIR_* variables override either)",
+            help=f"server TOML config (default: ${CONFIG_ENV}, else {default_config} if it "
+            "exists, else built-in defaults; HADIR_* variables override any of them)",
         )
+        p.set_defaults(default_config=default_config)
 
     p = sub.add_parser(
         "run",
@@ -228,11 +331,11 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_add_admin)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, default_config: Path = DEFAULT_CONFIG) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sync_server", description="The hadir sync server (hadir server ...)."
     )
-    _add_commands(parser)
+    _add_commands(parser, default_config)
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)

@@ -26,13 +26,27 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from edge.errors import ConfigError
+from edge import __version__
+from edge.errors import ConfigError, HadirError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every server process.
 _MIGRATION_LOCK_KEY = 0x68616469  # "hadi"
 ENROLMENT_COUNTER = "enrolment"
 DEFAULT_GROUP = "default"
+
+
+class DatabaseUnavailableError(HadirError, ConnectionError):
+    """The database cannot be reached or refuses us; ``url`` has no password, ``cause`` one line."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot connect to the database {url}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
+class SchemaTooNewError(HadirError, RuntimeError):
+    """The database was migrated by a newer hadir; this one does not know its revision."""
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -316,6 +330,21 @@ def normalise_url(url: str) -> sa.URL:
     return parsed
 
 
+def display_url(url: str | sa.URL) -> str:
+    """The URL to show in messages and logs: the password, if any, replaced by ``***``."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (as the process sees it, relative to its folder); else None."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    assert parsed.database is not None
+    return Path(parsed.database).expanduser()
+
+
 def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # Take transaction control from pysqlite, which would BEGIN lazily and never IMMEDIATE.
     dbapi_connection.isolation_level = None
@@ -385,6 +414,19 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def check_connection(self) -> None:
+        """Connect once; :class:`DatabaseUnavailableError` in one line if that fails.
+
+        Commands call this first, so an unreachable database, a wrong password or a
+        refused peer authentication is one sentence, not a driver traceback.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except sa.exc.DBAPIError as exc:
+            cause = " ".join(str(exc.orig or exc).split())
+            raise DatabaseUnavailableError(display_url(self.engine.url), cause) from exc
+
 
 def next_version(conn: Connection) -> int:
     """Take the next enrolment version inside the caller's write transaction.
@@ -413,6 +455,7 @@ def current_version(conn: Connection) -> int:
 
 _script_lock = threading.Lock()
 _script_head: str | None = None
+_script_revisions: frozenset[str] | None = None
 
 
 def alembic_config() -> AlembicConfig:
@@ -432,23 +475,53 @@ def head_revision() -> str:
         return _script_head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this code's migration scripts know."""
+    global _script_revisions
+    with _script_lock:
+        if _script_revisions is None:
+            script = ScriptDirectory.from_config(alembic_config())
+            _script_revisions = frozenset(r.revision for r in script.walk_revisions())
+        return _script_revisions
+
+
 def migrate(db: Database, revision: str = "head") -> None:
-    """Upgrade the schema; concurrent callers (other server processes) take turns."""
+    """Upgrade the schema; concurrent callers (other server processes) take turns.
+
+    Raises :class:`SchemaTooNewError` for a schema a newer hadir made (Alembic would
+    end in a long traceback about a revision it cannot locate).
+    """
     config = alembic_config()
     with db.write() as conn:
         if db.dialect == "postgresql":
             conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
             )
+        _refuse_unknown_schema(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def _refuse_unknown_schema(conn: Connection) -> None:
+    current = _revision(conn)
+    if current is None or current in known_revisions():
+        return
+    raise SchemaTooNewError(
+        f"database schema is at revision {current}, newer than this hadir ({__version__}, "
+        f"schema {head_revision()}): upgrade hadir, or restore the backup taken before the "
+        "upgrade (docs/operations.md, Backup and restore)"
+    )
+
+
+def _revision(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
 
 
 def schema_revision(db: Database) -> str | None:
     """The schema's Alembic revision, or None for an empty database."""
     # A plain query: MigrationContext logs two INFO lines per call, once per readiness probe.
     with db.read() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        return None if value is None else str(value)
+        return _revision(conn)

@@ -17,8 +17,10 @@ PASSWORD = "correct horse battery"
 
 
 def _config(tmp_path: Path, db_url: str) -> str:
+    """The server's config, with its database made as an install makes it."""
     path = tmp_path / "server.toml"
     path.write_text(f'database_url = "{db_url}"\n')
+    assert main(["migrate", "--config", str(path)]) == 0
     return str(path)
 
 
