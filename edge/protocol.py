@@ -21,6 +21,7 @@ from edge.recognize.types import DESCRIPTOR_DIM
 API_PREFIX = "/api/v1"
 MAX_BATCH = 500
 TEMPLATE_BYTES = DESCRIPTOR_DIM * 4
+MAX_STORE_ERROR = 200  # characters of Heartbeat.store_last_error
 MAX_MARGIN = 4.0  # descriptor distances of dlib's unit-ish vectors stay well under 2
 
 PersonId = Annotated[
@@ -201,6 +202,24 @@ class Heartbeat(WireModel):
         None,
         ge=0,
         description="Recent median time from a face appearing to its decision, milliseconds.",
+    )
+    # Optional, so the heartbeats of terminals older than these fields still validate.
+    store_state: Literal["ok", "error"] | None = Field(
+        None,
+        description="ok: the terminal's last write to its store succeeded; error: it failed "
+        "and the terminal cannot save attendance (full disk, read-only file...); null: a "
+        "terminal too old to say.",
+    )
+    store_errors: int | None = Field(
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="Failed writes to the store since the daemon started.",
+    )
+    store_last_error: str | None = Field(
+        None,
+        max_length=MAX_STORE_ERROR,
+        description="The last failed write's error (kept after a recovery); null when none.",
     )
 
     @field_validator("wall_time")

@@ -12,6 +12,7 @@ run on their own threads and only touch the store and ``matcher.swap``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -40,6 +41,8 @@ log = structlog.get_logger("hadir.daemon")
 EXIT_OK = 0
 EXIT_CAMERA_FAILED = 3
 EXIT_STORE_FAILED = 4
+STORE_PROBE_EVERY_S = 10.0
+"""While writes fail, the daemon tries one small write this often (docs/store.md, "Health")."""
 
 DECISIONS_KEPT = 256
 """Recent decisions kept for tests and the demo; a terminal runs for months."""
@@ -102,6 +105,9 @@ class EdgeDaemon:
         self.recorded_listeners: list[RecordedListener] = []
         self.sync: SyncService | None = None
         self._last_status = 0.0
+        self._store_ok = True
+        self._store_probed = 0.0
+        self.store_probe_every_s = STORE_PROBE_EVERY_S
         self._closed = False
 
     @classmethod
@@ -122,6 +128,8 @@ class EdgeDaemon:
             config.store,
             device_id=config.device.id,
             timezone=config.device.timezone,
+            # One daemon per store: a second one would record and heartbeat as this terminal.
+            exclusive=True,
         )
         source = overrides.pop("source", None) or create_source(config.capture.camera)
         feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
@@ -181,6 +189,9 @@ class EdgeDaemon:
                 )
             while not self.stop_event.is_set():
                 self._serve_signals()
+                if self._store_failed_for_good():
+                    code = EXIT_STORE_FAILED
+                    break
                 frame = self.grabber.latest(timeout=0.5)
                 if frame is None:
                     self.watchdog.beat(frames_flowing=False)
@@ -208,6 +219,11 @@ class EdgeDaemon:
         stopped_by = self.signals.stopped_by if self.signals is not None else None
         if code == EXIT_OK and self.signals is not None:
             code = self.signals.exit_code
+        store = self.store.health()
+        if code == EXIT_OK and not store.ok:
+            # Stopped while it could not save: "success" would hide that from systemd.
+            log.error("stopped_unable_to_save", errors=store.errors, last_error=store.last_error)
+            code = EXIT_STORE_FAILED
         log.info(
             "daemon_stopped",
             exit_code=code,
@@ -282,6 +298,7 @@ class EdgeDaemon:
             "people": len(gallery.person_ids),
             "templates": len(gallery),
             "camera": self.grabber.health().as_dict(),
+            "store": self._store_text(),
             **self.stats(),
         }
         if self.sync is not None:
@@ -355,17 +372,55 @@ class EdgeDaemon:
         for listener in self.recorded_listeners:
             listener(result)
 
-    def _maybe_status(self) -> None:
-        now = self._monotonic()
-        if now - self._last_status < 5.0:
+    def _maybe_status(self, *, now: bool = False) -> None:
+        at = self._monotonic()
+        if not now and at - self._last_status < 5.0:
             return
-        self._last_status = now
+        self._last_status = at
         health = self.grabber.health()
         self.notifier.status(
             f"fps={health.fps or 0:.1f} frames={self.counters.frames} "
             f"recorded={self.counters.recorded} unknown={self.counters.unknown} "
-            f"camera={health.state.value}"
+            f"camera={health.state.value} {self._store_text()}"
         )
+
+    def _store_text(self) -> str:
+        store = self.store.health()
+        if store.ok:
+            return f"store=ok store_errors={store.errors}"
+        return f"store=FAILING store_errors={store.errors} last_error={store.last_error}"
+
+    def _store_failed_for_good(self) -> bool:
+        """Say at once when the store stops (or resumes) saving; while it fails, retry one
+        small write every few seconds; True once it has failed for ``exit_after_failing_s``."""
+        health = self.store.health()
+        if health.ok != self._store_ok:
+            self._store_ok = health.ok
+            self._store_probed = self._monotonic()
+            self._maybe_status(now=True)
+        if health.ok:
+            return False
+        at = self._monotonic()
+        if at - self._store_probed >= self.store_probe_every_s:
+            self._store_probed = at
+            # Nobody may walk past for hours: without a write of its own the daemon could
+            # neither see the disk come back nor be sure it is still failing.
+            with contextlib.suppress(StoreError):  # counted in the store's health
+                self.store.probe_write()
+            health = self.store.health()
+            if health.ok:
+                return False
+        limit = self.config.store.exit_after_failing_s
+        if limit <= 0 or health.failing_for_s is None or health.failing_for_s < limit:
+            return False
+        log.error(
+            "store_failed",
+            failing_for_s=round(health.failing_for_s, 1),
+            errors=health.errors,
+            last_error=health.last_error,
+            decision=f"exit {EXIT_STORE_FAILED}: systemd restarts the daemon",
+        )
+        return True
 
     def stats(self) -> dict[str, Any]:
         return {

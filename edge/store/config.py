@@ -49,6 +49,15 @@ class StoreConfig(StrictModel):
         description="How long a write waits for another connection's write to finish before "
         "failing with StoreBusyError.",
     )
+    exit_after_failing_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="When every write to the store has failed for this long (the daemon "
+        "retries one small write every 10 s while failing), the daemon exits with code 4 so "
+        "systemd restarts it; 0: never exit for this. It also exits 4 after SIGTERM when its "
+        "last write failed.",
+    )
 
     def resolve_path(self, data_dir: Path) -> Path:
         """The database file, with a relative :attr:`path` taken from ``data_dir``."""

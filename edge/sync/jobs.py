@@ -34,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from edge import __version__
 from edge.protocol import (
+    MAX_STORE_ERROR,
     AttendanceEvent,
     BatchResult,
     EventBatch,
@@ -660,6 +661,8 @@ class SyncService:
     def _heartbeat(self) -> Heartbeat:
         backlog = self.store.backlog()
         health = self._health()
+        # The store's own account of its writes, not the daemon's: the sync jobs write too.
+        store = self.store.health()
         return Heartbeat(
             device_id=self.store.device_id,
             wall_time=self._now(),
@@ -673,6 +676,11 @@ class SyncService:
             camera_state=health.camera_state,
             fps=health.fps,
             recognition_latency_ms=health.recognition_latency_ms,
+            store_state="ok" if store.ok else "error",
+            store_errors=min(store.errors, 2**31 - 1),  # the field's bound
+            store_last_error=None
+            if store.last_error is None
+            else store.last_error[:MAX_STORE_ERROR],
         )
 
     def _health(self) -> HeartbeatHealth:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +20,9 @@ import numpy as np
 import pytest
 
 from edge import __version__
-from edge.protocol import encode_template
+from edge.protocol import MAX_STORE_ERROR, encode_template
 from edge.recognize.matcher import Matcher
-from edge.store import EdgeStore
+from edge.store import EdgeStore, StoreBusyError, StoreConfig
 from edge.sync import (
     HeartbeatHealth,
     ProtocolError,
@@ -337,6 +339,51 @@ def test_heartbeat_reports_the_terminal(
     )
     assert ack.clock_offset_s == 3.25
     assert service.status().clock_offset_s == 3.25
+
+
+def test_heartbeat_says_when_the_store_cannot_save(
+    tmp_path: Path, fake_server: FakeServer, clock: FakeClock
+) -> None:
+    """The sync jobs' own writes fail too: the heartbeat reports the store's account."""
+    store = EdgeStore.open(
+        tmp_path / "edge.db",
+        StoreConfig(busy_timeout_s=0.05),
+        device_id="t1",
+        now=clock.now,
+        monotonic=clock.monotonic,
+        boot_id=BOOT_ID,
+    )
+    try:
+        record_events(store, 3)
+        service = _service(store, fake_server, clock)
+        service.heartbeat_once()
+        assert {k: v for k, v in fake_server.heartbeats[-1].items() if "store" in k} == {
+            "store_state": "ok",
+            "store_errors": 0,
+            "store_last_error": None,
+        }
+        # Another writer holds the file: acknowledging the pushed events cannot be saved.
+        blocker = sqlite3.connect(tmp_path / "edge.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreBusyError):
+                service.push_once()
+            service.heartbeat_once()
+        finally:
+            blocker.close()
+        beat = fake_server.heartbeats[-1]
+        assert (beat["store_state"], beat["store_errors"]) == ("error", 1)
+        assert beat["store_last_error"].startswith("StoreBusyError: mark events synced: ")
+        assert len(beat["store_last_error"]) <= MAX_STORE_ERROR
+        assert beat["backlog"] == 3
+        # Saving works again: ok, with the count and the last error kept for the record.
+        service.push_once()
+        service.heartbeat_once()
+        beat = fake_server.heartbeats[-1]
+        assert (beat["store_state"], beat["store_errors"], beat["backlog"]) == ("ok", 1, 0)
+        assert beat["store_last_error"].startswith("StoreBusyError")
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(
