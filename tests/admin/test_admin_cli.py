@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from edge.credentials import read_first_line
 from edge.errors import ConfigError
+from edge.sync.client import SyncClient
+from edge.sync.config import SyncConfig
 from sync_server.admin_cli import person_id_from_name
 from sync_server.admin_client import load_credentials
-from tests.server.procs import ServerProcess
+from tests.server.procs import ROOT, ServerProcess
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 
@@ -89,10 +92,11 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
         listed = hadir("person", "list", env=env, cwd=tmp_path)
         assert "barack_obama" in listed.stdout
         assert "obama_twin" in listed.stdout
+        assert "1 template" in listed.stdout
+        assert "1 templates" not in listed.stdout
 
         removed = hadir("person", "rm", "obama_twin", env=env, cwd=tmp_path)
         assert removed.returncode == 0, removed.stderr
-        assert "1 template" in listed.stdout and "1 templates" not in listed.stdout
         assert "obama_twin" not in hadir("person", "list", env=env, cwd=tmp_path).stdout
 
         terminal = hadir("terminal", "add", "door-1", "--group", "default", env=env, cwd=tmp_path)
@@ -120,3 +124,48 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
         )
         assert down.returncode == 2
         assert "cannot reach the server" in down.stderr
+
+
+def test_terminal_add_output_is_the_token_file(tmp_path: Path) -> None:
+    # Issue 11 item 1, as docs/operations.md has the admin do it:
+    #   hadir terminal add door-1 --group hq > door-1.token
+    # then the terminal reads its token file's first line.
+    server = ServerProcess(tmp_path / "srv", f"sqlite:///{tmp_path}/srv.db", ADMIN_TOKEN)
+    with server:
+        env = {
+            **os.environ,
+            "HADIR_SERVER_URL": server.url,
+            "HADIR_ADMIN_TOKEN": ADMIN_TOKEN,
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("HADIR_LOG_FORMAT", None)
+        token_file = tmp_path / "door-1.token"
+        with token_file.open("w") as stdout:
+            added = subprocess.run(
+                [sys.executable, "-m", "edge.cli", "terminal", "add", "door-1", "--group", "hq"],
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=tmp_path,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        assert added.returncode == 0, added.stderr
+        assert read_first_line(token_file, "terminal token") == token_file.read_text().strip()
+        with SyncClient.from_config(
+            SyncConfig(server_url=server.url, token_file=token_file), environ={}
+        ) as client:
+            identity = client.whoami()
+        assert (identity.id, identity.group) == ("door-1", "hq")
+        # The sentence for the admin goes to the screen, not into the file; and no httpx
+        # "HTTP Request: POST ..." lines (issue 11 item 13, issue 10 item 20).
+        assert added.stderr.splitlines() == [
+            "terminal door-1 created in group hq; its token (shown once) is on stdout: put it "
+            "in the terminal's token file"
+        ]
+
+        listed = hadir("terminal", "list", env=env, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stderr == ""
