@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from edge.recognize.types import DESCRIPTOR_DIM
 
@@ -23,6 +23,16 @@ MAX_BATCH = 500
 TEMPLATE_BYTES = DESCRIPTOR_DIM * 4
 MAX_STORE_ERROR = 200  # characters of Heartbeat.store_last_error
 MAX_MARGIN = 4.0  # descriptor distances of dlib's unit-ish vectors stay well under 2
+# Bounds of every time and number a client sends (docs/protocol.md, "Limits"): whatever passes
+# validation can neither overflow the server's arithmetic (clock correction adds a monotonic
+# difference to a wall time) nor its columns (64-bit integers, timestamps). They are wide: a
+# Pi without an RTC boots at the Unix epoch at worst, and no terminal stays up for centuries.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_MONOTONIC_S = 1e10
+MAX_VERSION = 2**63 - 1
+MAX_COUNT = 2**31 - 1
+MAX_LATENCY_MS = 86_400_000.0
 
 PersonId = Annotated[
     str,
@@ -34,8 +44,27 @@ DeviceId = Annotated[
 ]
 
 
+def check_time(value: datetime) -> datetime:
+    """An aware time within EARLIEST_TIME..LATEST_TIME; ValueError otherwise."""
+    if value.utcoffset() is None:
+        raise ValueError("a time needs a UTC offset, e.g. 2026-11-25T08:00:00Z")
+    # The year first: converting year 1 at +14:00 to UTC would itself overflow.
+    in_range = EARLIEST_TIME.year - 1 <= value.year <= LATEST_TIME.year and (
+        EARLIEST_TIME <= value < LATEST_TIME
+    )
+    if not in_range:
+        raise ValueError(
+            f"a time must be from {EARLIEST_TIME:%Y-%m-%d} to before {LATEST_TIME:%Y-%m-%d} (UTC)"
+        )
+    return value
+
+
+WireTime = Annotated[datetime, AfterValidator(check_time)]
+
+
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are not numbers a terminal measures; JSON has no way to say them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EventKind(enum.StrEnum):
@@ -50,9 +79,15 @@ class AttendanceEvent(WireModel):
     device_id: DeviceId = Field(description="The terminal that recorded it.")
     person_id: PersonId = Field(description="Who was recognised.")
     kind: EventKind = Field(description="in or out.")
-    wall_time: datetime = Field(description="Terminal wall clock at recognition, UTC, ISO 8601.")
+    wall_time: WireTime = Field(
+        description="Terminal wall clock at recognition, ISO 8601 with UTC offset, 1970-2199."
+    )
     clock_synced: bool = Field(description="Whether the terminal clock was NTP-synchronised.")
-    monotonic: float = Field(ge=0, description="Terminal CLOCK_MONOTONIC seconds at recognition.")
+    monotonic: float = Field(
+        ge=0,
+        le=MAX_MONOTONIC_S,
+        description="Terminal CLOCK_MONOTONIC seconds at recognition.",
+    )
     boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id of that boot.")
     distance: float = Field(ge=0, le=4, description="Descriptor distance to the person.")
     margin: float = Field(
@@ -70,20 +105,17 @@ class AttendanceEvent(WireModel):
             return MAX_MARGIN
         return value
 
-    @field_validator("wall_time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("wall_time must carry a UTC offset")
-        return value
-
 
 class EventBatch(WireModel):
     """POST /api/v1/events body."""
 
     device_id: DeviceId = Field(description="The sending terminal; must match its token.")
-    sent_wall_time: datetime = Field(description="Terminal wall clock when the batch was sent.")
-    sent_monotonic: float = Field(ge=0, description="Terminal monotonic clock at sending.")
+    sent_wall_time: WireTime = Field(
+        description="Terminal wall clock when the batch was sent, with UTC offset, 1970-2199."
+    )
+    sent_monotonic: float = Field(
+        ge=0, le=MAX_MONOTONIC_S, description="Terminal monotonic clock at sending."
+    )
     boot_id: str = Field(min_length=1, max_length=64, description="Terminal boot id at sending.")
     clock_synced: bool = Field(description="Terminal clock synchronised when sending.")
     events: list[AttendanceEvent] = Field(max_length=MAX_BATCH, description="Up to 500 events.")
@@ -93,6 +125,7 @@ class EventStatus(enum.StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    CONFLICT = "conflict"
 
 
 class EventResult(WireModel):
@@ -132,7 +165,7 @@ class PersonUpsert(WireModel):
     """A person was created or changed: the full, current set of their templates."""
 
     op: Literal["upsert"] = "upsert"
-    version: int = Field(ge=1, description="Server version of this change.")
+    version: int = Field(ge=1, le=MAX_VERSION, description="Server version of this change.")
     person_id: PersonId
     name: str = Field(min_length=1, max_length=200)
     templates: list[str] = Field(
@@ -151,7 +184,7 @@ class PersonDelete(WireModel):
     """A person was deleted: every terminal drops their templates."""
 
     op: Literal["delete"] = "delete"
-    version: int = Field(ge=1, description="Server version of this change.")
+    version: int = Field(ge=1, le=MAX_VERSION, description="Server version of this change.")
     person_id: PersonId
 
 
@@ -165,8 +198,10 @@ class EnrolmentPage(WireModel):
     stores ``version`` after applying the page and asks again while ``more``.
     """
 
-    since: int = Field(ge=0)
-    version: int = Field(ge=0, description="Version the terminal is at after this page.")
+    since: int = Field(ge=0, le=MAX_VERSION)
+    version: int = Field(
+        ge=0, le=MAX_VERSION, description="Version the terminal is at after this page."
+    )
     more: bool = Field(description="Whether more changes follow.")
     changes: list[EnrolmentChange]
     reset: bool = Field(
@@ -181,15 +216,26 @@ class Heartbeat(WireModel):
     """POST /api/v1/heartbeat body: the terminal's health, sent every minute or so."""
 
     device_id: DeviceId = Field(description="The sending terminal; must match its token.")
-    wall_time: datetime = Field(description="Terminal wall clock when sent, with UTC offset.")
-    monotonic: float = Field(ge=0, description="Terminal CLOCK_MONOTONIC seconds when sent.")
+    wall_time: WireTime = Field(
+        description="Terminal wall clock when sent, with UTC offset, 1970-2199."
+    )
+    monotonic: float = Field(
+        ge=0, le=MAX_MONOTONIC_S, description="Terminal CLOCK_MONOTONIC seconds when sent."
+    )
     boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id.")
     clock_synced: bool = Field(description="Whether the terminal clock is NTP-synchronised.")
     software_version: str = Field(min_length=1, max_length=64, description="hadir version.")
-    enrolment_version: int = Field(ge=0, description="Enrolment version the terminal holds.")
-    backlog: int = Field(ge=0, description="Events in the outbox, not yet accepted by the server.")
+    enrolment_version: int = Field(
+        ge=0, le=MAX_VERSION, description="Enrolment version the terminal holds."
+    )
+    backlog: int = Field(
+        ge=0, le=MAX_COUNT, description="Events in the outbox, not yet accepted by the server."
+    )
     backlog_oldest_age_s: float | None = Field(
-        None, ge=0, description="Age in seconds of the oldest outbox event; null when empty."
+        None,
+        ge=0,
+        le=MAX_MONOTONIC_S,
+        description="Age in seconds of the oldest outbox event; null when empty.",
     )
     camera_state: str = Field(
         min_length=1,
@@ -201,6 +247,7 @@ class Heartbeat(WireModel):
     recognition_latency_ms: float | None = Field(
         None,
         ge=0,
+        le=MAX_LATENCY_MS,
         description="Recent median time from a face appearing to its decision, milliseconds.",
     )
     # Optional, so the heartbeats of terminals older than these fields still validate.
@@ -222,13 +269,6 @@ class Heartbeat(WireModel):
         description="The last failed write's error (kept after a recovery); null when none.",
     )
 
-    @field_validator("wall_time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("wall_time must carry a UTC offset")
-        return value
-
 
 class HeartbeatAck(WireModel):
     """Answer to a heartbeat."""
@@ -238,5 +278,7 @@ class HeartbeatAck(WireModel):
         description="Terminal wall clock minus server clock, seconds (network delay included)."
     )
     enrolment_version: int = Field(
-        ge=0, description="Latest enrolment version for the terminal's group: pull when ahead."
+        ge=0,
+        le=MAX_VERSION,
+        description="Latest enrolment version for the terminal's group: pull when ahead.",
     )

@@ -10,10 +10,12 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from edge import __version__
@@ -26,7 +28,7 @@ from sync_server.config import ServerConfig, resolve_admin_token
 from sync_server.db import Database, migrate, normalise_url
 from sync_server.deps import Services
 from sync_server.enrolment import Enroller
-from sync_server.errors import http_error_handler
+from sync_server.errors import document_error_shapes, http_error_handler, validation_error_handler
 from sync_server.limits import BodyLimitMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
 
@@ -82,6 +84,15 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     )
     app.state.services = svc
     app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_error_shapes(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router in (
         terminal.router,
         admin_terminals.router,

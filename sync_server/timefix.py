@@ -47,6 +47,16 @@ class ClockRef:
     def better_than(self, other: ClockRef | None) -> bool:
         return other is None or self.synced or not other.synced
 
+    def wall_at(self, monotonic: float) -> datetime | None:
+        """The wall time of another monotonic reading of this boot; None when this reference
+        cannot say. Inputs are bounded (edge.protocol), but a database may still hold an
+        infinite reading stored before they were, and one bad row must not fail every batch
+        of its boot."""
+        try:
+            return self.wall + timedelta(seconds=monotonic - self.monotonic)
+        except (OverflowError, ValueError):
+            return None
+
 
 def batch_ref(batch: EventBatch, received_at: datetime) -> ClockRef:
     """The reference a batch itself provides for its boot."""
@@ -69,9 +79,9 @@ def correct(event: AttendanceEvent, refs: Mapping[str, ClockRef]) -> tuple[datet
     if event.clock_synced:
         return event.wall_time, TimeSource.TERMINAL
     ref = refs.get(event.boot_id)
-    if ref is None:
+    corrected = None if ref is None else ref.wall_at(event.monotonic)
+    if ref is None or corrected is None:
         return event.wall_time, TimeSource.UNSYNCED
-    corrected = ref.wall + timedelta(seconds=event.monotonic - ref.monotonic)
     source = TimeSource.CORRECTED_TERMINAL if ref.synced else TimeSource.CORRECTED_SERVER
     return corrected, source
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 
+from edge.protocol import WireTime
 from sync_server.db import events, rejected_events
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
@@ -35,8 +35,12 @@ def list_events(
     svc: ServicesDep,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     person_id: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[datetime | None, Query(description="corrected_time >= start")] = None,
-    end: Annotated[datetime | None, Query(description="corrected_time < end")] = None,
+    start: Annotated[
+        WireTime | None, Query(description="corrected_time >= start; with UTC offset, 1970-2199")
+    ] = None,
+    end: Annotated[
+        WireTime | None, Query(description="corrected_time < end; with UTC offset, 1970-2199")
+    ] = None,
     limit: Limit = 1000,
 ) -> EventList:
     query = sa.select(events).order_by(events.c.corrected_time, events.c.id).limit(limit)

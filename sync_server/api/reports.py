@@ -19,7 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy.engine import Connection
 
-from edge.protocol import PersonId
+from edge.protocol import EARLIEST_TIME, LATEST_TIME, MAX_COUNT, PersonId
 from sync_server import reports
 from sync_server.config import resolve_hrms_secret
 from sync_server.db import group_shifts, people, person_shifts, shifts, utcnow
@@ -31,6 +31,11 @@ log = structlog.get_logger("hadir.server.reports")
 
 # Longest date range of one export or push: a year of day rows is already millions of lines.
 MAX_RANGE_DAYS = 366
+# Days a report may ask for: those events can have (docs/protocol.md, "Limits"). Day windows
+# reach a day beyond, which at year 1 or 9999 is past what a datetime can hold.
+FIRST_DAY = EARLIEST_TIME.date()
+LAST_DAY = LATEST_TIME.date() - timedelta(days=1)
+_DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 reports_router = APIRouter(
     prefix="/admin/reports",
@@ -53,8 +58,20 @@ GroupFilter = Annotated[GroupName | None, Query(description="Only people of this
 DepartmentFilter = Annotated[
     str | None, Query(max_length=100, description="Only people of this department.")
 ]
-FromDay = Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD (site zone).")]
-ToDay = Annotated[date, Query(alias="to", description="Last day, included.")]
+FromDay = Annotated[
+    date,
+    Query(
+        alias="from",
+        ge=FIRST_DAY,
+        le=LAST_DAY,
+        description=f"First day, YYYY-MM-DD (site zone), {_DAYS}.",
+    ),
+]
+ToDay = Annotated[
+    date,
+    Query(alias="to", ge=FIRST_DAY, le=LAST_DAY, description=f"Last day, included, {_DAYS}."),
+]
+ShiftIdPath = Annotated[int, Path(ge=1, le=MAX_COUNT)]
 GroupPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
@@ -121,7 +138,9 @@ class ShiftList(ApiModel):
 
 
 class GroupShift(ApiModel):
-    shift_id: int | None = Field(description="The group's shift; null removes it.")
+    shift_id: int | None = Field(
+        ge=1, le=MAX_COUNT, description="The group's shift; null removes it."
+    )
 
 
 class GroupShiftInfo(ApiModel):
@@ -136,7 +155,9 @@ class PersonAttendanceUpdate(ApiModel):
     employee_id: str | None = Field(
         None, min_length=1, max_length=140, description="HR/payroll id; null: the person id."
     )
-    shift_id: int | None = Field(None, description="Own shift, overriding the group's; null: none.")
+    shift_id: int | None = Field(
+        None, ge=1, le=MAX_COUNT, description="Own shift, overriding the group's; null: none."
+    )
 
 
 class PersonAttendanceInfo(ApiModel):
@@ -277,6 +298,8 @@ def _minutes(value: timedelta | None) -> int | None:
 
 
 def check_range(first: date, last: date) -> None:
+    if not FIRST_DAY <= first <= LAST_DAY or not FIRST_DAY <= last <= LAST_DAY:
+        raise ApiError(422, "bad_range", f"days must be from {_DAYS}")
     if last < first:
         raise ApiError(422, "bad_range", "'to' is before 'from'")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -307,7 +330,13 @@ def _load_shift(conn: Connection, shift_id: int) -> reports.Shift:
 def day_report(
     svc: ServicesDep,
     day: Annotated[
-        date | None, Query(alias="date", description="YYYY-MM-DD; default today (site zone).")
+        date | None,
+        Query(
+            alias="date",
+            ge=FIRST_DAY,
+            le=LAST_DAY,
+            description=f"YYYY-MM-DD, {_DAYS}; default today (site zone).",
+        ),
     ] = None,
     group: GroupFilter = None,
     department: DepartmentFilter = None,
@@ -352,7 +381,13 @@ def day_report(
 )
 def month_report(
     svc: ServicesDep,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM.")],
+    month: Annotated[
+        str,
+        Query(
+            pattern=r"^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])$",
+            description=f"YYYY-MM, {FIRST_DAY:%Y-%m} to {LAST_DAY:%Y-%m}.",
+        ),
+    ],
     group: GroupFilter = None,
     department: DepartmentFilter = None,
 ) -> Response:
@@ -580,7 +615,7 @@ def list_shifts(svc: ServicesDep) -> ShiftList:
 
 
 @shifts_router.get("/shifts/{shift_id}", response_model=ShiftInfo, summary="One shift")
-def get_shift(shift_id: Annotated[int, Path(ge=1)], svc: ServicesDep) -> ShiftInfo:
+def get_shift(shift_id: ShiftIdPath, svc: ServicesDep) -> ShiftInfo:
     with svc.db.read() as conn:
         return _shift_info(conn, _load_shift(conn, shift_id))
 
@@ -592,7 +627,7 @@ def get_shift(shift_id: Annotated[int, Path(ge=1)], svc: ServicesDep) -> ShiftIn
     responses=error_responses(409, 422),
 )
 def update_shift(
-    shift_id: Annotated[int, Path(ge=1)], body: ShiftUpdate, svc: ServicesDep
+    shift_id: ShiftIdPath, body: ShiftUpdate, svc: ServicesDep
 ) -> ShiftInfo:
     clash = _unique_clash("shift_exists", f"a shift named {body.name!r} exists")
     with clash, svc.db.write() as conn:
@@ -624,7 +659,7 @@ def update_shift(
     summary="Delete a shift that nobody works",
     responses=error_responses(409),
 )
-def delete_shift(shift_id: Annotated[int, Path(ge=1)], svc: ServicesDep) -> None:
+def delete_shift(shift_id: ShiftIdPath, svc: ServicesDep) -> None:
     with svc.db.write() as conn:
         info = _shift_info(conn, _load_shift(conn, shift_id))
         if info.groups or info.people:

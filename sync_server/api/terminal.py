@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from edge.protocol import (
+    MAX_VERSION,
     BatchResult,
     EnrolmentPage,
     EventBatch,
@@ -89,7 +90,9 @@ def post_events(batch: EventBatch, who: TerminalDep, svc: ServicesDep) -> Respon
 def get_changes(
     who: TerminalDep,
     svc: ServicesDep,
-    since: Annotated[int, Query(ge=0, description="The version the terminal holds.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_VERSION, description="The version the terminal holds.")
+    ] = 0,
     limit: Annotated[
         int | None, Query(ge=1, le=1000, description="Most changes in the page.")
     ] = None,
