@@ -124,6 +124,10 @@ heartbeats = sa.Table(
     sa.Column("camera_state", sa.String(32), nullable=False),
     sa.Column("fps", sa.Float, nullable=False),
     sa.Column("recognition_latency_ms", sa.Float, nullable=True),
+    # Migration 0004: can the terminal save? ok | error; null from terminals too old to say.
+    sa.Column("store_state", sa.String(8), nullable=True),
+    sa.Column("store_errors", sa.Integer, nullable=True),
+    sa.Column("store_last_error", sa.String(200), nullable=True),
 )
 
 clock_refs = sa.Table(

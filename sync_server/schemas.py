@@ -66,6 +66,17 @@ class HeartbeatInfo(ApiModel):
     camera_state: str
     fps: float
     recognition_latency_ms: float | None
+    store_state: Literal["ok", "error"] | None = Field(
+        None,
+        description="error: the terminal's last write to its store failed, so it cannot save "
+        "attendance; null: a terminal too old to report it.",
+    )
+    store_errors: int | None = Field(
+        None, description="Failed writes to the store since the terminal's daemon started."
+    )
+    store_last_error: str | None = Field(
+        None, description="The last failed write's error, kept after a recovery."
+    )
 
 
 class TerminalInfo(ApiModel):

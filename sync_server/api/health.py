@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sync_server.db import head_revision, schema_revision
 from sync_server.deps import Services, services
 from sync_server.schemas import HealthStatus
+from sync_server.terminal_metrics import terminal_metrics
 
 router = APIRouter(tags=["health"])
 ServicesDep = Annotated[Services, Depends(services)]
@@ -48,9 +49,10 @@ def readyz(svc: ServicesDep) -> Response:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics of this server process",
+    summary="Prometheus metrics of this server process, and terminal health from the database",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 def metrics(svc: ServicesDep) -> Response:
-    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(svc.metrics.registry) + terminal_metrics(svc.db)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

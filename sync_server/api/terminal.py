@@ -133,6 +133,9 @@ def post_heartbeat(
         "camera_state": beat.camera_state,
         "fps": beat.fps,
         "recognition_latency_ms": beat.recognition_latency_ms,
+        "store_state": beat.store_state,
+        "store_errors": beat.store_errors,
+        "store_last_error": beat.store_last_error,
     }
     ref = (
         ClockRef(beat.wall_time, beat.monotonic, True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from tests.server.helpers import Api, heartbeat, utcnow
 
@@ -61,4 +65,65 @@ def test_heartbeat_validation_names_the_field(api: Api) -> None:
     response = api.as_terminal(token, "POST", "/heartbeat", json=heartbeat("t1", fps=-1))
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "fps"]
+    assert api.counts()["heartbeats"] == 0
+
+
+def _store_gauges(api: Api) -> dict[tuple[str, str], float]:
+    """``{(metric, device_id): value}`` of the terminal store gauges on /metrics."""
+    text = api.client.get("/metrics").text
+    found = re.findall(
+        r'^(hadir_terminal_store_(?:ok|errors))\{device_id="([^"]+)"\} (\S+)$', text, re.M
+    )
+    return {(name, device): float(value) for name, device, value in found}
+
+
+def test_store_health_is_stored_listed_and_exported(api: Api) -> None:
+    failing = api.create_terminal("t1")
+    healthy = api.create_terminal("t2")
+    old = api.create_terminal("t3")
+    error = "StoreFullError: record an event: /var/lib/hadir/hadir-edge.sqlite3: no space left"
+    beat = heartbeat("t1", store_state="error", store_errors=17, store_last_error=error)
+    assert api.as_terminal(failing, "POST", "/heartbeat", json=beat).status_code == 200
+    beat = heartbeat("t2", store_state="ok", store_errors=0, store_last_error=None)
+    assert api.as_terminal(healthy, "POST", "/heartbeat", json=beat).status_code == 200
+    # A terminal older than the store fields still gets its heartbeat stored.
+    assert api.as_terminal(old, "POST", "/heartbeat", json=heartbeat("t3")).status_code == 200
+
+    terminals = api.admin("GET", "/admin/terminals").json()["terminals"]
+    listed = {t["id"]: t["heartbeat"] for t in terminals}
+    assert (listed["t1"]["store_state"], listed["t1"]["store_errors"]) == ("error", 17)
+    assert listed["t1"]["store_last_error"] == error
+    assert (listed["t2"]["store_state"], listed["t2"]["store_errors"]) == ("ok", 0)
+    assert (listed["t3"]["store_state"], listed["t3"]["store_errors"]) == (None, None)
+
+    # Read from the database at scrape time: the same in every server process.
+    assert _store_gauges(api) == {
+        ("hadir_terminal_store_ok", "t1"): 0.0,
+        ("hadir_terminal_store_errors", "t1"): 17.0,
+        ("hadir_terminal_store_ok", "t2"): 1.0,
+        ("hadir_terminal_store_errors", "t2"): 0.0,
+    }
+    # Recovered: ok again, the count kept; a revoked terminal leaves the metrics.
+    beat = heartbeat("t1", store_state="ok", store_errors=17, store_last_error=error)
+    assert api.as_terminal(failing, "POST", "/heartbeat", json=beat).status_code == 200
+    assert api.admin("POST", "/admin/terminals/t2/revoke").status_code == 200
+    assert _store_gauges(api) == {
+        ("hadir_terminal_store_ok", "t1"): 1.0,
+        ("hadir_terminal_store_errors", "t1"): 17.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"store_state": "broken"},
+        {"store_errors": -1},
+        {"store_last_error": "x" * 201},
+    ],
+)
+def test_store_health_fields_are_bounded(api: Api, overrides: dict[str, Any]) -> None:
+    token = api.create_terminal("t1")
+    response = api.as_terminal(token, "POST", "/heartbeat", json=heartbeat("t1", **overrides))
+    assert response.status_code == 422, response.text
+    assert next(iter(overrides)) in response.text
     assert api.counts()["heartbeats"] == 0
