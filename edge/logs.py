@@ -92,3 +92,16 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     logging.getLogger(OWN_LOGGER).setLevel(numeric)
     # warnings.warn (gpiozero's PinFactoryFallback, deprecations) would print two plain lines.
     logging.captureWarnings(True)
+
+
+def log_fatal(event: str, message: str) -> bool:
+    """A service's last word as an error record, when its logs are JSON lines (the journal).
+
+    Returns False, logging nothing, when they are not: the caller then prints its usual
+    ``hadir: ...`` line for a person at a terminal.
+    """
+    processors = structlog.get_config()["processors"]
+    if not processors or not isinstance(processors[-1], structlog.processors.JSONRenderer):
+        return False
+    structlog.get_logger("hadir").error(event, error=message)
+    return True

@@ -175,8 +175,17 @@ def run_server(config: ServerConfig, db: Database) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    loaded = _load(args)
-    return run_server(loaded.config, open_database(loaded, args, may_create=True))
+    from edge.logs import configure_logging, log_fatal
+
+    try:
+        loaded = _load(args)
+        configure_logging(loaded.config.logging.level, loaded.config.logging.format)
+        return run_server(loaded.config, open_database(loaded, args, may_create=True))
+    except HadirError as exc:
+        # Under systemd the reason it stopped is a JSON record like every other journal line.
+        if not log_fatal("server_start_failed", str(exc)):
+            raise
+        return EXIT_USAGE
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

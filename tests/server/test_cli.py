@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -110,6 +111,17 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
+def last_word(stderr: str) -> str:
+    """The one line a failed command leaves, as text: ``server run`` logs it as a JSON record
+    when its logs are JSON (stderr not a terminal), the other commands print ``hadir: ...``."""
+    line = one_line(stderr)
+    if line.startswith("{"):
+        record = json.loads(line)
+        assert (record["event"], record["level"]) == ("server_start_failed", "error")
+        return f"hadir: {record['error']}"
+    return line
+
+
 def test_without_config_no_stray_database_is_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -132,7 +144,7 @@ def test_without_config_no_stray_database_is_made(
     absent = tmp_path / "absent.toml"
     for command in (["add-terminal", "door-1"], ["migrate"], ["run"]):
         assert main(command, default_config=absent) == 2
-        line = one_line(capsys.readouterr().err)
+        line = last_word(capsys.readouterr().err)
         assert f"no database at {home / 'hadir-server.db'}" in line
         assert "--config FILE" in line
     assert list(home.iterdir()) == []
@@ -202,7 +214,7 @@ def test_unreachable_database_is_one_line(
     monkeypatch.setenv("HADIR_DATABASE_URL", url)
     for command in (["migrate"], ["add-terminal", "door-1"], ["run"]):
         assert main(command, default_config=tmp_path / "absent.toml") == 2
-        assert one_line(capsys.readouterr().err).startswith(expected)
+        assert last_word(capsys.readouterr().err).startswith(expected)
 
 
 @pytest.mark.postgres
@@ -297,13 +309,15 @@ def test_newer_schema_is_refused_in_one_line(
         "hadir: database schema is at revision 9001, newer than this hadir "
         f"({__version__}, schema {head_revision()}): upgrade hadir, or restore"
     )
+    # The service's logs are JSON lines (stderr is not a terminal): so is its last word.
     result = hadir("server", "run", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
-    assert one_line(result.stderr).startswith(expected)
+    assert one_line(result.stderr).startswith("{")
+    assert last_word(result.stderr).startswith(expected)
     capsys.readouterr()
-    for command in (["migrate"], ["add-terminal", "door-1"]):
+    for command in (["run"], ["migrate"], ["add-terminal", "door-1"]):
         assert main([*command, "--config", str(config)]) == 2
-        assert one_line(capsys.readouterr().err).startswith(expected)
+        assert last_word(capsys.readouterr().err).startswith(expected)
 
 
 def test_server_commands_are_quiet(tmp_path: Path) -> None:
