@@ -7,6 +7,7 @@ doctor's ``Check`` signature); the ``probe_*`` functions under them take the
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -18,7 +19,7 @@ from edge.config import EdgeConfig
 from edge.errors import ConfigError
 from edge.store import kernel_clock_synced, utc_now
 from edge.sync.client import SyncClient
-from edge.sync.config import SyncConfig, resolve_token
+from edge.sync.config import SyncConfig
 from edge.sync.errors import AuthError, SyncError
 
 if TYPE_CHECKING:
@@ -51,16 +52,18 @@ def _client(
     *,
     transport: httpx.BaseTransport | None,
     environ: Mapping[str, str] | None,
-    token_required: bool,
 ) -> SyncClient:
-    if not token_required:
-        assert sync.server_url is not None
-        try:
-            token = resolve_token(sync, environ) or ""
-        except ConfigError:
-            token = ""
-        return SyncClient(sync.server_url, token, transport=transport, timeout=sync.timeout_s)
     return SyncClient.from_config(sync, transport=transport, environ=environ)
+
+
+def _verify(sync: SyncConfig) -> ssl.SSLContext | bool:
+    """How the daemon checks the server's certificate: ``sync.ca_file``, else the system's."""
+    if sync.ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(sync.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"sync.ca_file {sync.ca_file}: {exc}") from exc
 
 
 def probe_server(
@@ -69,15 +72,35 @@ def probe_server(
     transport: httpx.BaseTransport | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> CheckResult:
+    """``GET /healthz`` as the daemon would reach it (same TLS trust), without the token:
+    whether the network path works must not depend on the token file, which the
+    ``server token`` line checks and names."""
     name = "server"
     if sync is None or sync.server_url is None:
         return _result(name, False, _DISABLED, warning=True)
+    url = sync.server_url.rstrip("/")
     try:
-        with _client(sync, transport=transport, environ=environ, token_required=False) as client:
-            rtt = client.ping()
-    except SyncError as exc:
-        return _result(name, False, f"{sync.server_url} not reachable: {exc}")
-    return _result(name, True, f"{sync.server_url} reachable ({rtt * 1000:.0f} ms)")
+        verify = _verify(sync)
+    except ConfigError as exc:
+        return _result(name, False, str(exc))
+    try:
+        with httpx.Client(
+            base_url=url,
+            timeout=httpx.Timeout(sync.timeout_s),
+            transport=transport,
+            verify=verify,
+            follow_redirects=False,
+        ) as http:
+            started = time.perf_counter()
+            response = http.get("/healthz")
+            rtt = time.perf_counter() - started
+    except httpx.HTTPError as exc:
+        return _result(name, False, f"{url} not reachable: {type(exc).__name__}: {exc}")
+    if response.status_code != 200:
+        return _result(
+            name, False, f"{url} answered /healthz with {response.status_code}: not a hadir server?"
+        )
+    return _result(name, True, f"{url} reachable ({rtt * 1000:.0f} ms)")
 
 
 def probe_token(
@@ -91,7 +114,7 @@ def probe_token(
     if sync is None or sync.server_url is None:
         return _result(name, True, "skipped: sync disabled")
     try:
-        with _client(sync, transport=transport, environ=environ, token_required=True) as client:
+        with _client(sync, transport=transport, environ=environ) as client:
             identity = client.whoami()
     except ConfigError as exc:
         return _result(name, False, str(exc))
@@ -128,7 +151,7 @@ def probe_clock(
     if sync is None or sync.server_url is None:
         return _result(name, True, "skipped: sync disabled")
     try:
-        with _client(sync, transport=transport, environ=environ, token_required=True) as client:
+        with _client(sync, transport=transport, environ=environ) as client:
             before, started = now(), perf()
             identity = client.whoami()
             rtt = perf() - started
