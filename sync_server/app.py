@@ -75,6 +75,8 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         finally:
             enroller.close()
             db.dispose()
+            # uvicorn's own "shutdown complete" is INFO of a library: not logged (edge/logs.py).
+            log.info("server_stopped")
 
     app = FastAPI(
         title="hadir sync server",

@@ -48,7 +48,7 @@ def test_real_server_round_trip_and_clean_shutdown(db_url: str, tmp_path: Path) 
         code = server.terminate()
     # uvicorn finishes the shutdown, then re-raises SIGTERM (systemd counts that as clean).
     assert code in (0, -signal.SIGTERM), server.log()
-    assert "Application shutdown complete" in server.log()
+    assert '"event": "server_stopped"' in server.log()
     assert table_counts(db_url)["events"] == 50
 
 
