@@ -241,7 +241,7 @@ class Heartbeat(WireModel):
         min_length=1,
         max_length=32,
         pattern=r"^[a-z][a-z_]*$",
-        description="Camera state, e.g. ok, starting, reconnecting, failed.",
+        description="Camera state, e.g. ok, starting, reconnecting, failed, frozen, blank.",
     )
     fps: float = Field(ge=0, le=1000, description="Frames processed per second, recent average.")
     recognition_latency_ms: float | None = Field(

@@ -8,6 +8,7 @@ source is created (cv2) or opened (picamera2).
 from edge.capture.config import (
     CameraConfig,
     CaptureConfig,
+    ContentCheckConfig,
     JetsonCSICameraConfig,
     OpenCVCameraConfig,
     Picamera2CameraConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "CaptureError",
     "CaptureHealth",
     "CaptureState",
+    "ContentCheckConfig",
     "EndOfStreamError",
     "Frame",
     "FrameGrabber",

@@ -193,6 +193,34 @@ class ReconnectConfig(StrictModel):
         return self
 
 
+class ContentCheckConfig(StrictModel):
+    """Telling a frozen or blank stream from a working camera (edge/capture/content.py)."""
+
+    frozen_after_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Report the camera 'frozen' when frames keep coming but are identical "
+        "for this long (a stuck driver or decoder); the daemon then stops the systemd "
+        "watchdog pings as for a stalled camera. 0 turns the check off.",
+    )
+    blank_after_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Report the camera 'blank' when every frame is flat (black, white, one "
+        "colour) for this long; a restart cannot help, so the daemon keeps running and "
+        "reports it. 0 turns the check off.",
+    )
+    blank_max_std: float = Field(
+        1.0,
+        ge=0,
+        le=64,
+        description="A frame is flat when the standard deviation of its sampled grey "
+        "levels is at most this; a dark room with sensor noise is well above 1.",
+    )
+
+
 class CaptureConfig(StrictModel):
     """The camera and how it is kept running."""
 
@@ -202,4 +230,8 @@ class CaptureConfig(StrictModel):
     )
     reconnect: ReconnectConfig = Field(
         default_factory=ReconnectConfig, description="Reopening a lost camera."
+    )
+    content: ContentCheckConfig = Field(
+        default_factory=ContentCheckConfig,
+        description="Frozen and blank stream detection.",
     )

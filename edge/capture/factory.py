@@ -60,4 +60,5 @@ def create_grabber(
 ) -> FrameGrabber:
     """A grabber (not started) over the configured camera and reconnect policy."""
     source = create_source(config.camera, **(source_kwargs or {}))
+    kwargs.setdefault("content", config.content)
     return FrameGrabber(source, config.reconnect, **kwargs)

@@ -11,7 +11,13 @@ States (one log line per change, never per frame)::
     starting --first frame--> ok --read/open fails--> reconnecting --frame--> ok
         reconnecting --max_failures reached, or permanent error--> failed
         ok --replay without loop is over--> ended
+        ok --identical frames for frozen_after_s--> frozen --a changed frame--> ok
+        ok --flat frames (black, one colour) for blank_after_s--> blank --a picture--> ok
         any --stop()--> stopped
+
+Frozen and blank streams still deliver frames (see :mod:`edge.capture.content`); the
+consumer gets them as usual and decides what the state means (the daemon stops its
+watchdog pings while frozen).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from typing import Any, Self
 
 import structlog
 
-from edge.capture.config import ReconnectConfig
+from edge.capture.config import ContentCheckConfig, ReconnectConfig
+from edge.capture.content import ContentMonitor, ContentReading, ContentVerdict
 from edge.capture.errors import EndOfStreamError
 from edge.capture.frame import Frame
 from edge.capture.source import Clock, FrameSource
@@ -46,9 +53,18 @@ class CaptureState(StrEnum):
     FAILED = "failed"
     ENDED = "ended"
     STOPPED = "stopped"
+    FROZEN = "frozen"
+    BLANK = "blank"
 
 
 _FINAL = frozenset({CaptureState.FAILED, CaptureState.ENDED, CaptureState.STOPPED})
+# The source delivers frames in these; the content check moves between them.
+_DELIVERING = frozenset({CaptureState.OK, CaptureState.FROZEN, CaptureState.BLANK})
+_BY_VERDICT = {
+    ContentVerdict.OK: CaptureState.OK,
+    ContentVerdict.FROZEN: CaptureState.FROZEN,
+    ContentVerdict.BLANK: CaptureState.BLANK,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,10 @@ class CaptureHealth:
     last_error: str | None
     state_age: float
     """Seconds spent in the current state."""
+    picture_std: float | None = None
+    """Spread of the newest frame's grey levels (edge.capture.content); near 0 is blank."""
+    unchanged_s: float | None = None
+    """Seconds the picture has not changed at all; grows without bound when frozen."""
 
     @property
     def healthy(self) -> bool:
@@ -140,9 +160,11 @@ class FrameGrabber:
         random: Callable[[], float] = random.random,
         on_state_change: Callable[[CaptureHealth], None] | None = None,
         name: str = "hadir-capture",
+        content: ContentCheckConfig | None = None,
     ) -> None:
         self.source = source
         self.reconnect = reconnect or ReconnectConfig()
+        self._content = ContentMonitor(content)
         self.drop_stale = source.paced if drop_stale is None else drop_stale
         self._stop = stop_event or threading.Event()
         self._monotonic = monotonic
@@ -166,6 +188,7 @@ class FrameGrabber:
         self._reconnects = 0
         self._ever_ok = False
         self._last_error: str | None = None
+        self._reading: ContentReading | None = None
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> Self:
@@ -273,6 +296,8 @@ class FrameGrabber:
                 reconnects=self._reconnects,
                 last_error=self._last_error,
                 state_age=max(0.0, now - self._state_since),
+                picture_std=None if self._reading is None else round(self._reading.std, 2),
+                unchanged_s=None if self._reading is None else round(self._reading.unchanged_s, 3),
             )
 
     def __repr__(self) -> str:
@@ -361,7 +386,7 @@ class FrameGrabber:
 
     def _publish(self, frame: Frame) -> None:
         now = self._monotonic()
-        if self._state is not CaptureState.OK:
+        if self._state not in _DELIVERING:
             # A camera that was never up has not "reconnected" when it first comes up.
             recovered = self._state is CaptureState.RECONNECTING and self._ever_ok
             self._ever_ok = True
@@ -373,7 +398,10 @@ class FrameGrabber:
                 self._interval = None
                 self._last_frame_at = None
             self._backoff.reset()
+            # A reopened camera is a new stream: it gets the full time before "frozen".
+            self._content.reset()
             self._set_state(CaptureState.OK)
+        self._check_content(frame, now)
         with self._cond:
             self._frames_total += 1
             if self._last_frame_at is not None:
@@ -396,6 +424,19 @@ class FrameGrabber:
             self._slot = frame
             self._cond.notify_all()
 
+    def _check_content(self, frame: Frame, now: float) -> None:
+        reading = self._content.observe(frame.image, now)
+        with self._cond:
+            self._reading = reading
+        state = _BY_VERDICT[reading.verdict]
+        if state is not self._state:
+            self._set_state(
+                state,
+                picture_std=round(reading.std, 2),
+                unchanged_s=round(reading.unchanged_s, 3),
+                flat_s=round(reading.flat_s, 3),
+            )
+
     def _set_state(
         self, state: CaptureState, *, only_from_live: bool = False, **fields: Any
     ) -> None:
@@ -408,6 +449,8 @@ class FrameGrabber:
             self._cond.notify_all()
         level = {
             CaptureState.RECONNECTING: log.warning,
+            CaptureState.FROZEN: log.warning,
+            CaptureState.BLANK: log.warning,
             CaptureState.FAILED: log.error,
         }.get(state, log.info)
         level(

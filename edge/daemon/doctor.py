@@ -46,6 +46,7 @@ def check_models(config: EdgeConfig) -> CheckResult:
 
 def check_camera(config: EdgeConfig, *, frames: int = 5, timeout_s: float = 10.0) -> CheckResult:
     from edge.capture import CaptureError, create_source
+    from edge.capture.content import ContentVerdict, judge_sample, thumbnail
     from edge.errors import HadirError
 
     try:
@@ -55,15 +56,22 @@ def check_camera(config: EdgeConfig, *, frames: int = 5, timeout_s: float = 10.0
     start = time.monotonic()
     got = 0
     shape: tuple[int, ...] = ()
+    thumbs = []
     try:
         with source:
             while got < frames and time.monotonic() - start < timeout_s:
-                shape = source.read().image.shape
+                image = source.read().image
+                shape = image.shape
+                thumbs.append(thumbnail(image))
                 got += 1
     except (CaptureError, HadirError, OSError) as exc:
         return CheckResult("camera", False, str(exc))
     if got < frames:
         return CheckResult("camera", False, f"{source.description}: {got} frames in {timeout_s} s")
+    # Frames that arrive but show nothing pass every other test (edge/capture/content.py).
+    verdict, reason = judge_sample(thumbs, config.capture.content)
+    if verdict is not ContentVerdict.OK:
+        return CheckResult("camera", False, f"{source.description}: {verdict}: {reason}")
     took = time.monotonic() - start
     return CheckResult(
         "camera",

@@ -96,7 +96,11 @@ class EdgeDaemon:
         with self.timings.stage("load_models"):
             self.loop = RecognitionLoop(config.recognition, self.matcher, timings=self.timings)
         self.grabber = FrameGrabber(
-            source, config.capture.reconnect, stop_event=self.stop_event, monotonic=monotonic
+            source,
+            config.capture.reconnect,
+            stop_event=self.stop_event,
+            monotonic=monotonic,
+            content=config.capture.content,
         )
         self.watchdog = Watchdog(
             self.notifier, stall_after=config.daemon.stall_after_s, monotonic=monotonic
@@ -128,8 +132,6 @@ class EdgeDaemon:
             config.store,
             device_id=config.device.id,
             timezone=config.device.timezone,
-            # One daemon per store: a second one would record and heartbeat as this terminal.
-            exclusive=True,
         )
         source = overrides.pop("source", None) or create_source(config.capture.camera)
         feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
@@ -207,7 +209,10 @@ class EdgeDaemon:
                 self.counters.frames += 1
                 for decision in self.loop.process(frame):
                     self._act(decision)
-                self.watchdog.beat(frames_flowing=True)
+                # Identical frames are no frames: a frozen camera gets the service restarted
+                # like a stalled one. A blank one keeps the pings: a restart cannot uncover a
+                # lens or light a room, and the state is in STATUS, heartbeat and logs.
+                self.watchdog.beat(frames_flowing=self.grabber.state is not CaptureState.FROZEN)
                 self._maybe_status()
                 if max_frames is not None and self.counters.frames >= max_frames:
                     break
