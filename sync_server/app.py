@@ -6,6 +6,7 @@ the database, so any number of processes may serve one PostgreSQL database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -25,10 +26,11 @@ from sync_server.api import admin_events, admin_people, admin_terminals, health,
 from sync_server.api import reports as admin_reports
 from sync_server.auth import Authenticator
 from sync_server.config import ServerConfig, resolve_admin_token
-from sync_server.db import Database, migrate, normalise_url
+from sync_server.db import Database, migrate, normalise_url, utcnow
 from sync_server.deps import Services
 from sync_server.enrolment import Enroller
 from sync_server.errors import document_error_shapes, http_error_handler, validation_error_handler
+from sync_server.ingest import prune_expired
 from sync_server.limits import BodyLimitMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
 
@@ -36,6 +38,7 @@ log = structlog.get_logger("hadir.server")
 
 # How run_server hands the settings to worker processes it does not create itself.
 SETTINGS_ENV = "_HADIR_SERVER_SETTINGS_JSON"
+PRUNE_INTERVAL_S = 3600.0
 
 _DESCRIPTION = """
 Central server of hadir: terminals push attendance events and heartbeats and pull
@@ -70,9 +73,13 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
                 "admin_token_file or the systemd credential admin_token",
             )
         log.info("server_ready", version=__version__, database=db.engine.url.render_as_string())
+        # Once before serving, so a restart always applies the retention; then hourly.
+        await _prune(db, settings.retention_days)
+        pruning = asyncio.create_task(_prune_forever(db, settings.retention_days))
         try:
             yield
         finally:
+            pruning.cancel()
             enroller.close()
             db.dispose()
             # uvicorn's own "shutdown complete" is INFO of a library: not logged (edge/logs.py).
@@ -120,6 +127,24 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     # Outermost, so refused bodies and errors are timed too.
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app
+
+
+async def _prune(db: Database, retention_days: int) -> None:
+    """Retention of clock references and rejected events. Every process does it; deleting
+    what another process already deleted is harmless."""
+    try:
+        refs, refused = await run_in_threadpool(prune_expired, db, utcnow(), retention_days)
+    except Exception as exc:  # a database hiccup must not stop the server or later prunes
+        log.warning("prune_failed", error=str(exc))
+    else:
+        if refs or refused:
+            log.info("pruned", clock_refs=refs, rejected_events=refused, days=retention_days)
+
+
+async def _prune_forever(db: Database, retention_days: int) -> None:
+    while True:
+        await asyncio.sleep(PRUNE_INTERVAL_S)
+        await _prune(db, retention_days)
 
 
 def create_app_from_environment() -> FastAPI:

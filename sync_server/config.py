@@ -181,6 +181,14 @@ class ServerConfig(StrictModel):
         description="An event whose (corrected) time is this far ahead of the server clock is "
         "rejected as future_time and kept for an admin to see.",
     )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=36_500,
+        description="Clock references of boots not heard from, and rejected events received, "
+        "longer ago than this are deleted (hourly). An unsynchronised event of a boot whose "
+        "reference is gone stays uncorrected (time_source unsynced).",
+    )
     max_body_bytes: int = Field(
         8_000_000, ge=1024, description="Largest request body accepted (photo uploads included)."
     )

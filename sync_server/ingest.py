@@ -2,9 +2,11 @@
 
 One write transaction per batch: ``INSERT ... ON CONFLICT (id) DO NOTHING
 RETURNING id`` for the whole batch says which ids are new (accepted); every other
-id already existed and is a duplicate when the same terminal sent it before, or
-rejected (``id_conflict``) when another terminal owns it. Rejected events are
-stored in ``rejected_events`` with their payload for an admin to see.
+id already existed and is a duplicate when the same terminal sent the same event
+before, a conflict when it sent other content under that id, or rejected
+(``id_conflict``) when another terminal owns it. Rejected and conflicting events
+are stored in ``rejected_events`` with their payload for an admin to see; old
+ones are pruned after ``retention_days`` (:func:`prune_expired`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class Reason:
 
     ID_CONFLICT = "id_conflict"
     FUTURE_TIME = "future_time"
+    WRONG_GROUP = "wrong_group"
+    # With status conflict: the terminal sent this id before with other content.
+    CONTENT_DIFFERS = "content_differs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,35 @@ class _Rejection:
     event: AttendanceEvent
     reason: str
     detail: str
+    status: EventStatus = EventStatus.REJECTED
+
+
+# What makes two events with one id the same event (the id and device are already equal).
+_CONTENT = (
+    "person_id",
+    "kind",
+    "wall_time",
+    "clock_synced",
+    "monotonic",
+    "boot_id",
+    "distance",
+    "margin",
+)
+
+
+def _content(item: Any) -> tuple[Any, ...]:
+    values = tuple(getattr(item, name) for name in _CONTENT)
+    kind = values[1]
+    return (values[0], getattr(kind, "value", kind), *values[2:])
+
+
+def _differs(event: AttendanceEvent) -> _Rejection:
+    return _Rejection(
+        event,
+        Reason.CONTENT_DIFFERS,
+        "this event id was sent before with other content; the first content stands",
+        EventStatus.CONFLICT,
+    )
 
 
 def ingest_batch(
@@ -47,11 +81,20 @@ def ingest_batch(
     received_at: datetime,
     *,
     max_future_skew_s: float,
+    group: str | None = None,
 ) -> tuple[BatchResult, Counter[EventStatus]]:
-    """Store a batch whose sender is already checked; answer per event id, in order."""
+    """Store a batch whose sender is already checked; answer per event id, in order.
+
+    ``group`` is the sending terminal's: an event for a known person of another group is
+    rejected (``wrong_group``); ``None`` skips that check.
+    """
     unique: dict[UUID, AttendanceEvent] = {}
+    # A later copy of an id in the same batch with other content: answered conflict, kept.
+    repeats: list[_Rejection] = []
     for event in batch.events:
-        unique.setdefault(event.id, event)
+        first = unique.setdefault(event.id, event)
+        if first is not event and _content(first) != _content(event):
+            repeats.append(_differs(event))
     latest_allowed = received_at + timedelta(seconds=max_future_skew_s)
     status: dict[UUID, EventResult] = {}
     with db.write() as conn:
@@ -61,6 +104,17 @@ def ingest_batch(
         rows: list[dict[str, Any]] = []
         rejections: list[_Rejection] = []
         for event in unique.values():
+            home = known.get(event.person_id)
+            if group is not None and home is not None and home != group:
+                rejections.append(
+                    _Rejection(
+                        event,
+                        Reason.WRONG_GROUP,
+                        f"person {event.person_id} is in group {home}; terminal "
+                        f"{batch.device_id} serves group {group}",
+                    )
+                )
+                continue
             corrected, source = correct(event, refs)
             if corrected > latest_allowed:
                 rejections.append(
@@ -96,17 +150,22 @@ def ingest_batch(
             status[event_id] = EventResult(id=event_id, status=EventStatus.ACCEPTED)
         existing = [r["id"] for r in rows if r["id"] not in inserted]
         if existing:
-            owners = dict(
-                conn.execute(
-                    sa.select(events.c.id, events.c.device_id).where(
-                        one_of(db, events.c.id, existing)
-                    )
-                ).all()
-            )
+            found = {
+                row.id: row
+                for row in conn.execute(
+                    sa.select(
+                        events.c.id, events.c.device_id, *(events.c[n] for n in _CONTENT)
+                    ).where(one_of(db, events.c.id, existing))
+                )
+            }
             for event_id in existing:
-                owner = owners.get(event_id)
-                if owner == batch.device_id:
-                    status[event_id] = EventResult(id=event_id, status=EventStatus.DUPLICATE)
+                row = found.get(event_id)
+                owner = None if row is None else row.device_id
+                if row is not None and owner == batch.device_id:
+                    if _content(row) == _content(unique[event_id]):
+                        status[event_id] = EventResult(id=event_id, status=EventStatus.DUPLICATE)
+                    else:
+                        rejections.append(_differs(unique[event_id]))
                 else:
                     rejections.append(
                         _Rejection(
@@ -118,20 +177,25 @@ def ingest_batch(
         for rejection in rejections:
             status[rejection.event.id] = EventResult(
                 id=rejection.event.id,
-                status=EventStatus.REJECTED,
+                status=rejection.status,
                 reason=rejection.reason,
             )
-        if rejections:
-            _store_rejections(db, conn, batch.device_id, rejections, received_at)
+        if rejections or repeats:
+            _store_rejections(db, conn, batch.device_id, rejections + repeats, received_at)
         remember_ref(db, conn, batch.device_id, batch.boot_id, refs[batch.boot_id], received_at)
 
-    # Answer every id in request order; a repeat of an id inside the batch is a duplicate.
+    # Answer every id in request order; a repeat of an id inside the batch is a duplicate,
+    # or a conflict when its content differs from the first.
     results: list[EventResult] = []
     counts: Counter[EventStatus] = Counter()
     seen: set[UUID] = set()
     for event in batch.events:
         result = status[event.id]
-        if event.id in seen and result.status is EventStatus.ACCEPTED:
+        if event.id in seen and _content(event) != _content(unique[event.id]):
+            result = EventResult(
+                id=event.id, status=EventStatus.CONFLICT, reason=Reason.CONTENT_DIFFERS
+            )
+        elif event.id in seen and result.status is EventStatus.ACCEPTED:
             result = EventResult(id=event.id, status=EventStatus.DUPLICATE)
         seen.add(event.id)
         counts[result.status] += 1
@@ -179,11 +243,12 @@ def one_of(db: Database, column: sa.ColumnElement[Any], values: Iterable[Any]) -
     return column.in_(values)
 
 
-def _known_people(db: Database, conn: Connection, person_ids: set[str]) -> set[str]:
+def _known_people(db: Database, conn: Connection, person_ids: set[str]) -> dict[str, str]:
+    """The group of every person the server knows among these."""
     if not person_ids:
-        return set()
-    query = sa.select(people.c.id).where(one_of(db, people.c.id, person_ids))
-    return set(conn.execute(query).scalars())
+        return {}
+    query = sa.select(people.c.id, people.c.group_name).where(one_of(db, people.c.id, person_ids))
+    return {row.id: row.group_name for row in conn.execute(query)}
 
 
 def _stored_refs(conn: Connection, batch: EventBatch) -> dict[str, ClockRef]:
@@ -253,3 +318,16 @@ def _store_rejections(
             for r in rejections
         ],
     )
+
+
+def prune_expired(db: Database, now: datetime, retention_days: float) -> tuple[int, int]:
+    """Delete clock references of boots not heard from, and rejected events received, more
+    than ``retention_days`` ago; returns how many of each. Both tables would otherwise grow
+    with every boot and every refused event, for ever."""
+    cutoff = now - timedelta(days=retention_days)
+    with db.write() as conn:
+        refs = conn.execute(sa.delete(clock_refs).where(clock_refs.c.updated_at < cutoff))
+        refused = conn.execute(
+            sa.delete(rejected_events).where(rejected_events.c.received_at < cutoff)
+        )
+        return refs.rowcount, refused.rowcount

@@ -518,12 +518,18 @@ class SyncService:
         )
 
     def _acknowledge(self, result: BatchResult) -> int:
-        synced = [r.id for r in result.results if r.status is not EventStatus.REJECTED]
-        rejected = [r for r in result.results if r.status is EventStatus.REJECTED]
+        # A conflict (this id was sent before with other content) is kept and reported like a
+        # rejection: resending the same content cannot change the answer.
+        refused = (EventStatus.REJECTED, EventStatus.CONFLICT)
+        synced = [r.id for r in result.results if r.status not in refused]
+        rejected = [r for r in result.results if r.status in refused]
         if synced:
             self.store.mark_synced(synced)
         for item in rejected:
-            self.store.mark_rejected(item.id, item.reason or "rejected")
+            reason = item.reason or item.status.value
+            if item.status is EventStatus.CONFLICT:
+                reason = f"conflict: {reason}"
+            self.store.mark_rejected(item.id, reason)
         duplicates = sum(1 for r in result.results if r.status is EventStatus.DUPLICATE)
         with self._status_lock:
             self._counters.synced += len(synced) - duplicates

@@ -50,9 +50,11 @@ def _same_device(terminal: Terminal, device_id: str, what: str) -> None:
     response_model=BatchResult,
     summary="Upload a batch of attendance events",
     description="Idempotent by event id. The answer lists every event id in request order as "
-    "accepted, duplicate (already stored: both mean the terminal may forget it) or rejected "
-    "with a reason (stored for an admin; the terminal keeps and reports it). A batch naming "
-    "another terminal is refused as a whole (403) and nothing is stored.",
+    "accepted, duplicate (already stored: both mean the terminal may forget it), rejected "
+    "with a reason, or conflict (the id was sent before with other content; the first stands). "
+    "Rejected and conflicting events are stored for an admin; the terminal keeps and reports "
+    "them and does not resend them. A batch naming another terminal is refused as a whole "
+    "(403) and nothing is stored.",
 )
 def post_events(batch: EventBatch, who: TerminalDep, svc: ServicesDep) -> Response:
     received_at = utcnow()
@@ -60,20 +62,26 @@ def post_events(batch: EventBatch, who: TerminalDep, svc: ServicesDep) -> Respon
     for event in batch.events:
         _same_device(who, event.device_id, f"event {event.id}")
     result, counts = ingest_batch(
-        svc.db, batch, received_at, max_future_skew_s=svc.settings.max_future_skew_s
+        svc.db,
+        batch,
+        received_at,
+        max_future_skew_s=svc.settings.max_future_skew_s,
+        group=who.group,
     )
     svc.metrics.batches.inc()
     for status in EventStatus:
         if counts[status]:
             svc.metrics.events.labels(status.value).inc(counts[status])
     # Per batch at debug: terminals push every few seconds. Rejections need a human.
-    emit = log.warning if counts[EventStatus.REJECTED] else log.debug
+    refused = counts[EventStatus.REJECTED] + counts[EventStatus.CONFLICT]
+    emit = log.warning if refused else log.debug
     emit(
         "events_ingested",
         device_id=who.id,
         accepted=counts[EventStatus.ACCEPTED],
         duplicate=counts[EventStatus.DUPLICATE],
         rejected=counts[EventStatus.REJECTED],
+        conflict=counts[EventStatus.CONFLICT],
     )
     # Serialised directly: the model is already valid, re-validating 500 results is waste.
     return Response(result.model_dump_json(), media_type="application/json")

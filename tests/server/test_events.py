@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from edge.protocol import MAX_BATCH
-from tests.server.helpers import Api, batch, event, utcnow
+from sync_server.db import Database, clock_refs, rejected_events
+from sync_server.ingest import prune_expired
+from tests.server.helpers import Api, batch, event, heartbeat, utcnow
+from tests.sync.helpers import make_service, open_store, record_events
 
 
 def _statuses(response_json: dict[str, object]) -> list[str]:
@@ -193,3 +200,123 @@ def test_wrong_content_type_is_refused(api: Api) -> None:
     )
     assert response.status_code == 422
     assert api.counts()["events"] == 0
+
+
+def test_event_for_a_person_of_another_group_is_rejected_and_kept(api: Api) -> None:
+    token = api.create_terminal("t1", group="north")
+    api.create_person("ours", group="north")
+    api.create_person("theirs", group="south")
+    sent = [event("t1", "ours"), event("t1", "theirs"), event("t1", "nobody-known")]
+    results = api.post_batch(token, batch("t1", sent)).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["reason"] == "wrong_group"
+    stored = {e["person_id"] for e in api.admin("GET", "/admin/events").json()["events"]}
+    assert stored == {"ours", "nobody-known"}
+    (kept,) = api.admin("GET", "/admin/events/rejected").json()["rejected"]
+    assert (kept["reason"], kept["event"]["person_id"]) == ("wrong_group", "theirs")
+    assert "south" in kept["detail"]
+
+
+def test_same_id_with_other_content_is_a_conflict_and_kept(api: Api) -> None:
+    token = api.create_terminal("t1")
+    first = event("t1", "p1", kind="in")
+    assert api.post_batch(token, batch("t1", [first])).json()["results"][0]["status"] == "accepted"
+
+    changed = dict(first, person_id="p2")
+    results = api.post_batch(token, batch("t1", [first, changed])).json()["results"]
+    assert [(r["status"], r["reason"]) for r in results] == [
+        ("duplicate", None),
+        ("conflict", "content_differs"),
+    ]
+    later = dict(first, kind="out")
+    (result,) = api.post_batch(token, batch("t1", [later])).json()["results"]
+    assert (result["status"], result["reason"]) == ("conflict", "content_differs")
+
+    # Inside one new batch: the first copy is stored, a different second copy conflicts.
+    fresh = event("t1", "p3")
+    twin = dict(fresh, distance=0.5)
+    results = api.post_batch(token, batch("t1", [fresh, twin, fresh])).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "conflict", "duplicate"]
+
+    stored = {e["id"]: e for e in api.admin("GET", "/admin/events").json()["events"]}
+    assert (stored[first["id"]]["person_id"], stored[first["id"]]["kind"]) == ("p1", "in")
+    assert stored[fresh["id"]]["distance"] == 0.3
+    kept = api.admin("GET", "/admin/events/rejected").json()["rejected"]
+    assert {(k["event_id"], k["reason"]) for k in kept} == {
+        (first["id"], "content_differs"),
+        (fresh["id"], "content_differs"),
+    }
+
+
+def test_terminal_keeps_a_conflict_aside_and_stops_resending(api: Api, tmp_path: Path) -> None:
+    token = api.create_terminal("t1")
+    with open_store(tmp_path / "edge.db", "t1") as store:
+        ids = record_events(store, 3)
+        # Another copy of the terminal's first event reached the server with other content.
+        (pending,) = [e for e in store.pending(10) if str(e.id) == ids[0]]
+        other = json.loads(pending.model_dump_json()) | {"person_id": "someone-else"}
+        api.post_batch(token, batch("t1", [other]))
+
+        service = make_service(
+            store, str(api.client.base_url), token, transport=api.client._transport
+        )
+        assert service.push_once() == 3
+        assert store.backlog().count == 0
+        (kept,) = store.rejected()
+        assert (str(kept.event.id), kept.reason) == (ids[0], "conflict: content_differs")
+        assert service.status().events_rejected == 1
+        assert service.push_once() == 0  # never sent again
+
+
+def test_retention_prunes_old_clock_refs_and_rejected_events(api: Api) -> None:
+    token = api.create_terminal("t1")
+    now = utcnow()
+    assert api.as_terminal(token, "POST", "/heartbeat", json=heartbeat("t1")).status_code == 200
+    future = event("t1", wall_time=now + timedelta(hours=2))
+    api.post_batch(token, batch("t1", [future], boot_id="b2"))
+    assert (api.counts()["clock_refs"], api.counts()["rejected_events"]) == (2, 1)
+
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    try:
+        assert prune_expired(db, now + timedelta(days=89), 90) == (0, 0)
+        with db.write() as conn:
+            old = datetime(2026, 1, 1, tzinfo=UTC)
+            conn.execute(
+                sa.update(clock_refs).where(clock_refs.c.boot_id == "b2").values(updated_at=old)
+            )
+        assert prune_expired(db, now, 90) == (1, 0)
+        assert prune_expired(db, now + timedelta(days=91), 90) == (1, 1)
+    finally:
+        db.dispose()
+    assert (api.counts()["clock_refs"], api.counts()["rejected_events"]) == (0, 0)
+
+
+def test_the_server_prunes_at_start_up(make_api: Callable[..., Api], api: Api) -> None:
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    try:
+        with db.write() as conn:
+            conn.execute(
+                sa.insert(clock_refs).values(
+                    device_id="t1",
+                    boot_id="b",
+                    ref_wall=old,
+                    ref_monotonic=1.0,
+                    synced=True,
+                    updated_at=old,
+                )
+            )
+            conn.execute(
+                sa.insert(rejected_events).values(
+                    event_id=uuid.uuid4(),
+                    device_id="t1",
+                    reason="future_time",
+                    detail="",
+                    payload="{}",
+                    received_at=old,
+                )
+            )
+    finally:
+        db.dispose()
+    make_api(retention_days=30)
+    assert (api.counts()["clock_refs"], api.counts()["rejected_events"]) == (0, 0)
