@@ -284,6 +284,20 @@ def test_stop_is_idempotent_and_restart_is_refused() -> None:
     assert "scripted" in repr(grabber)
 
 
+def test_start_after_a_shared_stop_is_a_no_op_not_a_crash() -> None:
+    """SIGTERM during the daemon's start-up sets the shared event before the camera starts."""
+    source = ScriptedSource(reads=[None])
+    stop = threading.Event()
+    grabber = FrameGrabber(source, stop_event=stop)
+    stop.set()
+    assert grabber.start() is grabber
+    assert not grabber.running
+    assert source.open_calls == 0, "a stopping daemon must not open the camera"
+    assert grabber.latest(timeout=5) is None
+    assert grabber.stop()
+    assert grabber.state is CaptureState.STOPPED
+
+
 def test_stop_before_start_closes_the_source() -> None:
     source = ScriptedSource()
     source.open()
