@@ -275,6 +275,10 @@ class Machine:
         self._server.bind(self.sock)
         os.chmod(self.sock, 0o777)
         self._server.listen(4)
+        # Polled, and joined before the socket closes: a thread left blocked in accept()
+        # on a closed socket went on to answer a later test's broker socket.
+        self._server.settimeout(0.1)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -284,12 +288,13 @@ class Machine:
         path.chmod(0o755)
 
     def _serve(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 conn, _ = self._server.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
             with conn:
+                conn.settimeout(None)
                 msg, fds, _, _ = socket.recv_fds(conn, 65536, 3)
                 try:
                     request = json.loads(msg)
@@ -334,6 +339,8 @@ class Machine:
             return 1
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
         self._server.close()
 
     def run(self, script: str, who: str, env: dict[str, str] | None = None) -> str:
