@@ -22,6 +22,12 @@ API_PREFIX = "/api/v1"
 MAX_BATCH = 500
 TEMPLATE_BYTES = DESCRIPTOR_DIM * 4
 MAX_STORE_ERROR = 200  # characters of Heartbeat.store_last_error
+# What a dlib ResNet descriptor looks like (docs/recognition.md, "Templates"): measured over every
+# face in ../shared/faces, |value| <= 0.50 and L2 norm 1.30-1.59. The bounds leave a wide margin
+# and keep crafted vectors out: values near float32's limit overflow the matcher's arithmetic.
+TEMPLATE_MAX_VALUE = 1.0
+TEMPLATE_MIN_NORM = 0.5
+TEMPLATE_MAX_NORM = 3.0
 MAX_MARGIN = 4.0  # descriptor distances of dlib's unit-ish vectors stay well under 2
 # Bounds of every time and number a client sends (docs/protocol.md, "Limits"): whatever passes
 # validation can neither overflow the server's arithmetic (clock correction adds a monotonic
@@ -148,16 +154,39 @@ def encode_template(vector: npt.ArrayLike) -> str:
 
 
 def decode_template(text: str) -> npt.NDArray[np.float32]:
-    """Inverse of :func:`encode_template`; raises ValueError on a malformed template."""
+    """Inverse of :func:`encode_template`; raises ValueError on a malformed template.
+
+    Only descriptor-shaped vectors pass (finite, every value within ±TEMPLATE_MAX_VALUE, L2
+    norm within TEMPLATE_MIN_NORM..TEMPLATE_MAX_NORM).
+    """
     try:
         raw = base64.b64decode(text, validate=True)
     except (ValueError, TypeError) as exc:
         raise ValueError("template is not valid base64") from exc
     if len(raw) != TEMPLATE_BYTES:
         raise ValueError(f"template has {len(raw)} bytes, expected {TEMPLATE_BYTES}")
-    arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return check_template(np.frombuffer(raw, dtype="<f4").astype(np.float32))
+
+
+def check_template(arr: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``arr`` if it is shaped like a dlib descriptor (see :func:`decode_template`), else
+    ValueError naming the problem."""
+    if arr.shape != (DESCRIPTOR_DIM,):
+        raise ValueError(f"template has shape {arr.shape}, expected ({DESCRIPTOR_DIM},)")
     if not np.isfinite(arr).all():
         raise ValueError("template contains NaN or infinite values")
+    largest = float(np.abs(arr).max())
+    if largest > TEMPLATE_MAX_VALUE:
+        raise ValueError(
+            f"template has a value of magnitude {largest:.3g}, over {TEMPLATE_MAX_VALUE}: "
+            "not a face descriptor"
+        )
+    norm = float(np.linalg.norm(arr))
+    if not TEMPLATE_MIN_NORM <= norm <= TEMPLATE_MAX_NORM:
+        raise ValueError(
+            f"template has L2 norm {norm:.3g}, outside {TEMPLATE_MIN_NORM}-{TEMPLATE_MAX_NORM}: "
+            "not a face descriptor"
+        )
     return arr
 
 

@@ -18,9 +18,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import Connection
 
-from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert
+from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, check_template
 from edge.recognize.types import DESCRIPTOR_DIM
 from sync_server.auth import Terminal
 from sync_server.db import (
@@ -35,6 +36,8 @@ from sync_server.db import (
 )
 
 Op = Literal["upsert", "delete"]
+
+log = structlog.get_logger("hadir.server")
 
 
 def publish(db: Database, conn: Connection, person_id: str, group: str) -> int | None:
@@ -126,7 +129,8 @@ def read_page(db: Database, terminal: Terminal, since: int, limit: int) -> Enrol
                 .where(templates.c.person_id.in_(upsert_ids))
                 .order_by(templates.c.person_id, templates.c.id)
             ):
-                vectors[template.person_id].append(template_text(template.vector))
+                if _servable(template.person_id, template.vector):
+                    vectors[template.person_id].append(template_text(template.vector))
     result: list[PersonUpsert | PersonDelete] = []
     for row in rows:
         if row.op == "upsert":
@@ -159,6 +163,17 @@ def acknowledge_reset(db: Database, terminal: Terminal) -> None:
         conn.execute(
             sa.update(terminals).where(terminals.c.id == terminal.id).values(reset_below=0)
         )
+
+
+def _servable(person_id: str, raw: bytes) -> bool:
+    """Whether terminals will take this stored template. One stored before decode_template
+    bounded values would fail the whole page at every terminal of the group: leave it out."""
+    try:
+        check_template(np.frombuffer(raw, dtype="<f4"))
+    except ValueError as exc:
+        log.warning("template_not_served", person_id=person_id, problem=str(exc))
+        return False
+    return True
 
 
 def template_text(raw: bytes) -> str:

@@ -65,7 +65,18 @@ class Gallery:
         self._templates = templates
         owners = np.empty(0, dtype=np.int32) if rows is None else np.asarray(rows, dtype=np.int32)
         self._owners = owners
-        self._norms2 = np.einsum("ij,ij->i", templates, templates).astype(np.float32)
+        with np.errstate(over="ignore"):
+            norms2 = np.einsum("ij,ij->i", templates, templates).astype(np.float32)
+        huge = ~np.isfinite(norms2)
+        if huge.any():
+            # A crafted row near float32's limit (decode_template refuses them; an old mirror
+            # may hold one) would make |t|^2 - 2 t.q = inf - inf = NaN. Zeroed with an
+            # infinite norm it lies at distance inf from every query: it matches nobody and
+            # hides nobody, and no query overflows.
+            templates = templates.copy()
+            templates[huge] = 0.0
+            self._templates = templates
+        self._norms2 = norms2
         counts = np.bincount(owners, minlength=len(self._person_ids)) if owners.size else None
         starts = np.zeros(len(self._person_ids) + 1, dtype=np.int64)
         if counts is not None:
@@ -120,12 +131,14 @@ class Gallery:
         return self._templates[self._starts[index] : self._starts[index + 1]]
 
     def squared_distances(self, query: Descriptor) -> FloatArray:
-        """Squared distance from ``query`` to every template row."""
+        """Squared distance from ``query`` to every template row; ``inf``, never NaN."""
         q = np.asarray(query, dtype=np.float32).reshape(DESCRIPTOR_DIM)
         d2 = self._templates @ (q * np.float32(-2.0))
         d2 += self._norms2
         d2 += np.float32(q @ q)
-        np.maximum(d2, 0.0, out=d2)
+        np.maximum(d2, 0.0, out=d2)  # keeps NaN
+        # Never NaN, whatever its source: NaN would win argmin and spread through reduceat.
+        np.copyto(d2, np.float32(np.inf), where=np.isnan(d2))
         return d2
 
     def person_distances(self, query: Descriptor) -> FloatArray:

@@ -131,3 +131,48 @@ def test_concurrent_readers_never_see_a_half_built_gallery() -> None:
         t.join()
     assert problems == []
     assert matcher.generation == 400
+
+
+def _poisoned_like(query: np.ndarray) -> np.ndarray:
+    """A crafted template: float32's extremes with the query's signs, so ``t.q`` overflows and
+    ``|t|^2 - 2 t.q`` is ``inf - inf``: the vector that once hid everyone on a terminal."""
+    poisoned: np.ndarray = np.where(query < 0, np.float32(-3e38), np.float32(3e38))
+    return poisoned.astype(np.float32)
+
+
+def test_poisoned_template_neither_matches_nor_hides_others() -> None:
+    ann, bob, query_noise = _random(3, 7)
+    query = ann + 0.05 * query_noise
+    # Built straight from rows, as a terminal's gallery is built from its SQLite mirror:
+    # decode_template (which refuses such vectors) is bypassed.
+    gallery = Gallery.from_rows(["ann", "bob", "mallory"], [ann, bob, _poisoned_like(query)])
+    rules = MatchingConfig()
+
+    match = gallery.match(query)
+    assert match.person_id == "ann"
+    assert match.distance == pytest.approx(float(np.linalg.norm(query - ann)), abs=1e-4)
+    assert match.runner_up_id == "bob"
+    assert match.accepted(rules)
+
+    distances = dict(zip(gallery.person_ids, gallery.person_distances(query), strict=True))
+    assert distances["mallory"] == np.inf
+    assert not np.isnan(list(distances.values())).any()
+    assert distances["ann"] == pytest.approx(match.distance, abs=1e-4)
+
+
+def test_poisoned_row_among_a_persons_own_templates() -> None:
+    ann, bob = _random(2, 8)
+    gallery = Gallery.from_mapping({"ann": [_poisoned_like(ann), ann], "bob": bob})
+    match = gallery.match(ann)
+    assert match.person_id == "ann"
+    assert match.distance == pytest.approx(0.0, abs=1e-3)
+    assert match.accepted(MatchingConfig())
+
+
+def test_gallery_of_only_poisoned_templates_matches_nobody() -> None:
+    query = _random(1, 9)[0]
+    poisoned = _poisoned_like(query)
+    gallery = Gallery.from_mapping({"mallory": poisoned, "eve": -poisoned})
+    match = gallery.match(query)
+    assert match.distance == np.inf
+    assert not match.accepted(MatchingConfig())

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
 
-from tests.server.helpers import Api
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from sync_server.db import Database, templates, utcnow
+from sync_server.feed import publish
+from tests.server.helpers import Api, Mirror, template
 
 
 @pytest.mark.parametrize("template_id", ["99999999999999999999", "2147483648", "0", "-1"])
@@ -22,3 +28,46 @@ def test_largest_template_id_is_an_unknown_template(api: Api) -> None:
     response = api.admin("DELETE", "/admin/people/a/templates/2147483647")
     assert response.status_code == 404, response.text
     assert response.json()["reason"] == "unknown_template"
+
+
+def _raw(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
+POISON = np.where(np.arange(128) % 2, 1, -1).astype(np.float32) * np.float32(3e38)
+
+
+def test_import_refuses_a_crafted_template(api: Api) -> None:
+    api.create_person("mallory")
+    before = api.counts()
+    response = api.admin(
+        "POST", "/admin/people/mallory/templates", json={"templates": [template(1), _raw(POISON)]}
+    )
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["loc"][:2] == ["body", "templates"]
+    assert "magnitude 3e+38" in problem["msg"]
+    assert "not a face descriptor" in problem["msg"]
+    assert api.counts() == before
+
+
+def test_feed_skips_a_crafted_template_stored_before_the_bounds(api: Api) -> None:
+    """A server upgraded with a crafted template already in its database keeps serving its
+    terminals: the bad row is left out of the feed (and logged), never sent."""
+    token = api.create_terminal("t1")
+    api.enrol("alice", 1)
+    api.enrol("mallory", 2)
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    try:
+        with db.write() as conn:
+            conn.execute(
+                sa.insert(templates).values(
+                    person_id="mallory", vector=POISON.astype("<f4").tobytes(),
+                    source="import", created_at=utcnow(),
+                )
+            )  # fmt: skip
+            publish(db, conn, "mallory", "default")
+    finally:
+        db.dispose()
+    mirror = Mirror().pull(api, token)
+    assert mirror.people == {"alice": [template(1)], "mallory": [template(2)]}
