@@ -37,6 +37,42 @@ class ListenConfig(StrictModel):
         description="Addresses of reverse proxies whose X-Forwarded-For is believed (client IP "
         "for the bad-credential limit); empty: use the TCP peer address.",
     )
+    max_connections: int = Field(
+        500,
+        ge=2,
+        le=100_000,
+        description="Open connections (and requests in progress) per server process; a request "
+        "arriving beyond it is answered 503 at once and its connection closed. Keep it under "
+        "the process's open-file limit.",
+    )
+    header_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="A request's line and headers must arrive within this many seconds of the "
+        "connection opening (or of the previous response on a kept-alive connection); a slower "
+        "client is disconnected.",
+    )
+    body_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="A request's whole body must arrive within this many seconds of its headers "
+        "(an 8 MB photo over 1 Mbit/s takes 64 s); a slower client gets 408 and is "
+        "disconnected.",
+    )
+    keep_alive_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="An idle kept-alive connection is closed after this many seconds.",
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request line plus headers; a bigger one is refused with 400.",
+    )
 
 
 class AuthConfig(StrictModel):
@@ -45,8 +81,10 @@ class AuthConfig(StrictModel):
     max_failures: int = Field(
         20,
         ge=1,
-        description="Bad credentials allowed from one client address per window; more get 429 "
-        "until the window ends. Counted in the database, so all server processes share it.",
+        description="Bad credentials allowed per window for one credential (the same wrong token "
+        "or admin login name again) and for one client address (counting each different "
+        "credential it tries once); more get 429 until the window ends. A valid credential is "
+        "never refused. Counted in the database, so all server processes share it.",
     )
     failure_window_s: float = Field(
         300.0, gt=0, le=86_400, description="Length of the bad-credential window, seconds."

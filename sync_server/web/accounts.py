@@ -2,9 +2,14 @@
 
 Passwords are hashed with scrypt (memory-hard, in the standard library). A wrong
 password counts against the account; at ``max_login_failures`` in a row the account
-is locked for ``lockout_minutes``, whatever password comes next. Every failed login
-also counts against the client address in the same table as bad API credentials, so
-one address cannot try many accounts either.
+is locked for ``lockout_minutes``, whatever password comes next. Failed logins are
+also counted like bad API credentials (per login name, and per client address once
+for each name it tries), which slows one address trying many accounts; a right
+password is never refused for that.
+
+Nothing in the answer to a wrong password, or in its time, tells an account from an
+unknown name: both cost one scrypt check, both get the same words, and a locked
+account says so only to the right password (whoever knows it knows the account).
 
 A session is a random 256-bit cookie value; the database holds its SHA-256, the
 account, a CSRF token for the forms of that session, and its idle and absolute
@@ -27,6 +32,7 @@ import structlog
 
 from edge.errors import HadirError
 from edge.wording import plural
+from sync_server.auth import FailureLimiter
 from sync_server.config import WebConfig
 from sync_server.db import Database, admin_accounts, utcnow, web_sessions
 
@@ -40,6 +46,8 @@ _SCRYPT_P = 1
 _SCRYPT_LEN = 32
 MIN_PASSWORD_CHARS = 10
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+# Failed logins are counted per name in the bad-credential table under this prefix.
+_LOGIN_CREDENTIAL = "admin-login:"
 # last_seen_at is written at most this often per session, not on every page view.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -159,58 +167,82 @@ def _minutes(delta: timedelta) -> int:
 
 
 def check_login(
-    db: Database, username: str, password: str, config: WebConfig, *, now: datetime | None = None
+    db: Database,
+    username: str,
+    password: str,
+    config: WebConfig,
+    *,
+    limiter: FailureLimiter | None = None,
+    client: str = "unknown",
+    now: datetime | None = None,
 ) -> LoginOutcome:
     """Check a username and password, counting failures and applying the lockout."""
     now = now or utcnow()
-    wrong = LoginOutcome(None, "wrong username or password")
-    with db.write() as conn:
+    with db.read() as conn:
         row = conn.execute(
-            sa.select(admin_accounts).where(admin_accounts.c.username == username)
-        ).first()
-        if row is None:
-            verify_password(password, _dummy_hash())
-            log.warning("admin_login_failed", username=username, why="unknown account")
-            return wrong
-        if row.locked_until is not None and row.locked_until > now:
-            log.warning("admin_login_refused", username=username, why="locked")
-            return LoginOutcome(
-                None,
-                "this account is locked after too many failed logins; try again in "
-                f"{plural(_minutes(row.locked_until - now), 'minute')}",
-                locked=True,
+            sa.select(admin_accounts.c.password_hash, admin_accounts.c.locked_until).where(
+                admin_accounts.c.username == username
             )
-        if not verify_password(password, row.password_hash):
-            failures = row.failed_logins + 1
-            values: dict[str, object] = {"failed_logins": failures}
-            if failures >= config.max_login_failures:
-                values = {
-                    "failed_logins": 0,
-                    "locked_until": now + timedelta(minutes=config.lockout_minutes),
-                }
-                log.warning("admin_account_locked", username=username, failures=failures)
-            else:
-                log.warning("admin_login_failed", username=username, why="wrong password")
+        ).first()
+    # One scrypt check on every path, outside any transaction (a SQLite write lock held for
+    # 50 ms per login would stall ingest): an unknown name is checked against a dummy hash.
+    right = verify_password(password, row.password_hash if row is not None else _dummy_hash())
+    locked = row is not None and row.locked_until is not None and row.locked_until > now
+    if row is not None and right and locked:
+        log.warning("admin_login_refused", username=username, why="locked")
+        return LoginOutcome(
+            None,
+            "this account is locked after too many failed logins; try again in "
+            f"{plural(_minutes(row.locked_until - now), 'minute')}",
+            locked=True,
+        )
+    if row is not None and right:
+        with db.write() as conn:
             conn.execute(
                 sa.update(admin_accounts)
                 .where(admin_accounts.c.username == username)
-                .values(values)
+                .values(failed_logins=0, locked_until=None, last_login_at=now)
             )
-            if "locked_until" in values:
-                return LoginOutcome(
-                    None,
-                    "wrong password; the account is now locked for "
-                    f"{plural(config.lockout_minutes, 'minute')}",
-                    locked=True,
-                )
-            return wrong
-        conn.execute(
-            sa.update(admin_accounts)
-            .where(admin_accounts.c.username == username)
-            .values(failed_logins=0, locked_until=None, last_login_at=now)
+        log.info("admin_login", username=username)
+        return LoginOutcome(username)
+    with db.write() as conn:
+        # Both paths commit one transaction: an account's count rides in the same commit.
+        if row is not None and not locked:
+            _count_wrong_password(conn, username, config, now)
+        wait = (
+            limiter.record_in(conn, client, _LOGIN_CREDENTIAL + username, now=now)
+            if limiter is not None
+            else None
         )
-    log.info("admin_login", username=username)
-    return LoginOutcome(username)
+    log.warning(
+        "admin_login_failed", username=username, client=client, limited=wait is not None
+    )
+    if wait is not None:
+        minutes = _minutes(timedelta(seconds=wait))
+        return LoginOutcome(
+            None, f"too many failed logins; try again in {plural(minutes, 'minute')}", locked=True
+        )
+    return LoginOutcome(None, "wrong username or password")
+
+
+def _count_wrong_password(
+    conn: sa.Connection, username: str, config: WebConfig, now: datetime
+) -> None:
+    # One UPDATE ... RETURNING: concurrent wrong passwords cannot read the same count.
+    failures = conn.execute(
+        sa.update(admin_accounts)
+        .where(admin_accounts.c.username == username)
+        .values(failed_logins=admin_accounts.c.failed_logins + 1)
+        .returning(admin_accounts.c.failed_logins)
+    ).scalar_one_or_none()
+    if failures is None or failures < config.max_login_failures:
+        return
+    conn.execute(
+        sa.update(admin_accounts)
+        .where(admin_accounts.c.username == username)
+        .values(failed_logins=0, locked_until=now + timedelta(minutes=config.lockout_minutes))
+    )
+    log.warning("admin_account_locked", username=username, failures=failures)
 
 
 @dataclass(frozen=True, slots=True)

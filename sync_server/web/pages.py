@@ -299,12 +299,6 @@ async def login(request: Request) -> Response:
             username=username,
             next_path=next_path,
         )
-    try:
-        await run_in_threadpool(svc.auth.refuse_if_blocked, client)
-    except ApiError as exc:
-        return _login_page(
-            request, problem=str(exc.detail), status=429, username=username, next_path=next_path
-        )
     if not username or not isinstance(password, str) or not password:
         return _login_page(
             request,
@@ -313,11 +307,18 @@ async def login(request: Request) -> Response:
             username=username,
             next_path=next_path,
         )
+    # The password is checked before any limit: a right one is never refused for the
+    # failures of others at this address (accounts.check_login counts the failures).
     outcome = await run_in_threadpool(
-        accounts.check_login, svc.db, username, password, svc.settings.web
+        accounts.check_login,
+        svc.db,
+        username,
+        password,
+        svc.settings.web,
+        limiter=svc.auth.limiter,
+        client=client,
     )
     if outcome.username is None:
-        await run_in_threadpool(svc.auth.record_failure, client)
         return _login_page(
             request,
             problem=outcome.problem,

@@ -1,15 +1,32 @@
-"""Credentials: 401 vs 403, hashed tokens, revocation, and the shared bad-credential limit."""
+"""Credentials: 401 vs 403, hashed tokens, revocation, and the shared bad-credential limit.
+
+The limit never refuses a valid credential, counts a stale token against its own hash,
+and is one atomic statement per count (issue 10, item 5).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from starlette.requests import Request
 
+from sync_server.auth import (
+    Authenticator,
+    FailureLimiter,
+    address_key,
+    credential_key,
+    hash_token,
+    new_token,
+)
 from sync_server.config import AuthConfig
-from sync_server.db import Database, terminals
+from sync_server.db import Database, auth_failures, migrate, terminals, utcnow
+from sync_server.errors import ApiError
+from sync_server.metrics import Metrics
 from tests.server.helpers import ADMIN, ADMIN_TOKEN, Api, batch, bearer, event, heartbeat
 
 TERMINAL_ENDPOINTS = [
@@ -124,14 +141,121 @@ def test_bad_credentials_are_limited_across_processes(make_api: Callable[..., Ap
         app = first if n % 2 else second
         assert app.as_terminal(f"guess-{n}", "GET", "/terminal").status_code == 401
     for app in (first, second):
-        blocked = app.as_terminal("guess-x", "GET", "/terminal")
+        blocked = app.as_terminal(f"guess-{id(app)}", "GET", "/terminal")
         assert blocked.status_code == 429
         assert int(blocked.headers["Retry-After"]) >= 1
-        # Once blocked, even a right answer is refused: guessing must not pay off.
-        assert app.as_terminal(token, "GET", "/terminal").status_code == 429
-        assert app.client.get("/api/v1/admin/terminals", headers=ADMIN).status_code == 429
-    # Other addresses are unaffected, and health stays reachable.
+        # The guesser is slowed, but the right credentials from the same address still work:
+        # a neighbour behind the same NAT (or proxy) must not lock anyone out.
+        assert app.as_terminal(token, "GET", "/terminal").status_code == 200
+        assert app.client.get("/api/v1/admin/terminals", headers=ADMIN).status_code == 200
     assert first.client.get("/healthz").status_code == 200
+
+
+def test_a_stale_token_is_counted_against_itself(make_api: Callable[..., Api]) -> None:
+    api = make_api(auth=AuthConfig(max_failures=3, failure_window_s=60))
+    token = api.create_terminal("t1")
+    answers = [api.as_terminal("stale-token", "GET", "/terminal").status_code for _ in range(5)]
+    assert answers == [401, 401, 401, 429, 429]
+    # Repeating one token is not guessing: other bad tokens from this address still get 401.
+    assert api.as_terminal("another-bad-token", "GET", "/terminal").status_code == 401
+    assert api.as_terminal(token, "GET", "/terminal").status_code == 200
+    db = Database.from_url(api.config.database_url)
+    try:
+        with db.read() as conn:
+            keys = {row.client: row.failures for row in conn.execute(sa.select(auth_failures))}
+    finally:
+        db.dispose()
+    # Counted by hash, never by the token itself; the address once per different token.
+    assert keys[credential_key("stale-token")] == 5
+    assert keys[address_key("testclient")] == 2
+    assert not any("stale-token" in key for key in keys)
+
+
+def _request(token: str, client: str) -> Request:
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/api/v1/terminal",
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+            "client": (client, 40000),
+        }
+    )
+
+
+def _status(check: Callable[[Request], object], request: Request) -> int:
+    try:
+        check(request)
+    except ApiError as exc:
+        return exc.status_code
+    return 200
+
+
+@pytest.mark.parametrize("same_token", [False, True], ids=["many-tokens", "one-token"])
+def test_concurrent_bad_credentials_let_exactly_the_limit_through(
+    db_url: str, same_token: bool
+) -> None:
+    # Threads sharing one database stand in for concurrent requests in one or more processes.
+    db = Database.from_url(db_url, pool_size=16)
+    try:
+        migrate(db)
+        auth = Authenticator(
+            db, ADMIN_TOKEN, AuthConfig(max_failures=20, failure_window_s=300), Metrics()
+        )
+        start = threading.Barrier(16)
+        answers: list[int] = []
+        lock = threading.Lock()
+
+        def burst(worker: int) -> None:
+            start.wait()
+            for n in range(5):
+                # Many tokens from one address, or one token from many addresses.
+                token = "stale" if same_token else f"guess-{worker}-{n}"
+                client = f"10.0.{worker}.{n}" if same_token else "10.0.0.1"
+                status = _status(auth.terminal, _request(token, client))
+                with lock:
+                    answers.append(status)
+
+        threads = [threading.Thread(target=burst, args=(w,)) for w in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == [401] * 20 + [429] * 60
+        # The valid token and the admin token pass from the blocked address.
+        token = new_token()
+        with db.write() as conn:
+            conn.execute(
+                sa.insert(terminals).values(
+                    id="t1",
+                    group_name="default",
+                    description="",
+                    token_hash=hash_token(token),
+                    created_at=utcnow(),
+                    revoked_at=None,
+                    reset_below=0,
+                )
+            )
+        assert auth.terminal(_request(token, "10.0.0.1")).id == "t1"
+        assert _status(auth.admin, _request(ADMIN_TOKEN, "10.0.0.1")) == 200
+    finally:
+        db.dispose()
+
+
+def test_the_window_ends(db_url: str) -> None:
+    db = Database.from_url(db_url, pool_size=1)
+    try:
+        migrate(db)
+        limiter = FailureLimiter(db, AuthConfig(max_failures=2, failure_window_s=60))
+        start = utcnow()
+        waits = [limiter.record("10.0.0.1", f"guess-{n}", now=start) for n in range(3)]
+        assert waits[:2] == [None, None]
+        assert waits[2] is not None
+        assert 59 <= waits[2] <= 61
+        later = start + timedelta(seconds=61)
+        assert limiter.record("10.0.0.1", "guess-new", now=later) is None
+    finally:
+        db.dispose()
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer  ", "Token abc", "bearer " + "x" * 600])

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
-from sync_server.config import WebConfig
-from sync_server.db import Database, admin_accounts, utcnow, web_sessions
+from sync_server.config import AuthConfig, WebConfig
+from sync_server.db import Database, admin_accounts, migrate, utcnow, web_sessions
 from sync_server.web import accounts
 from sync_server.web.pages import SESSION_COOKIE
 from tests.server.helpers import table_counts
@@ -103,16 +108,114 @@ def test_wrong_password_and_unknown_user_look_the_same(make_web: Callable[..., W
 
 def test_lockout_after_repeated_failures(make_web: Callable[..., Web]) -> None:
     web = make_web(web=WebConfig(max_login_failures=3, lockout_minutes=10))
-    assert web.login(password="wrong-1").status_code == 401
-    assert web.login(password="wrong-2").status_code == 401
-    locked = web.login(password="wrong-3")
-    assert locked.status_code == 429
-    assert "locked for 10 minutes" in locked.text
+    for n in range(1, 5):
+        # The lock is not announced to a wrong password: an unknown name would not be locked.
+        wrong = web.login(password=f"wrong-{n}")
+        assert wrong.status_code == 401
+        assert "wrong username or password" in wrong.text
     # Locked: the right password is refused too, and no session is made.
     refused = web.login()
     assert refused.status_code == 429
-    assert "try again in 10 minutes" in refused.text
+    assert "locked after too many failed logins; try again in 10 minutes" in refused.text
     assert _sessions(web) == 0
+
+
+_PROBLEM = re.compile(r'<p class="problem"[^>]*>([^<]*)</p>')
+
+
+def _answer(response: httpx.Response) -> tuple[int, str]:
+    found = _PROBLEM.search(response.text)
+    return response.status_code, found.group(1) if found else ""
+
+
+def test_accounts_and_unknown_names_get_the_same_answers(make_web: Callable[..., Web]) -> None:
+    # Issue 10 item 7: the fifth wrong password of a real account said "now locked" (and later
+    # answers came faster); an unknown name never did. Every answer must be the same.
+    config = WebConfig(max_login_failures=3, lockout_minutes=10)
+    web = make_web(web=config, auth=AuthConfig(max_failures=100))
+    account = [_answer(web.login(password=f"wrong-{n}")) for n in range(6)]
+    unknown = [_answer(web.login(username="mallory", password=f"wrong-{n}")) for n in range(6)]
+    assert account == unknown
+    assert set(account) == {(401, "wrong username or password")}
+
+
+def test_every_login_path_costs_one_scrypt_check(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Equal time by equal work: count the password hashes each kind of attempt computes.
+    config = WebConfig(max_login_failures=2, lockout_minutes=15)
+    db = Database.from_url(db_url, pool_size=1)
+    try:
+        migrate(db)
+        accounts.set_account(db, "bob", ADMIN_PASSWORD)
+        costs: list[tuple[object, ...]] = []
+        scrypt = hashlib.scrypt
+
+        def counting_scrypt(password: bytes, **kwargs: Any) -> bytes:
+            costs.append((kwargs["n"], kwargs["r"], kwargs["p"], kwargs["dklen"]))
+            return scrypt(password, **kwargs)
+
+        monkeypatch.setattr(hashlib, "scrypt", counting_scrypt)
+        now = utcnow()
+        attempts = [
+            ("unknown name", "mallory", "x"),
+            ("wrong password", "bob", "x"),
+            ("wrong password, locks", "bob", "y"),
+            ("locked, wrong password", "bob", "z"),
+            ("locked, right password", "bob", ADMIN_PASSWORD),
+            ("unknown name again", "mallory", ADMIN_PASSWORD),
+        ]
+        for what, username, password in attempts:
+            before = len(costs)
+            accounts.check_login(db, username, password, config, now=now)
+            assert len(costs) == before + 1, what
+        assert len(set(costs)) == 1
+        ok = accounts.check_login(
+            db, "bob", ADMIN_PASSWORD, config, now=now + timedelta(minutes=16)
+        )
+        assert ok.username == "bob"
+        assert len(costs) == len(attempts) + 1
+    finally:
+        db.dispose()
+
+
+def test_a_right_password_passes_when_the_address_is_over_the_limit(
+    make_web: Callable[..., Web],
+) -> None:
+    web = make_web(auth=AuthConfig(max_failures=3, failure_window_s=300))
+    token = web.api.create_terminal("t1")
+    answers = [web.login(username=f"guess-{n}", password="x").status_code for n in range(5)]
+    assert answers == [401, 401, 401, 429, 429]
+    # Logins and API tokens share the address count; the right credentials are never refused.
+    assert web.api.as_terminal(token, "GET", "/terminal").status_code == 200
+    assert web.login().status_code == 303
+    assert web.api.as_terminal("bad-token", "GET", "/terminal").status_code == 429
+    assert "too many failed logins" in web.login(username="guess-9", password="x").text
+
+
+def test_concurrent_wrong_passwords_lock_the_account(make_web: Callable[..., Web]) -> None:
+    # One UPDATE ... RETURNING per wrong password: a concurrent burst cannot lose counts.
+    config = WebConfig(max_login_failures=4, lockout_minutes=15)
+    web = make_web(web=config, auth=AuthConfig(max_failures=100))
+    db = Database.from_url(web.config.database_url, pool_size=8)
+    try:
+        start = threading.Barrier(8)
+
+        def attempt(n: int) -> None:
+            start.wait()
+            accounts.check_login(db, ADMIN_USER, f"wrong-{n}", config)
+
+        threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with db.read() as conn:
+            row = conn.execute(sa.select(admin_accounts)).one()
+        assert row.locked_until is not None
+        assert accounts.check_login(db, ADMIN_USER, ADMIN_PASSWORD, config).locked
+    finally:
+        db.dispose()
 
 
 def test_lockout_ends_and_a_good_login_resets_the_count(settings: object, db_url: str) -> None:
@@ -128,7 +231,10 @@ def test_lockout_ends_and_a_good_login_resets_the_count(settings: object, db_url
         assert accounts.check_login(db, "bob", ADMIN_PASSWORD, config, now=now).username == "bob"
         # The good login reset the count: one more failure does not lock.
         assert not accounts.check_login(db, "bob", "x", config, now=now).locked
-        assert accounts.check_login(db, "bob", "x", config, now=now).locked
+        # The second in a row locks it; only the right password is told so.
+        assert accounts.check_login(db, "bob", "x", config, now=now).problem == (
+            "wrong username or password"
+        )
         later = now + timedelta(minutes=14)
         assert accounts.check_login(db, "bob", ADMIN_PASSWORD, config, now=later).locked
         after = now + timedelta(minutes=15, seconds=1)
