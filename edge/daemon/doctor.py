@@ -6,6 +6,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.config import EdgeConfig
 
@@ -93,27 +94,72 @@ def check_feedback(config: EdgeConfig) -> CheckResult:
 
 
 def check_store(config: EdgeConfig) -> CheckResult:
-    from edge.store import EdgeStore, StoreError
+    """The store can be written by this user and is sound (``PRAGMA integrity_check``)."""
+    from edge.store import EdgeStore, StoreCorruptError, StoreError, lock_holder
 
     path = config.store.resolve_path(config.data_dir)
+    device, zone = config.device.id, config.device.timezone
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".doctor-"):
-            pass
-        with EdgeStore.open(
-            path, config.store, device_id=config.device.id, timezone=config.device.timezone
-        ) as store:
+        if _empty_file(path):
+            # SQLite takes an empty file for a new database: opening it would "repair" it.
+            return CheckResult(
+                "store",
+                False,
+                f"{path} is empty (0 bytes): the events it held are gone (truncated, or a "
+                "failed copy or restore); restore it from a backup, or move it aside to "
+                "start afresh",
+            )
+        holder = lock_holder(path)
+        if holder is not None:
+            # The daemon runs: read next to it, never write (it holds the store's lock).
+            who = f"pid {holder}" if holder else "another process"
+            mode = f"in use by the running daemon ({who}), checked read-only"
+            store = EdgeStore.open(
+                path, config.store, device_id=device, timezone=zone, read_only=True
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".doctor-"):
+                pass
+            # Opening for writing tests the file itself, not only its folder.
+            mode = "writable"
+            store = EdgeStore.open(path, config.store, device_id=device, timezone=zone)
+        with store:
+            problems = store.integrity_check()
             backlog = store.backlog()
             version = store.enrolment_version()
             people = len(store.people())
+    except StoreCorruptError as exc:
+        return CheckResult("store", False, f"{path} is damaged ({exc}); restore it from a backup")
     except (StoreError, OSError) as exc:
         return CheckResult("store", False, f"{path}: {exc}")
+    if problems != ["ok"]:
+        lines = [
+            line.strip()
+            for row in problems
+            for line in row.splitlines()
+            if line.strip() and not line.startswith("***")
+        ]
+        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+        shown = "; ".join(lines[:3]) + more
+        return CheckResult(
+            "store",
+            False,
+            f"{path} is damaged (integrity check: {shown}); restore it from a backup",
+        )
     return CheckResult(
         "store",
         True,
-        f"{path} writable; {people} people (enrolment v{version}); "
+        f"{path} {mode}, integrity ok; {people} people (enrolment v{version}); "
         f"{backlog.count} events waiting to sync",
     )
+
+
+def _empty_file(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size > 0:
+        return False
+    wal = Path(f"{path}-wal")
+    return not wal.is_file() or wal.stat().st_size == 0
 
 
 def check_clock(config: EdgeConfig) -> CheckResult:
