@@ -67,18 +67,23 @@ class SilentServer:
 class Daemon:
     """``hadir edge run`` as a child process, its output collected line by line."""
 
-    def __init__(self, tmp_path: Path, config_body: str, **env: str) -> None:
-        frames = tmp_path / "frames"
-        frames.mkdir()
-        rng = np.random.default_rng(0)
-        for n in range(4):
-            noise = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
-            cv2.imwrite(str(frames / f"frame_{n:06d}.png"), noise)
+    def __init__(
+        self, tmp_path: Path, config_body: str, camera: str | None = None, **env: str
+    ) -> None:
+        if camera is None:
+            frames = tmp_path / "frames"
+            frames.mkdir()
+            rng = np.random.default_rng(0)
+            for n in range(4):
+                noise = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+                cv2.imwrite(str(frames / f"frame_{n:06d}.png"), noise)
+            camera = f'type = "replay"\npath = "{frames}"\nloop = true\nfps = 10\n'
         config = tmp_path / "edge.toml"
         config.write_text(
             f'data_dir = "{tmp_path / "data"}"\n'
             '[device]\nid = "door-1"\n'
-            f'[capture.camera]\ntype = "replay"\npath = "{frames}"\nloop = true\nfps = 10\n'
+            f"[capture.camera]\n{camera}"
+            '[daemon]\ncapture_stop_timeout_s = 1.0\n'
             "[feedback]\ntype = \"log\"\n" + config_body
         )
         self.notify = NotifyListener(tmp_path / "notify.sock")
@@ -222,3 +227,17 @@ def test_a_stop_during_start_up_ends_it_between_steps(
     assert code == (EXIT_RESTART if sig is signal.SIGHUP else 0), daemon.output
     assert "Traceback" not in daemon.output
     assert "READY=1" not in [m for _, m in daemon.notify.messages]
+
+
+def test_sigterm_while_the_camera_open_hangs(tmp_path: Path, spawn: list[Daemon]) -> None:
+    """A FIFO with no writer: OpenCV's open blocks in the kernel, like a driver that hangs."""
+    fifo = tmp_path / "camera.y4m"
+    os.mkfifo(fifo)
+    daemon = Daemon(tmp_path, "", camera=f'type = "opencv"\ndevice = "{fifo}"\n')
+    spawn.append(daemon)
+    _ready(daemon)  # READY does not wait for the first frame: the camera opens on its thread
+    assert '"event": "capture_state"' not in daemon.output, "the open was expected to hang"
+    code = daemon.stop_with(signal.SIGTERM)
+    assert code == 0, daemon.output
+    assert '"event": "capture_stop_timeout"' in daemon.output
+    assert "Traceback" not in daemon.output
