@@ -9,7 +9,7 @@ SIGQUIT    the same                                                             
 SIGHUP     clean stop, exit :data:`EXIT_RESTART` so that systemd's              75
            ``Restart=on-failure`` starts the daemon again with the config as
            it is on disk now (no in-process reload that could half-apply)
-SIGUSR1    log one ``daemon_status`` line (and refresh STATUS=); keep running   -
+SIGUSR1    log one ``daemon_status`` line; keep running                          -
 =========  ===================================================================  =========
 
 The handlers are installed first thing in ``hadir edge run``, before the config
