@@ -83,7 +83,9 @@ def test_reset_unlocks_and_ends_sessions(
     db = Database.from_url(db_url, pool_size=1)
     try:
         cookie = accounts.start_session(db, "alice", "127.0.0.1", web)
-        assert accounts.check_login(db, "alice", "wrong", web).locked
+        assert accounts.check_login(db, "alice", "wrong", web).username is None
+        # Locked now: only the right password learns of it (docs/web.md, Security).
+        assert accounts.check_login(db, "alice", PASSWORD, web).locked
         _stdin(monkeypatch, "a brand new password\n")
         assert main(["add-admin", "alice", "--reset", "--config", config]) == 0
         assert accounts.load_session(db, cookie, web) is None
