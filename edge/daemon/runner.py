@@ -132,6 +132,8 @@ class EdgeDaemon:
             config.store,
             device_id=config.device.id,
             timezone=config.device.timezone,
+            # One daemon per store: a second one would record and heartbeat as this terminal.
+            exclusive=True,
         )
         source = overrides.pop("source", None) or create_source(config.capture.camera)
         feedback = overrides.pop("feedback", None) or create_feedback(config.feedback)
