@@ -10,13 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edge.protocol import MAX_MARGIN, EnrolmentPage, PersonDelete, PersonUpsert, encode_template
+from edge.protocol import (
+    LATEST_TIME,
+    MAX_MARGIN,
+    EnrolmentPage,
+    PersonDelete,
+    PersonUpsert,
+    encode_template,
+)
 from edge.store import EdgeStore, StoreConfig
 from edge.store.store import _local_day_bounds, format_time, parse_time
 
 person_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,15}\Z")
+# The protocol's range of times (edge.protocol.LATEST_TIME is exclusive).
 wall_times = st.datetimes(
-    min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    min_value=datetime(1971, 1, 1),
+    max_value=LATEST_TIME.replace(tzinfo=None) - timedelta(microseconds=1),
+    timezones=st.just(UTC),
 )
 ZONES = [
     "UTC",
