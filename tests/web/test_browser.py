@@ -159,7 +159,7 @@ def test_admin_day_in_a_real_browser(
     page.get_by_label("Id").fill("lmm")
     page.get_by_label("Name").fill("Lin-Manuel Miranda")
     page.get_by_label("Department").fill("Cast")
-    page.get_by_label("Photos").set_input_files(
+    page.get_by_label("Photos (one face each").set_input_files(
         [
             str(faces_dir / "people/lin_manuel_miranda/lmm1.png"),
             str(faces_dir / "scenes/dogs.jpg"),
