@@ -258,13 +258,14 @@ class EdgeStore:
             raise ConfigError("an in-memory store cannot be read-only")
         if exclusive and (file_path is None or read_only):
             raise ConfigError("only a read-write store file can be opened exclusive")
-        created = False
+        created = emptied = False
         if file_path is not None and not read_only:
             try:
                 file_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise translate_os_error(exc, path=file_path, action="open the store") from exc
             created = not file_path.exists()
+            emptied = _emptied(file_path)
         # Before the file is touched: a second daemon must not even run migrations.
         lock = StoreLock.acquire(file_path) if exclusive and file_path is not None else None
         try:
@@ -293,6 +294,14 @@ class EdgeStore:
             raise
         if created and file_path is not None:
             fsync_directory(file_path.parent)
+        if not read_only and emptied:
+            # SQLite takes it for a new database; the loss must not pass silently.
+            _log.error(
+                "store_file_was_empty",
+                path=str(file_path),
+                detail="an existing store file had 0 bytes (truncated, or a failed copy or "
+                "restore): the events it held are lost; a new store was made in it",
+            )
         return cls(
             pool,
             config,
@@ -814,6 +823,17 @@ class EdgeStore:
                 db.execute(f"PRAGMA wal_checkpoint({mode.upper()})")
             except sqlite3.Error as exc:
                 raise translate(exc, path=self.path, action="checkpoint") from exc
+
+
+def _emptied(path: Path) -> bool:
+    """An existing database file of 0 bytes with no WAL: what a truncation leaves."""
+    try:
+        if path.stat().st_size > 0:
+            return False
+    except OSError:
+        return False
+    wal = Path(f"{path}-wal")
+    return not wal.exists() or wal.stat().st_size == 0
 
 
 def _check_writable(db: Database) -> None:

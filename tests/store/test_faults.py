@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from edge.store import (
     EdgeStore,
@@ -272,3 +273,22 @@ def test_full_error_is_an_os_error_and_a_store_error() -> None:
     error = StoreFullError("x")
     assert isinstance(error, OSError)
     assert isinstance(error, StoreIOError)
+
+
+def test_an_emptied_file_is_not_taken_for_new_in_silence(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "edge.sqlite3"
+    store = open_store(path)
+    store.record("alice", distance=0.4, margin=0.1)
+    store.close()
+    path.write_bytes(b"")  # truncated (a failed copy, a filesystem repair)
+    with capture_logs() as logs:
+        reopened = open_store(path)
+    # SQLite makes a new store in it; the daemon runs on, and the loss is said, once.
+    assert reopened.backlog().count == 0
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["store_file_was_empty"]
+    reopened.close()
+    with capture_logs() as logs:
+        open_store(path).close()
+    assert [e for e in logs if e["event"] == "store_file_was_empty"] == []
