@@ -31,7 +31,7 @@ from sync_server.deps import Services
 from sync_server.enrolment import Enroller
 from sync_server.errors import document_error_shapes, http_error_handler, validation_error_handler
 from sync_server.ingest import prune_expired
-from sync_server.limits import BodyLimitMiddleware, path_matcher
+from sync_server.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
 
 log = structlog.get_logger("hadir.server")
@@ -124,6 +124,8 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
             rf"{API_PREFIX}/admin/people/[^/]+/photos", r"/admin/people(/[^/]+/photos)?"
         ),
     )
+    # A body trickling in slower than this holds a connection: cut it (408, then close).
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.listen.body_timeout_s)
     # Outermost, so refused bodies and errors are timed too.
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app

@@ -9,6 +9,7 @@ without them); the commands import them when they run.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -141,6 +142,7 @@ def run_server(config: ServerConfig, db: Database) -> int:
     from edge.logs import configure_logging
     from sync_server.app import SETTINGS_ENV, create_app, settings_json
     from sync_server.db import migrate
+    from sync_server.limits import HeadTimeoutProtocol
 
     configure_logging(config.logging.level, config.logging.format)
     try:
@@ -160,6 +162,15 @@ def run_server(config: ServerConfig, db: Database) -> int:
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": ",".join(trusted) if trusted else None,
         "timeout_graceful_shutdown": 10,
+        # Slow or too many clients: each holds a file descriptor for as long as it takes.
+        # Beyond limit_concurrency a request gets 503 at once; the head and the body each
+        # have a deadline (sync_server.limits); an idle kept-alive connection is closed.
+        "limit_concurrency": config.listen.max_connections,
+        "timeout_keep_alive": config.listen.keep_alive_s,
+        "h11_max_incomplete_event_size": config.listen.max_header_bytes,
+        "http": functools.partial(
+            HeadTimeoutProtocol, head_timeout_s=config.listen.header_timeout_s
+        ),
     }
     if config.listen.workers == 1:
         uvicorn.run(create_app(config), **options)

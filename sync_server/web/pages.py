@@ -194,6 +194,8 @@ def _same_origin(request: Request) -> bool:
 async def _form(request: Request) -> FormData:
     try:
         return await request.form(max_files=MAX_PHOTOS, max_fields=20)
+    except ApiError:
+        raise  # the request limits' own answers: 413 too large, 408 too slow
     except Exception as exc:  # starlette raises its own MultiPartException and friends
         raise ApiError(400, "bad_form", f"the form could not be read ({exc})") from exc
 
