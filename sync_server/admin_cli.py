@@ -44,7 +44,7 @@ def cmd_person_add(args: argparse.Namespace) -> int:
         rejected = 0
         for photo in args.photo:
             try:
-                answer = client.upload_photo(person_id, photo)
+                answer = client.upload_photo(person_id, photo, force=args.force_photo)
             except AdminApiError as exc:
                 if exc.status is None or exc.status >= 500:
                     raise
@@ -151,6 +151,12 @@ def add_admin_parsers(sub: Any) -> None:
     )
     p.add_argument("name", help="full name, e.g. 'Ada Lovelace'")
     p.add_argument("--photo", type=Path, action="append", default=[], help="photo (repeatable)")
+    p.add_argument(
+        "--force-photo",
+        action="store_true",
+        help="enrol photos even if their face is unlike the person's others (refused otherwise "
+        "as not_same_person; the first photo of a new person anchors the rest)",
+    )
     p.add_argument("--id", default=None, help="person id (default: derived from the name)")
     p.add_argument("--group", default="default", help="group/site (default: default)")
     _admin_config_arg(p)

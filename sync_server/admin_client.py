@@ -136,7 +136,8 @@ class AdminClient:
     def delete_person(self, person_id: str) -> Any:
         return self._call("DELETE", f"/people/{person_id}")
 
-    def upload_photo(self, person_id: str, photo: Path) -> Any:
+    def upload_photo(self, person_id: str, photo: Path, *, force: bool = False) -> Any:
+        """``force`` stores a face unlike the person's other templates (see the API)."""
         try:
             data = photo.read_bytes()
         except OSError as exc:
@@ -144,6 +145,7 @@ class AdminClient:
         return self._call(
             "POST",
             f"/people/{person_id}/photos",
+            params={"force": "true"} if force else None,
             files={"photo": (photo.name, data, "application/octet-stream")},
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +56,31 @@ def _pool(config: RecognitionConfig) -> _AnalyzerPool:
         if pool is None:
             pool = _pools[config] = _AnalyzerPool(config)
         return pool
+
+
+def nearest_distance(stored: Sequence[bytes], vector: bytes) -> float:
+    """Distance from ``vector`` to the nearest of ``stored`` (templates as stored bytes).
+
+    float64: a crafted row stored before decode_template bounded values cannot overflow.
+    """
+    matrix = np.frombuffer(b"".join(stored), dtype="<f4").reshape(-1, DESCRIPTOR_DIM)
+    query = np.frombuffer(vector, dtype="<f4").astype(np.float64)
+    squared = ((matrix.astype(np.float64) - query) ** 2).sum(axis=1)
+    return float(np.sqrt(squared.min()))
+
+
+def consensus(descriptors: Sequence[Descriptor], threshold: float) -> tuple[int, list[float]]:
+    """The face most of several photos agree on, and every photo's distance to it.
+
+    The anchor is the photo with the most others within ``threshold`` (ties: the smaller sum
+    of distances, then the earlier photo), so one wrong photo among several right ones is the
+    outlier whatever its place in the upload, and two photos that disagree keep the first.
+    """
+    matrix = np.stack([np.asarray(d, dtype=np.float64) for d in descriptors])
+    gaps = np.sqrt(((matrix[:, None, :] - matrix[None, :, :]) ** 2).sum(axis=2))
+    agree = (gaps <= threshold).sum(axis=1)
+    anchor = min(range(len(descriptors)), key=lambda i: (-agree[i], gaps[i].sum(), i))
+    return anchor, [float(d) for d in gaps[anchor]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,17 @@ from sqlalchemy.engine import Connection
 from edge.wording import plural
 from sync_server import feed
 from sync_server.db import Database, people, templates, utcnow
+from sync_server.enrolment import nearest_distance
 from sync_server.errors import ApiError
 from sync_server.schemas import PersonCreate, PersonInfo, PersonUpdate, TemplateInfo
 
 # PersonUpsert carries at most 64 templates; more would not reach the terminals.
 MAX_TEMPLATES = 64
+NOT_SAME_PERSON = "not_same_person"
+FORCE_HINT = (
+    "a photo of someone else? If it really is them, enrol it with force (API force=true, "
+    "hadir person add --force-photo, the web form's 'enrol anyway' box)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +123,25 @@ def find_photo(db: Database, person_id: str, photo_sha256: str) -> tuple[int, in
         return int(found), _count(conn, person_id)
 
 
+def template_count(db: Database, person_id: str) -> int:
+    with db.read() as conn:
+        load(conn, person_id)
+        return _count(conn, person_id)
+
+
 def add_templates(
-    db: Database, person_id: str, new: list[NewTemplate]
+    db: Database,
+    person_id: str,
+    new: list[NewTemplate],
+    *,
+    same_person_within: float | None = None,
 ) -> tuple[list[int], int, int]:
-    """Store templates; returns (their ids, the person's template count, feed version)."""
+    """Store templates; returns (their ids, the person's template count, feed version).
+
+    With ``same_person_within``, a template farther than that from every template the person
+    already has is refused (422 ``not_same_person``), checked in the same transaction as the
+    insert so two uploads at once cannot both slip past it.
+    """
     now = utcnow()
     with db.write() as conn:
         person = load(conn, person_id, lock=True)
@@ -131,6 +152,8 @@ def add_templates(
                 f"{person_id} has {plural(len(person.templates), 'template')}; at most "
                 f"{MAX_TEMPLATES} are allowed (delete some first)",
             )
+        if same_person_within is not None:
+            _check_same_person(conn, person_id, new, same_person_within)
         known = {t.photo_sha256 for t in person.templates if t.photo_sha256}
         ids: list[int] = []
         for item in new:
@@ -169,6 +192,28 @@ def delete_template(db: Database, person_id: str, template_id: int) -> int | Non
             raise ApiError(404, "unknown_template", f"{person_id} has no template {template_id}")
         conn.execute(sa.update(people).where(people.c.id == person_id).values(updated_at=utcnow()))
         return feed.publish(db, conn, person_id, person.group)
+
+
+def _check_same_person(
+    conn: Connection, person_id: str, new: list[NewTemplate], threshold: float
+) -> None:
+    stored = list(
+        conn.execute(sa.select(templates.c.vector).where(templates.c.person_id == person_id))
+        .scalars()
+        .all()
+    )
+    if not stored:
+        return  # a person's first face has nothing of theirs to be compared with
+    for item in new:
+        distance = nearest_distance(stored, item.vector)
+        if not distance <= threshold:
+            raise ApiError(
+                422,
+                NOT_SAME_PERSON,
+                f"the face is {distance:.3f} from the nearest of {person_id}'s "
+                f"{plural(len(stored), 'template')}, over the matching threshold {threshold}: "
+                + FORCE_HINT,
+            )
 
 
 def _count(conn: Connection, person_id: str) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -16,7 +19,7 @@ from edge.protocol import decode_template
 from edge.recognize.types import Descriptor
 from sync_server import people
 from sync_server.deps import AdminRoute, Services, admin, services
-from sync_server.enrolment import Neighbour
+from sync_server.enrolment import Neighbour, consensus
 from sync_server.errors import ApiError, error_responses
 from sync_server.feed import template_bytes
 from sync_server.schemas import (
@@ -160,6 +163,16 @@ _PHOTO_BODY: dict[str, Any] = {
 }
 
 
+ForceQuery = Annotated[
+    bool,
+    Query(
+        description="Store the photo even when its face is farther than the matching threshold "
+        "from all of the person's templates (refused otherwise with 422 not_same_person). Only "
+        "for a photo known to show this person, e.g. with a beard since or twenty years older."
+    ),
+]
+
+
 @router.post(
     "/{person_id}/photos",
     status_code=201,
@@ -168,8 +181,10 @@ _PHOTO_BODY: dict[str, Any] = {
     description="Runs the terminals' recognition code on the photo. Unusable photos are "
     "refused with 422 and a reason: unreadable, too_large, too_small, no_face, "
     "several_faces, or a quality problem of the face (too_small, blurred, turned_away, "
-    "tilted, too_dark, too_bright); nothing is stored then. An accepted photo may carry "
-    "warnings: other people closer than the matching threshold. The same photo twice "
+    "tilted, too_dark, too_bright); nothing is stored then. A face farther than the matching "
+    "threshold from every template the person already has is refused with 422 "
+    "not_same_person, the distance in the detail, unless `force=true`. An accepted photo may "
+    "carry warnings: other people closer than the matching threshold. The same photo twice "
     "answers 200 with the existing template.",
     openapi_extra=_PHOTO_BODY,
     responses={
@@ -177,21 +192,120 @@ _PHOTO_BODY: dict[str, Any] = {
         **error_responses(409, 415, 422),
     },
 )
-async def upload_photo(person_id: PersonIdPath, request: Request, svc: ServicesDep) -> Any:
+async def upload_photo(
+    person_id: PersonIdPath, request: Request, svc: ServicesDep, force: ForceQuery = False
+) -> Any:
     data, name = await _read_photo(request)
-    answer = await enrol_photo(svc, person_id, data, name)
+    answer = await enrol_photo(svc, person_id, data, name, force=force)
     if not answer.created:
         return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return answer
 
 
-async def enrol_photo(svc: Services, person_id: str, data: bytes, name: str) -> PhotoAccepted:
-    """Compute a template from a photo and store it (the API and the admin web share this).
+@dataclass(frozen=True, slots=True)
+class _Described:
+    name: str
+    digest: str
+    descriptor: Descriptor
 
-    Raises :class:`ApiError` 422 with the reason for an unusable photo (nothing stored), 404
-    for an unknown person, 409 when the person has the most templates allowed. The same photo
-    twice answers ``created=False`` with the existing template.
+
+@dataclass(frozen=True, slots=True)
+class PhotoOutcome:
+    """One photo of an upload of several: its answer, or the error that refused it."""
+
+    name: str
+    answer: PhotoAccepted | None = None
+    error: ApiError | None = None
+
+
+async def enrol_photo(
+    svc: Services, person_id: str, data: bytes, name: str, *, force: bool = False
+) -> PhotoAccepted:
+    """Compute a template from a photo and store it.
+
+    Raises :class:`ApiError` 422 with the reason for an unusable photo or, unless ``force``,
+    a face that is not the person's (nothing stored), 404 for an unknown person, 409 when the
+    person has the most templates allowed. The same photo twice answers ``created=False``
+    with the existing template.
     """
+    prepared = await _prepare(svc, person_id, data, name)
+    if isinstance(prepared, PhotoAccepted):
+        return prepared
+    return await _store(svc, person_id, prepared, force=force)
+
+
+async def enrol_photos(
+    svc: Services, person_id: str, photos: Sequence[tuple[bytes, str]], *, force: bool = False
+) -> list[PhotoOutcome]:
+    """Several photos of one person in one go (the admin web's upload); outcomes in order.
+
+    For a person without templates yet, the photos are first checked against each other:
+    the face most of them agree on (:func:`sync_server.enrolment.consensus`) anchors the rest,
+    so a wrong photo is refused wherever it is in the upload. Then each is stored as
+    :func:`enrol_photo` stores one, anchor first.
+    """
+    outcomes: dict[int, PhotoOutcome] = {}
+    fresh: list[tuple[int, _Described]] = []
+    for index, (data, name) in enumerate(photos):
+        try:
+            prepared = await _prepare(svc, person_id, data, name)
+        except ApiError as exc:
+            outcomes[index] = PhotoOutcome(name, error=exc)
+            continue
+        if isinstance(prepared, PhotoAccepted):
+            outcomes[index] = PhotoOutcome(name, answer=prepared)
+        else:
+            fresh.append((index, prepared))
+    if not force and len(fresh) > 1:
+        try:
+            enrolled = await run_in_threadpool(people.template_count, svc.db, person_id)
+        except ApiError as exc:
+            enrolled = 0
+            outcomes.update((index, PhotoOutcome(d.name, error=exc)) for index, d in fresh)
+        if not enrolled:
+            fresh = _refuse_outliers(svc, person_id, fresh, outcomes)
+    for index, described in fresh:
+        if index in outcomes:
+            continue
+        try:
+            answer = await _store(svc, person_id, described, force=force)
+        except ApiError as exc:
+            outcomes[index] = PhotoOutcome(described.name, error=exc)
+        else:
+            outcomes[index] = PhotoOutcome(described.name, answer=answer)
+    return [outcomes[index] for index in range(len(photos))]
+
+
+def _refuse_outliers(
+    svc: Services,
+    person_id: str,
+    fresh: list[tuple[int, _Described]],
+    outcomes: dict[int, PhotoOutcome],
+) -> list[tuple[int, _Described]]:
+    """Refuse (into ``outcomes``) the photos far from the upload's consensus face; returns
+    the photos to store, the anchor first so the others are checked against it when stored."""
+    threshold = svc.enroller.config.matching.threshold
+    anchor, distances = consensus([d.descriptor for _, d in fresh], threshold)
+    anchor_name = fresh[anchor][1].name
+    for (index, described), distance in zip(fresh, distances, strict=True):
+        if distance <= threshold:
+            continue
+        error = ApiError(
+            422,
+            people.NOT_SAME_PERSON,
+            f"the face is {distance:.3f} from the one in {anchor_name} (the face most photos "
+            f"of this upload agree on), over the matching threshold {threshold}: "
+            + people.FORCE_HINT,
+        )
+        _rejected(svc, person_id, described.name, error)
+        outcomes[index] = PhotoOutcome(described.name, error=error)
+    return [fresh[anchor], *(item for k, item in enumerate(fresh) if k != anchor)]
+
+
+async def _prepare(
+    svc: Services, person_id: str, data: bytes, name: str
+) -> PhotoAccepted | _Described:
+    """The existing answer for a photo already enrolled, else the photo's descriptor."""
     digest = hashlib.sha256(data).hexdigest()
     existing = await run_in_threadpool(people.find_photo, svc.db, person_id, digest)
     if existing is not None:
@@ -207,16 +321,32 @@ async def enrol_photo(svc: Services, person_id: str, data: bytes, name: str) -> 
     try:
         descriptor: Descriptor = await svc.enroller.describe_async(data, name)
     except ImageError as exc:
-        svc.metrics.photos.labels(exc.reason).inc()
-        log.info("photo_rejected", person_id=person_id, reason=exc.reason, detail=str(exc))
-        raise ApiError(422, exc.reason, str(exc)) from exc
-    neighbours = await run_in_threadpool(svc.enroller.neighbours, svc.db, descriptor, person_id)
-    ids, count, version = await run_in_threadpool(
-        people.add_templates,
-        svc.db,
-        person_id,
-        [people.NewTemplate(template_bytes(descriptor), digest, name)],
+        error = ApiError(422, exc.reason, str(exc))
+        _rejected(svc, person_id, name, error)
+        raise error from exc
+    return _Described(name, digest, descriptor)
+
+
+async def _store(
+    svc: Services, person_id: str, photo: _Described, *, force: bool
+) -> PhotoAccepted:
+    neighbours = await run_in_threadpool(
+        svc.enroller.neighbours, svc.db, photo.descriptor, person_id
     )
+    try:
+        ids, count, version = await run_in_threadpool(
+            partial(
+                people.add_templates,
+                svc.db,
+                person_id,
+                [people.NewTemplate(template_bytes(photo.descriptor), photo.digest, photo.name)],
+                same_person_within=None if force else svc.enroller.config.matching.threshold,
+            )
+        )
+    except ApiError as exc:
+        if exc.reason == people.NOT_SAME_PERSON:
+            _rejected(svc, person_id, photo.name, exc)
+        raise
     svc.metrics.photos.labels("accepted").inc()
     warnings = _warnings(neighbours)
     log.info(
@@ -224,6 +354,7 @@ async def enrol_photo(svc: Services, person_id: str, data: bytes, name: str) -> 
         person_id=person_id,
         template_id=ids[0],
         version=version,
+        forced=force,
         warnings=[w.person_id for w in warnings],
     )
     return PhotoAccepted(
@@ -233,6 +364,13 @@ async def enrol_photo(svc: Services, person_id: str, data: bytes, name: str) -> 
         templates=count,
         version=version,
         warnings=warnings,
+    )
+
+
+def _rejected(svc: Services, person_id: str, name: str, error: ApiError) -> None:
+    svc.metrics.photos.labels(error.reason).inc()
+    log.info(
+        "photo_rejected", person_id=person_id, photo=name, reason=error.reason, detail=error.detail
     )
 
 

@@ -547,7 +547,9 @@ class PhotoResult:
 
 
 async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[PhotoResult]:
-    results: list[PhotoResult] = []
+    # One call for the whole upload: the photos of a new person are checked against each other.
+    results: list[PhotoResult | None] = []
+    photos: list[tuple[bytes, str]] = []
     for upload in form.getlist("photos"):
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
@@ -556,16 +558,21 @@ async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[P
         if not data:
             results.append(PhotoResult(name, False, "unreadable", "the file is empty"))
             continue
-        try:
-            answer = await admin_people.enrol_photo(svc, person_id, data, name)
-        except ApiError as exc:
-            results.append(PhotoResult(name, False, exc.reason, str(exc.detail)))
-            continue
-        detail = "enrolled" if answer.created else "already enrolled (same photo)"
-        results.append(
-            PhotoResult(name, True, "", detail, tuple(w.detail for w in answer.warnings))
-        )
-    return results
+        results.append(None)
+        photos.append((data, name))
+    force = _text(form, "force_photo") == "yes"
+    outcomes = iter(await admin_people.enrol_photos(svc, person_id, photos, force=force))
+    return [_photo_result(next(outcomes)) if r is None else r for r in results]
+
+
+def _photo_result(outcome: admin_people.PhotoOutcome) -> PhotoResult:
+    if outcome.answer is None:
+        error = outcome.error
+        assert error is not None
+        return PhotoResult(outcome.name, False, error.reason, str(error.detail))
+    answer = outcome.answer
+    detail = "enrolled" if answer.created else "already enrolled (same photo)"
+    return PhotoResult(outcome.name, True, "", detail, tuple(w.detail for w in answer.warnings))
 
 
 @router.post("/people")

@@ -182,3 +182,72 @@ def test_photo_for_unknown_person_and_bad_requests(api: Api, faces_dir: Path) ->
     )
     assert text.status_code == 415
     assert api.counts()["templates"] == 0
+
+
+def _describe(path: Path) -> np.ndarray:
+    # The server's own default recognition settings, as the API test app uses.
+    return np.asarray(FaceAnalyzer(RecognitionConfig()).enrolment_descriptor(read_image(path)))
+
+
+def test_photo_of_someone_else_is_refused_with_the_distance(api: Api, faces_dir: Path) -> None:
+    obama = faces_dir / "people/barack_obama/obama.jpg"
+    biden = faces_dir / "people/joe_biden/biden.jpg"
+    api.create_person("obama")
+    _upload_multipart(api, "obama", obama)
+    before = api.counts()
+
+    response = api.admin(
+        "POST",
+        "/admin/people/obama/photos",
+        files={"photo": (biden.name, biden.read_bytes(), "image/jpeg")},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["reason"] == "not_same_person"
+    distance = float(np.linalg.norm(_describe(biden) - _describe(obama)))
+    threshold = api.config.recognition.matching.threshold
+    assert distance > threshold
+    detail = response.json()["detail"]
+    assert f"the face is {distance:.3f} from the nearest of obama's 1 template" in detail
+    assert f"over the matching threshold {threshold}" in detail
+    assert api.counts() == before
+
+    # The admin's explicit override stores it all the same.
+    forced = api.admin(
+        "POST",
+        "/admin/people/obama/photos",
+        params={"force": "true"},
+        files={"photo": (biden.name, biden.read_bytes(), "image/jpeg")},
+    )
+    assert forced.status_code == 201, forced.text
+    assert forced.json()["templates"] == 2
+
+
+def test_all_photos_of_one_person_accepted_and_others_refused(
+    api: Api, faces_dir: Path
+) -> None:
+    """john_shimkus has the widest spread of the shared faces (0.55 between two of his
+    photos): every one of his photos still joins his record; one photo of each other john is
+    refused."""
+    people = faces_dir / "people"
+    api.create_person("shimkus")
+    for photo in sorted((people / "john_shimkus").iterdir()):
+        response = api.admin(
+            "POST",
+            "/admin/people/shimkus/photos",
+            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")},
+        )
+        # 200: two of his files are the same bytes (already enrolled); never a refusal.
+        assert response.status_code in (200, 201), response.text
+    assert response.json()["templates"] == 10
+    before = api.counts()
+    refused = {}
+    for other in ("john_salley", "john_savage", "john_schneider", "john_simm"):
+        photo = sorted((people / other).iterdir())[0]
+        response = api.admin(
+            "POST",
+            "/admin/people/shimkus/photos",
+            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")},
+        )
+        refused[other] = (response.status_code, response.json()["reason"])
+    assert set(refused.values()) == {(422, "not_same_person")}
+    assert api.counts() == before
