@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import enum
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from edge.recognize.types import DESCRIPTOR_DIM
 
@@ -65,7 +66,18 @@ def check_time(value: datetime) -> datetime:
     return value
 
 
-WireTime = Annotated[datetime, AfterValidator(check_time)]
+_ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def iso_text(value: object) -> object:
+    """Only ISO 8601 text (or a date/datetime object) is a time or a day: pydantic would also
+    take a number, or text like "0.5", as seconds since 1970, which no client means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_DAY.match(value)):
+        raise ValueError("ISO 8601 text is required, e.g. 2026-11-25 or 2026-11-25T08:00:00Z")
+    return value
+
+
+WireTime = Annotated[datetime, BeforeValidator(iso_text), AfterValidator(check_time)]
 
 
 class WireModel(BaseModel):

@@ -208,6 +208,9 @@ events = sa.Table(
     # 0002). Reports do day arithmetic on it in the same SQL on SQLite and PostgreSQL, and the
     # covering index below answers them without touching the table.
     sa.Column("effective_us", sa.BigInteger, nullable=False),
+    # The person belonged to another group than the terminal's (migration 0005): flagged, since
+    # a terminal only holds its own group's people (docs/protocol.md, "Events").
+    sa.Column("other_group", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_events_person_id_corrected_time", "person_id", "corrected_time"),
     sa.Index("ix_events_corrected_time", "corrected_time"),
     sa.Index("ix_events_person_id_effective_us_kind", "person_id", "effective_us", "kind"),

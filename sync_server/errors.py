@@ -178,8 +178,16 @@ def document_error_shapes(schema: dict[str, Any]) -> dict[str, Any]:
         components[model.__name__] = found
     validation = {"$ref": _REF + ValidationErrorBody.__name__}
     either = {"anyOf": [validation, {"$ref": _REF + ErrorBody.__name__}]}
+    unreadable = {
+        "description": "A multipart body the server cannot read (too many fields, no "
+        "boundary): bad_request",
+        "content": {"application/json": {"schema": {"$ref": _REF + ErrorBody.__name__}}},
+    }
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {})
+            if "multipart/form-data" in body:
+                operation.setdefault("responses", {}).setdefault("400", unreadable)
             answer = operation.get("responses", {}).get("422")
             if not isinstance(answer, dict):
                 continue

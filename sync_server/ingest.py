@@ -34,7 +34,6 @@ class Reason:
 
     ID_CONFLICT = "id_conflict"
     FUTURE_TIME = "future_time"
-    WRONG_GROUP = "wrong_group"
     # With status conflict: the terminal sent this id before with other content.
     CONTENT_DIFFERS = "content_differs"
 
@@ -86,7 +85,7 @@ def ingest_batch(
     """Store a batch whose sender is already checked; answer per event id, in order.
 
     ``group`` is the sending terminal's: an event for a known person of another group is
-    rejected (``wrong_group``); ``None`` skips that check.
+    stored flagged ``other_group``; ``None`` skips that check.
     """
     unique: dict[UUID, AttendanceEvent] = {}
     # A later copy of an id in the same batch with other content: answered conflict, kept.
@@ -105,16 +104,6 @@ def ingest_batch(
         rejections: list[_Rejection] = []
         for event in unique.values():
             home = known.get(event.person_id)
-            if group is not None and home is not None and home != group:
-                rejections.append(
-                    _Rejection(
-                        event,
-                        Reason.WRONG_GROUP,
-                        f"person {event.person_id} is in group {home}; terminal "
-                        f"{batch.device_id} serves group {group}",
-                    )
-                )
-                continue
             corrected, source = correct(event, refs)
             if corrected > latest_allowed:
                 rejections.append(
@@ -142,7 +131,8 @@ def ingest_batch(
                     "effective_us": epoch_us(corrected),
                     "time_source": source.value,
                     "received_at": received_at,
-                    "person_known": event.person_id in known,
+                    "person_known": home is not None,
+                    "other_group": group is not None and home is not None and home != group,
                 }
             )
         inserted = _insert_new(db, conn, rows)

@@ -195,6 +195,10 @@ class EventInfo(ApiModel):
     )
     received_at: datetime
     person_known: bool = Field(description="Whether the person existed at the server then.")
+    other_group: bool = Field(
+        description="The person belonged to another group than the terminal's, which only "
+        "holds its own group's people: moved moments before, or attendance it cannot have seen."
+    )
     distance: float
     margin: float
 

@@ -16,10 +16,10 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 from sqlalchemy.engine import Connection
 
-from edge.protocol import EARLIEST_TIME, LATEST_TIME, MAX_COUNT, PersonId
+from edge.protocol import EARLIEST_TIME, LATEST_TIME, MAX_COUNT, PersonId, iso_text
 from sync_server import reports
 from sync_server.config import resolve_hrms_secret
 from sync_server.db import group_shifts, people, person_shifts, shifts, utcnow
@@ -58,8 +58,10 @@ GroupFilter = Annotated[GroupName | None, Query(description="Only people of this
 DepartmentFilter = Annotated[
     str | None, Query(max_length=100, description="Only people of this department.")
 ]
+IsoDay = BeforeValidator(iso_text)  # "0" is not a day, though pydantic would read 1970-01-01
 FromDay = Annotated[
     date,
+    IsoDay,
     Query(
         alias="from",
         ge=FIRST_DAY,
@@ -69,6 +71,7 @@ FromDay = Annotated[
 ]
 ToDay = Annotated[
     date,
+    IsoDay,
     Query(alias="to", ge=FIRST_DAY, le=LAST_DAY, description=f"Last day, included, {_DAYS}."),
 ]
 ShiftIdPath = Annotated[int, Path(ge=1, le=MAX_COUNT)]
@@ -331,6 +334,7 @@ def day_report(
     svc: ServicesDep,
     day: Annotated[
         date | None,
+        IsoDay,
         Query(
             alias="date",
             ge=FIRST_DAY,

@@ -98,7 +98,7 @@ def test_times_and_clocks_that_would_overflow_correction_are_422(api: Api) -> No
         body = _unsynced()
         body["sent_wall_time"] = sent
         cases.append((_json(body), ["body", "sent_wall_time"]))
-    for wall in (year_1, "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"):
+    for wall in (year_1, "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z", 1764576000, "0.5"):
         body = batch("t1", [event("t1")])
         body["events"][0]["wall_time"] = wall
         cases.append((_json(body), ["body", "events", 0, "wall_time"]))
@@ -214,6 +214,10 @@ def test_report_and_event_dates_are_bounded(api: Api) -> None:
         ("/admin/reports/month?month=9999-12", ["query", "month"]),
         ("/admin/events?start=2026-11-25T08:00:00", ["query", "start"]),
         ("/admin/events?end=0001-01-01T00:00:00%2B14:00", ["query", "end"]),
+        # Numbers are not times or days, though pydantic would read them as Unix seconds.
+        ("/admin/events?start=0.5", ["query", "start"]),
+        ("/admin/reports/day?date=0", ["query", "date"]),
+        ("/admin/reports/export.csv?from=1&to=2026-01-01", ["query", "from"]),
         ("/admin/shifts/99999999999", ["path", "shift_id"]),
     ]
     for path, loc in cases:
@@ -268,6 +272,11 @@ def test_openapi_documents_the_422_really_sent(api: Api) -> None:
             refs = [shape.get("$ref")] + [s["$ref"] for s in shape.get("anyOf", [])]
             assert "#/components/schemas/ValidationErrorBody" in refs, (method, path)
     assert documented > 20
+    # A multipart body the form parser cannot read is a 400, documented where one is taken.
+    photos = schema["paths"][API_PREFIX + "/admin/people/{person_id}/photos"]["post"]
+    assert photos["responses"]["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
     # An operation that refuses content itself after validation documents both shapes.
     refused = schema["paths"][API_PREFIX + "/admin/reports/export.csv"]["get"]["responses"]["422"]
     assert len(refused["content"]["application/json"]["schema"]["anyOf"]) == 2

@@ -202,19 +202,19 @@ def test_wrong_content_type_is_refused(api: Api) -> None:
     assert api.counts()["events"] == 0
 
 
-def test_event_for_a_person_of_another_group_is_rejected_and_kept(api: Api) -> None:
+def test_event_for_a_person_of_another_group_is_accepted_and_flagged(api: Api) -> None:
     token = api.create_terminal("t1", group="north")
     api.create_person("ours", group="north")
     api.create_person("theirs", group="south")
     sent = [event("t1", "ours"), event("t1", "theirs"), event("t1", "nobody-known")]
     results = api.post_batch(token, batch("t1", sent)).json()["results"]
-    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
-    assert results[1]["reason"] == "wrong_group"
-    stored = {e["person_id"] for e in api.admin("GET", "/admin/events").json()["events"]}
-    assert stored == {"ours", "nobody-known"}
-    (kept,) = api.admin("GET", "/admin/events/rejected").json()["rejected"]
-    assert (kept["reason"], kept["event"]["person_id"]) == ("wrong_group", "theirs")
-    assert "south" in kept["detail"]
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    stored = {e["person_id"]: e for e in api.admin("GET", "/admin/events").json()["events"]}
+    assert {p: (e["other_group"], e["person_known"]) for p, e in stored.items()} == {
+        "ours": (False, True),
+        "theirs": (True, True),
+        "nobody-known": (False, False),
+    }
 
 
 def test_same_id_with_other_content_is_a_conflict_and_kept(api: Api) -> None:

@@ -55,6 +55,13 @@ def test_server_reference_and_later_reference() -> None:
     assert source is TimeSource.CORRECTED_SERVER
 
 
+def test_a_reference_that_cannot_say_leaves_the_event_unsynced() -> None:
+    # Stored by a server older than the bounds: an infinite reading, or one so far from the
+    # event's that the sum leaves the calendar.
+    for ref in (ClockRef(REAL, float("inf"), True), ClockRef(REAL, -1e15, False)):
+        assert correct(_event(monotonic=100.0), {"b1": ref}) == (STALE, TimeSource.UNSYNCED)
+
+
 def test_other_boot_is_not_corrected_by_this_boot() -> None:
     refs = {"b2": ClockRef(REAL, 400.0, True)}
     assert correct(_event(boot_id="b1"), refs)[1] is TimeSource.UNSYNCED
