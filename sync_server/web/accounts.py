@@ -19,7 +19,6 @@ expiry. Nothing lives in process memory: any server process can answer any reque
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import re
@@ -98,10 +97,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked when the username is unknown, so both answers take the same time."""
-    return hash_password("not-a-password", salt=b"\0" * 16)
+# Checked when the username is unknown, so both answers cost one scrypt run. No password
+# hashes to an all-zero digest, and a constant costs nothing at import or on first use (a
+# hash made on first use made the first unknown name after a start cost two runs).
+_DUMMY_HASH = (
+    f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(bytes(16))}${_b64(bytes(_SCRYPT_LEN))}"
+)
 
 
 def check_new_password(password: str) -> None:
@@ -186,7 +187,7 @@ def check_login(
         ).first()
     # One scrypt check on every path, outside any transaction (a SQLite write lock held for
     # 50 ms per login would stall ingest): an unknown name is checked against a dummy hash.
-    right = verify_password(password, row.password_hash if row is not None else _dummy_hash())
+    right = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
     locked = row is not None and row.locked_until is not None and row.locked_until > now
     if row is not None and right and locked:
         log.warning("admin_login_refused", username=username, why="locked")
