@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from edge.protocol import decode_template
+from sync_server import people
 from sync_server.db import Database, templates, utcnow
-from sync_server.feed import publish
+from sync_server.errors import ApiError
+from sync_server.feed import publish, template_bytes
 from tests.server.helpers import Api, Mirror, template
 
 
@@ -71,3 +76,33 @@ def test_feed_skips_a_crafted_template_stored_before_the_bounds(api: Api) -> Non
         db.dispose()
     mirror = Mirror().pull(api, token)
     assert mirror.people == {"alice": [template(1)], "mallory": [template(2)]}
+
+
+def test_two_first_faces_at_once_cannot_both_join_a_person(api: Api) -> None:
+    """The same-person check runs in the transaction that stores: of two far-apart faces sent
+    at once to a person without templates, one is stored and the other refused."""
+    api.create_person("p1")
+    db = Database.from_url(api.config.database_url, pool_size=2)
+    faces = [decode_template(template(seed)) for seed in (1, 2)]  # ~1.0 apart
+    barrier = threading.Barrier(2)
+
+    def add(vector: np.ndarray) -> str:
+        barrier.wait()
+        try:
+            people.add_templates(
+                db,
+                "p1",
+                [people.NewTemplate(template_bytes(vector), None, "test")],
+                same_person_within=api.config.recognition.matching.threshold,
+            )
+        except ApiError as exc:
+            return exc.reason
+        return "stored"
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(add, faces))
+    finally:
+        db.dispose()
+    assert outcomes == ["not_same_person", "stored"]
+    assert api.counts()["templates"] == 1
