@@ -259,11 +259,12 @@ async def enrol_photos(
     if not force and len(fresh) > 1:
         try:
             enrolled = await run_in_threadpool(people.template_count, svc.db, person_id)
-        except ApiError as exc:
-            enrolled = 0
+        except ApiError as exc:  # deleted meanwhile
             outcomes.update((index, PhotoOutcome(d.name, error=exc)) for index, d in fresh)
-        if not enrolled:
-            fresh = _refuse_outliers(svc, person_id, fresh, outcomes)
+            fresh = []
+        else:
+            if not enrolled:
+                fresh = _refuse_outliers(svc, person_id, fresh, outcomes)
     for index, described in fresh:
         if index in outcomes:
             continue
