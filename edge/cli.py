@@ -151,7 +151,7 @@ def _checked_edge_config(args: argparse.Namespace) -> Any:
 
 def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.daemon.signals import StartupCancelledError, install_signal_handlers
-    from edge.logs import configure_logging
+    from edge.logs import configure_logging, log_fatal
 
     # First of all, before the heavy imports and the model loading: a SIGTERM or SIGHUP
     # during start-up then stops it between two steps instead of killing it half-done.
@@ -176,6 +176,12 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
             exit_code=signals.exit_code,
         )
         return signals.exit_code
+    except (HadirError, FileNotFoundError) as exc:
+        # Under systemd the reason it did not start is a JSON record like every other
+        # journal line; on a terminal main() prints its usual one line.
+        if not log_fatal("daemon_start_failed", str(exc)):
+            raise
+        return EXIT_USAGE
     return daemon.run(max_frames=args.max_frames)
 
 

@@ -32,6 +32,7 @@ from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Matcher
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult, StoreError
+from edge.wording import plural
 
 if TYPE_CHECKING:
     from edge.sync import SyncService
@@ -182,7 +183,8 @@ class EdgeDaemon:
             if self._start():
                 gallery = self.matcher.gallery
                 self.notifier.ready(
-                    f"ready: {len(gallery.person_ids)} people, {len(gallery)} templates"
+                    f"ready: {plural(len(gallery.person_ids), 'person')}, "
+                    f"{plural(len(gallery), 'template')}"
                 )
                 log.info(
                     "daemon_ready",

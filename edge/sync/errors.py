@@ -41,8 +41,8 @@ class HTTPStatusError(SyncError):
 class AuthError(HTTPStatusError, PermissionError):
     """401/403: the token is missing, unknown or revoked, or names another terminal.
 
-    Retrying soon cannot help (and unknown tokens count towards the server's
-    per-address limit), so the jobs wait the longest backoff.
+    Retrying soon cannot help (and each refusal counts towards the server's limit for
+    that token), so the jobs wait the longest backoff.
     """
 
 
@@ -51,7 +51,8 @@ class ServerError(HTTPStatusError):
 
 
 class RateLimitedError(ServerError):
-    """429: too many bad credentials from this address; wait ``retry_after_s``."""
+    """429: too many recent failures with this credential (or from this address); wait
+    ``retry_after_s``."""
 
     def __init__(
         self, message: str, *, retry_after_s: float, reason: str = "", detail: object = None

@@ -99,12 +99,14 @@ def test_server_and_daemon_logs_are_pure_json(tmp_path: Path) -> None:
         # warnings, printed as two plain lines each before) arrive as JSON records.
         gpio = _run_edge(_edge_toml(tmp_path, frames, server.url, token_file, "gpio"), tmp_path)
         assert gpio.returncode == 2
-        *logged, fatal = gpio.stderr.splitlines()
-        warned = [r for r in json_lines("\n".join(logged)) if r.get("logger") == "py.warnings"]
+        logged = json_lines(gpio.stderr)
+        warned = [r for r in logged if r.get("logger") == "py.warnings"]
         assert len(warned) >= 1, gpio.stderr
         assert all("PinFactoryFallback" in r["event"] for r in warned)
         assert all(r["level"] == "warning" for r in warned)
-        assert fatal.startswith("hadir: cannot drive the green LED on pin 17")
+        # Its last word, why it did not start, is a JSON record too.
+        assert logged[-1]["event"] == "daemon_start_failed"
+        assert logged[-1]["error"].startswith("cannot drive the green LED on pin 17")
         server.terminate()  # its shutdown lines too
 
     records = json_lines(server.log())

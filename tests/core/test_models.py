@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -94,10 +95,13 @@ def test_edge_run_with_a_truncated_model_exits_2_with_one_line(tmp_path: Path) -
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    ours = [line for line in done.stderr.splitlines() if line.startswith("hadir:")]
-    assert len(ours) == 1, done.stderr
-    assert str(folder / name) in ours[0]
-    assert "corrupt" in ours[0]
+    # JSON logs (as under systemd): every line is a record, the reason is one of them.
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    fatal = [r for r in records if r.get("event") == "daemon_start_failed"]
+    assert len(fatal) == 1, done.stderr
+    assert fatal[0]["level"] == "error"
+    assert str(folder / name) in fatal[0]["error"]
+    assert "corrupt" in fatal[0]["error"]
 
 
 @pytest.mark.slow

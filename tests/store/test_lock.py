@@ -7,6 +7,7 @@ free the store at once: a lock that outlived its process would keep a terminal d
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -155,10 +156,14 @@ type = "log"
         env=env,
     )
     assert done.returncode == 2, done.stderr
+    # JSON logs (as under systemd): one error record says why, nothing else is printed.
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == [
-        f"hadir: {tmp_path / 'edge.sqlite3'} is in use by another hadir edge daemon "
+    assert len(lines) == 1, done.stderr
+    record = json.loads(lines[0])
+    assert record["event"] == "daemon_start_failed"
+    assert record["error"] == (
+        f"{tmp_path / 'edge.sqlite3'} is in use by another hadir edge daemon "
         f"(pid {holder.pid}): one daemon per store; stop the other one first "
         "(systemctl stop hadir-edge)"
-    ], done.stderr
+    ), done.stderr
     assert holder.poll() is None  # the first one carries on
