@@ -595,16 +595,11 @@ def server_db(request: pytest.FixtureRequest, machine: Machine) -> Iterator[str]
         return
     import sqlalchemy as sa
 
+    from tests.server.conftest import _fresh_pg_database
+
     _, engine = request.getfixturevalue("pg_cluster")
     assert isinstance(engine, sa.Engine)
-    name = f"hadir_walk_{uuid.uuid4().hex[:12]}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from _fresh_pg_database(engine)
 
 
 def _terminal_sees(machine: Machine, server_url: str) -> tuple[str, str | None]:

@@ -8,10 +8,8 @@ with a stuck writer). A recognised face goes through the daemon's own path
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,50 +26,14 @@ from edge.feedback import create_feedback
 from edge.recognize.loop import Decision, Verdict
 from edge.recognize.matcher import Match
 from edge.store import EdgeStore
-
-
-class StatusListener:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.1)
-        self.lines: list[str] = []
-        self._seen = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            self.lines.extend(data.decode().splitlines())
-
-    def wait_for(self, fragment: str, timeout: float = 30.0) -> str:
-        """The first STATUS with ``fragment`` after the one the previous call returned."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            lines = list(self.lines)
-            for index in range(self._seen, len(lines)):
-                if lines[index].startswith("STATUS=") and fragment in lines[index]:
-                    self._seen = index + 1
-                    return lines[index]
-            time.sleep(0.05)
-        raise AssertionError(f"no STATUS with {fragment!r}: {self.lines[-5:]}")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
+from tests.terminal.test_process import NotifyListener
 
 
 @dataclass
 class Running:
     daemon: EdgeDaemon
     store: EdgeStore
-    status: StatusListener
+    status: NotifyListener
     code: list[int]
     thread: threading.Thread
 
@@ -118,7 +80,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
             }
         )
         store = EdgeStore.open(tmp_path / "edge.sqlite3", config.store, device_id="door-1")
-        listener = StatusListener(tmp_path / "notify.sock")
+        listener = NotifyListener(tmp_path / "notify.sock")
         daemon = EdgeDaemon(
             config,
             store=store,
@@ -151,11 +113,11 @@ def test_status_says_failing_and_the_daemon_exits_4_when_it_stays_so(
     start: Start, tmp_path: Path
 ) -> None:
     running = start(1.0)
-    running.status.wait_for("store=ok store_errors=0")
+    running.status.next_status("store=ok store_errors=0")
     blocker = _lock_the_file(tmp_path / "edge.sqlite3")
     try:
         running.daemon._act(_accepted("alice"))
-        line = running.status.wait_for("store=FAILING")
+        line = running.status.next_status("store=FAILING")
         assert "store_errors=1 last_error=StoreBusyError: record an event" in line
         running.thread.join(30)  # no stop asked: it stops by itself
         assert running.code == [EXIT_STORE_FAILED]
@@ -168,11 +130,11 @@ def test_status_says_failing_and_the_daemon_exits_4_when_it_stays_so(
 
 def test_a_stop_while_unable_to_save_exits_4(start: Start, tmp_path: Path) -> None:
     running = start(0)  # exit_after_failing_s = 0: never exits on its own
-    running.status.wait_for("store=ok")
+    running.status.next_status("store=ok")
     blocker = _lock_the_file(tmp_path / "edge.sqlite3")
     try:
         running.daemon._act(_accepted("alice"))
-        running.status.wait_for("store=FAILING")
+        running.status.next_status("store=FAILING")
         assert running.stop() == EXIT_STORE_FAILED
     finally:
         blocker.close()
@@ -180,15 +142,15 @@ def test_a_stop_while_unable_to_save_exits_4(start: Start, tmp_path: Path) -> No
 
 def test_the_probe_sees_the_store_recover(start: Start, tmp_path: Path) -> None:
     running = start(0)
-    running.status.wait_for("store=ok")
+    running.status.next_status("store=ok")
     blocker = _lock_the_file(tmp_path / "edge.sqlite3")
     try:
         running.daemon._act(_accepted("alice"))
-        running.status.wait_for("store=FAILING")
+        running.status.next_status("store=FAILING")
     finally:
         blocker.close()
     # Nobody walks past: the daemon's own small write finds the store saving again.
-    line = running.status.wait_for("store=ok store_errors=")
+    line = running.status.next_status("store=ok store_errors=")
     assert "store=ok store_errors=0" not in line
     assert running.stop() == EXIT_OK
     health = running.store.health()

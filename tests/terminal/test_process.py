@@ -51,6 +51,7 @@ class NotifyListener:
         self.sock.bind(str(path))
         self.sock.settimeout(0.1)
         self.messages: list[tuple[float, str]] = []
+        self._statuses_seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -75,6 +76,18 @@ class NotifyListener:
                 return found[0]
             time.sleep(0.05)
         raise AssertionError(f"{line} not received in {timeout} s: {self.messages[-5:]}")
+
+    def next_status(self, fragment: str, timeout: float = 30.0) -> str:
+        """The first STATUS= line with ``fragment`` after the one the previous call returned."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = [m for _, m in list(self.messages)]
+            for index in range(self._statuses_seen, len(lines)):
+                if lines[index].startswith("STATUS=") and fragment in lines[index]:
+                    self._statuses_seen = index + 1
+                    return lines[index]
+            time.sleep(0.05)
+        raise AssertionError(f"no STATUS with {fragment!r}: {self.messages[-5:]}")
 
     def close(self) -> None:
         self._stop.set()
