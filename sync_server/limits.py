@@ -57,10 +57,10 @@ class BodyLimitMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if not value.isdigit():
-                    await self._refuse(scope, send, 400, "bad_request", "invalid Content-Length")
+                    await _refuse(scope, send, 400, "bad_request", "invalid Content-Length")
                     return
                 if int(value) > limit:
-                    await self._refuse(
+                    await _refuse(
                         scope, send, 413, "body_too_large", BodyTooLargeError(limit).detail
                     )
                     return
@@ -88,11 +88,7 @@ class BodyLimitMiddleware:
         except BodyTooLargeError as exc:
             if started:
                 raise
-            await self._refuse(scope, send, 413, "body_too_large", str(exc.detail))
-
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, reason: str, detail: str) -> None:
-        await _refuse(scope, send, status, reason, detail)
+            await _refuse(scope, send, 413, "body_too_large", str(exc.detail))
 
 
 async def _refuse(
