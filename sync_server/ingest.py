@@ -179,9 +179,11 @@ def ingest_batch(
     results: list[EventResult] = []
     counts: Counter[EventStatus] = Counter()
     seen: set[UUID] = set()
+    # The in-batch repeats with other content were found above: the same objects, not again.
+    conflicting = {id(r.event) for r in repeats}
     for event in batch.events:
         result = status[event.id]
-        if event.id in seen and _content(event) != _content(unique[event.id]):
+        if id(event) in conflicting:
             result = EventResult(
                 id=event.id, status=EventStatus.CONFLICT, reason=Reason.CONTENT_DIFFERS
             )
