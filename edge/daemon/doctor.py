@@ -6,7 +6,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from edge.config import EdgeConfig
 
@@ -95,12 +94,12 @@ def check_feedback(config: EdgeConfig) -> CheckResult:
 
 def check_store(config: EdgeConfig) -> CheckResult:
     """The store can be written by this user and is sound (``PRAGMA integrity_check``)."""
-    from edge.store import EdgeStore, StoreCorruptError, StoreError, lock_holder
+    from edge.store import EdgeStore, StoreCorruptError, StoreError, emptied_file, lock_holder
 
     path = config.store.resolve_path(config.data_dir)
     device, zone = config.device.id, config.device.timezone
     try:
-        if _empty_file(path):
+        if emptied_file(path):
             # SQLite takes an empty file for a new database: opening it would "repair" it.
             return CheckResult(
                 "store",
@@ -153,13 +152,6 @@ def check_store(config: EdgeConfig) -> CheckResult:
         f"{path} {mode}, integrity ok; {people} people (enrolment v{version}); "
         f"{backlog.count} events waiting to sync",
     )
-
-
-def _empty_file(path: Path) -> bool:
-    if not path.is_file() or path.stat().st_size > 0:
-        return False
-    wal = Path(f"{path}-wal")
-    return not wal.is_file() or wal.stat().st_size == 0
 
 
 def check_clock(config: EdgeConfig) -> CheckResult:

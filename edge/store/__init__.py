@@ -27,7 +27,7 @@ from edge.store.errors import (
 )
 from edge.store.lock import StoreLock, lock_holder
 from edge.store.migrations import SCHEMA_VERSION
-from edge.store.store import EdgeStore
+from edge.store.store import EdgeStore, emptied_file
 from edge.store.types import (
     Backlog,
     EnrolmentApplied,
@@ -63,6 +63,7 @@ __all__ = [
     "StoreLockedError",
     "StoreReadOnlyError",
     "StoreStats",
+    "emptied_file",
     "kernel_clock_synced",
     "lock_holder",
     "read_boot_id",

@@ -265,7 +265,7 @@ class EdgeStore:
             except OSError as exc:
                 raise translate_os_error(exc, path=file_path, action="open the store") from exc
             created = not file_path.exists()
-            emptied = _emptied(file_path)
+            emptied = emptied_file(file_path)
         # Before the file is touched: a second daemon must not even run migrations.
         lock = StoreLock.acquire(file_path) if exclusive and file_path is not None else None
         try:
@@ -825,7 +825,7 @@ class EdgeStore:
                 raise translate(exc, path=self.path, action="checkpoint") from exc
 
 
-def _emptied(path: Path) -> bool:
+def emptied_file(path: Path) -> bool:
     """An existing database file of 0 bytes with no WAL: what a truncation leaves."""
     try:
         if path.stat().st_size > 0:
