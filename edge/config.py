@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import ssl
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from edge.feedback.config import FeedbackConfig, LogFeedbackConfig
 from edge.model import StrictModel
 from edge.recognize.config import RecognitionConfig
 from edge.store.config import StoreConfig
-from edge.sync.config import SyncConfig, resolve_token
+from edge.sync.config import SyncConfig, resolve_token, tls_trust
 
 __all__ = ["EdgeConfig", "StrictModel", "check_edge_config", "load_config", "load_edge_config"]
 
@@ -254,11 +253,10 @@ def edge_config_problems(
                     "sync.server_url: set, but no terminal token is configured: set "
                     "sync.token_file, HADIR_SYNC__TOKEN, or systemd LoadCredential=terminal_token"
                 )
-        if sync.ca_file is not None:
-            try:
-                ssl.create_default_context(cafile=str(sync.ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                problems.append(f"sync.ca_file: {sync.ca_file}: {exc}")
+        try:
+            tls_trust(sync)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return problems
 
 

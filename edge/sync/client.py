@@ -30,7 +30,7 @@ from edge.protocol import (
     Heartbeat,
     HeartbeatAck,
 )
-from edge.sync.config import SyncConfig, resolve_token
+from edge.sync.config import SyncConfig, resolve_token, tls_trust
 from edge.sync.errors import (
     AuthError,
     ProtocolError,
@@ -102,14 +102,12 @@ class SyncClient:
                 "sync.server_url is set but no terminal token is configured: set sync.token_file, "
                 "HADIR_SYNC__TOKEN, or systemd LoadCredential=terminal_token"
             )
-        verify: ssl.SSLContext | bool = True
-        if config.ca_file is not None:
-            try:
-                verify = ssl.create_default_context(cafile=str(config.ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"sync.ca_file {config.ca_file}: {exc}") from exc
         return cls(
-            config.server_url, token, transport=transport, timeout=config.timeout_s, verify=verify
+            config.server_url,
+            token,
+            transport=transport,
+            timeout=config.timeout_s,
+            verify=tls_trust(config),
         )
 
     # -- the protocol --------------------------------------------------------------------

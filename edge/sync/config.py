@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -136,6 +137,17 @@ class SyncConfig(StrictModel):
     @property
     def enabled(self) -> bool:
         return self.server_url is not None
+
+
+def tls_trust(config: SyncConfig) -> ssl.SSLContext | bool:
+    """How the terminal checks the server's certificate: ``sync.ca_file`` when set, else the
+    system's trust store. :class:`ConfigError` naming the key for a file that cannot be loaded."""
+    if config.ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(config.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"sync.ca_file {config.ca_file}: {exc}") from exc
 
 
 def resolve_token(config: SyncConfig, environ: Mapping[str, str] | None = None) -> str | None:

@@ -7,7 +7,6 @@ doctor's ``Check`` signature); the ``probe_*`` functions under them take the
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -19,7 +18,7 @@ from edge.config import EdgeConfig
 from edge.errors import ConfigError
 from edge.store import kernel_clock_synced, utc_now
 from edge.sync.client import SyncClient
-from edge.sync.config import SyncConfig
+from edge.sync.config import SyncConfig, tls_trust
 from edge.sync.errors import AuthError, SyncError
 
 if TYPE_CHECKING:
@@ -56,16 +55,6 @@ def _client(
     return SyncClient.from_config(sync, transport=transport, environ=environ)
 
 
-def _verify(sync: SyncConfig) -> ssl.SSLContext | bool:
-    """How the daemon checks the server's certificate: ``sync.ca_file``, else the system's."""
-    if sync.ca_file is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=str(sync.ca_file))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"sync.ca_file {sync.ca_file}: {exc}") from exc
-
-
 def probe_server(
     sync: SyncConfig | None,
     *,
@@ -80,7 +69,7 @@ def probe_server(
         return _result(name, False, _DISABLED, warning=True)
     url = sync.server_url.rstrip("/")
     try:
-        verify = _verify(sync)
+        verify = tls_trust(sync)
     except ConfigError as exc:
         return _result(name, False, str(exc))
     try:
