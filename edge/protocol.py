@@ -90,6 +90,30 @@ class EventKind(enum.StrEnum):
     OUT = "out"
 
 
+MAX_LIVENESS_REASONS = 8
+LivenessReason = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class LivenessEvidence(WireModel):
+    """What the terminal's presentation-attack check concluded about the face it recorded.
+
+    Sent by terminals that run the check (``[recognition.liveness] mode`` ``flag`` or
+    ``refuse``). In ``flag`` mode an event whose ``passed`` is false was recorded, but a person
+    should look at it ("needs review"); in ``refuse`` mode such an event is never recorded.
+    """
+
+    score: float = Field(
+        ge=0, le=1, description="Fused liveness score: 0 looks like an attack, 1 like a live face."
+    )
+    passed: bool = Field(description="Whether the score reached the terminal's threshold.")
+    reasons: list[LivenessReason] = Field(
+        default_factory=list,
+        max_length=MAX_LIVENESS_REASONS,
+        description="Named cues that spoke against a live face, strongest first "
+        "(for example frame_edges, flat_motion, recapture_texture); empty when it passed.",
+    )
+
+
 class AttendanceEvent(WireModel):
     """One attendance event as recorded by a terminal. ``id`` is the idempotency key."""
 
@@ -113,6 +137,11 @@ class AttendanceEvent(WireModel):
         le=MAX_MARGIN,
         description="Second-best person's distance minus the best one's; 4.0 (the largest "
         "possible) when nobody else is enrolled.",
+    )
+    liveness: LivenessEvidence | None = Field(
+        default=None,
+        description="The liveness check's result, when the terminal runs it; absent from "
+        "terminals that do not (mode off, or older software).",
     )
 
     @field_validator("margin", mode="before")

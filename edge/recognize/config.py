@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edge.model import StrictModel
+from edge.recognize.liveness.config import LivenessConfig
 
 
 class HogDetectorConfig(StrictModel):
@@ -214,6 +215,10 @@ class RecognitionConfig(StrictModel):
     )
     tracking: TrackingConfig = Field(
         default_factory=TrackingConfig, description="Face tracking between frames."
+    )
+    liveness: LivenessConfig = Field(
+        default_factory=LivenessConfig,
+        description="Presentation-attack check: is the face a live person, not a photo or screen.",
     )
     max_image_pixels: int = Field(
         40_000_000,

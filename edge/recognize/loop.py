@@ -31,6 +31,7 @@ import structlog
 from edge.recognize.config import RecognitionConfig
 from edge.recognize.detector import FaceDetector, create_detector, to_grey
 from edge.recognize.embedder import FaceEmbedder
+from edge.recognize.liveness import LivenessVerdict
 from edge.recognize.matcher import Match, Matcher
 from edge.recognize.quality import Quality, assess
 from edge.recognize.timing import StageTimings
@@ -68,6 +69,8 @@ class Decision:
     frame_index: int
     monotonic: float
     looks: int
+    # None when [recognition.liveness] mode is off, or for an unknown face.
+    liveness: LivenessVerdict | None = None
 
 
 @dataclass(slots=True)
