@@ -24,6 +24,8 @@ class Outcome(StrEnum):
     """A face that matches nobody enrolled."""
     ERROR = "error"
     """The terminal cannot record attendance now (store or camera failure)."""
+    REFUSED = "refused"
+    """Recognised, but the liveness check took the face for a photo or a screen: not recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,15 @@ DEFAULT_PATTERNS: Mapping[Outcome, Pattern] = MappingProxyType(
         ),
         # Red blinking with three beeps, then more blinking: "something is broken".
         Outcome.ERROR: _ERROR_BLINK * 3 + (Step(0.15, red=True), Step(0.15)) * 3,
+        # Red held steady with two long beeps: "refused". Steady red with two beeps is neither
+        # the one long beep of "not recognised" nor the blinking of "broken", so the person,
+        # and whoever stands nearby, can tell that a face was seen and deliberately turned down.
+        Outcome.REFUSED: (
+            Step(0.3, red=True, buzzer=True),
+            Step(0.15, red=True),
+            Step(0.3, red=True, buzzer=True),
+            Step(0.45, red=True),
+        ),
     }
 )
 

@@ -43,6 +43,7 @@ def test_log_backend_logs_one_line_per_outcome() -> None:
         ("feedback", "already_recorded"),
         ("feedback", "unknown"),
         ("feedback", "error"),
+        ("feedback", "refused"),
     ]
     assert feedback.wait_idle(0)
 

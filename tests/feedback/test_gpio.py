@@ -41,6 +41,7 @@ def play(feedback: Feedback, outcome: Outcome) -> None:
         (Outcome.ALREADY_RECORDED, [F, T, F], [F], [F, T, F, T, F]),
         (Outcome.UNKNOWN, [F], [F, T, F], [F, T, F]),
         (Outcome.ERROR, [F], [F, T, F] * 6, [F, T, F] * 3),
+        (Outcome.REFUSED, [F], [F, T, F], [F, T, F, T, F]),
     ],
 )
 def test_outcome_patterns(
@@ -74,6 +75,33 @@ def test_beep_lengths_tell_the_outcomes_apart() -> None:
     assert len(beeps(Outcome.ALREADY_RECORDED)) == 2
     assert len(beeps(Outcome.ERROR)) == 3
     assert beeps(Outcome.UNKNOWN)[0] > 3 * beeps(Outcome.ACCEPTED)[0]
+    # Refused: two beeps like "already recorded", but each far longer, and with red, not green.
+    refused = beeps(Outcome.REFUSED)
+    assert len(refused) == 2
+    assert min(refused) > 3 * max(beeps(Outcome.ALREADY_RECORDED))
+
+
+def test_every_outcome_has_a_pattern_of_its_own(factory: MockFactory) -> None:
+    """Played on the pins, no two outcomes look and sound the same; refused is one of them."""
+    assert set(DEFAULT_PATTERNS) == set(Outcome)
+    seen: dict[tuple[tuple[object, ...], ...], Outcome] = {}
+    for outcome in Outcome:
+        pins = MockFactory()
+        try:
+            with leds(pins) as feedback:
+                play(feedback, outcome)
+                # Pin levels alone cannot tell a long beep from a short one: add the lengths.
+                trace = (
+                    tuple(states(pins, GREEN)),
+                    tuple(states(pins, RED)),
+                    tuple(states(pins, BUZZER)),
+                    tuple(s.seconds for s in DEFAULT_PATTERNS[outcome] if s.buzzer),
+                )
+        finally:
+            pins.reset()
+        assert trace not in seen, f"{outcome} plays like {seen.get(trace)}"
+        seen[trace] = outcome
+    assert Outcome.REFUSED in seen.values()
 
 
 def test_active_low_wiring_inverts_the_pins(factory: MockFactory) -> None:
