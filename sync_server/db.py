@@ -211,9 +211,24 @@ events = sa.Table(
     # The person belonged to another group than the terminal's (migration 0005): flagged, since
     # a terminal only holds its own group's people (docs/protocol.md, "Events").
     sa.Column("other_group", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The terminal's liveness check (migration 0006); all null from terminals that do not run
+    # it. A false liveness_passed is an event recorded in flag mode that an admin should look
+    # at ("needs review") until reviewed_at is set; reasons are comma-joined.
+    sa.Column("liveness_score", sa.Float, nullable=True),
+    sa.Column("liveness_passed", sa.Boolean, nullable=True),
+    sa.Column("liveness_reasons", sa.Text, nullable=True),
+    sa.Column("reviewed_at", UTCDateTime, nullable=True),
+    sa.Column("reviewed_by", sa.String(64), nullable=True),
     sa.Index("ix_events_person_id_corrected_time", "person_id", "corrected_time"),
     sa.Index("ix_events_corrected_time", "corrected_time"),
     sa.Index("ix_events_person_id_effective_us_kind", "person_id", "effective_us", "kind"),
+    # Flagged events only (a few among millions): the review list and its count read this.
+    sa.Index(
+        "ix_events_flagged_corrected_time",
+        "corrected_time",
+        sqlite_where=sa.text("liveness_passed = 0"),
+        postgresql_where=sa.text("liveness_passed = false"),
+    ),
 )
 
 # Work shifts (migration 0002), in the site's wall-clock time (ServerConfig.site_timezone).

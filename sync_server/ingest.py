@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from edge.protocol import AttendanceEvent, BatchResult, EventBatch, EventResult, EventStatus
+from edge.protocol import (
+    AttendanceEvent,
+    BatchResult,
+    EventBatch,
+    EventResult,
+    EventStatus,
+    LivenessEvidence,
+)
 from sync_server.db import Database, clock_refs, epoch_us, events, people, rejected_events
 from sync_server.timefix import ClockRef, batch_ref, correct, merge_refs, needs_stored_refs
 
@@ -59,10 +66,31 @@ _CONTENT = (
 )
 
 
+# The liveness evidence is content too: a terminal that sends an event again sends it as
+# recorded, so other evidence under one id is another event, not a repeat.
+_LIVENESS = ("liveness_score", "liveness_passed", "liveness_reasons")
+
+
+def liveness_columns(evidence: LivenessEvidence | None) -> dict[str, Any]:
+    """The events columns of a terminal's liveness evidence; all null without one."""
+    if evidence is None:
+        return dict.fromkeys(_LIVENESS)
+    return {
+        "liveness_score": evidence.score,
+        "liveness_passed": evidence.passed,
+        "liveness_reasons": ",".join(evidence.reasons),
+    }
+
+
 def _content(item: Any) -> tuple[Any, ...]:
+    """What to compare of an event as sent, or of a stored row (its columns)."""
     values = tuple(getattr(item, name) for name in _CONTENT)
     kind = values[1]
-    return (values[0], getattr(kind, "value", kind), *values[2:])
+    if isinstance(item, AttendanceEvent):
+        liveness = tuple(liveness_columns(item.liveness).values())
+    else:
+        liveness = tuple(getattr(item, name) for name in _LIVENESS)
+    return (values[0], getattr(kind, "value", kind), *values[2:], *liveness)
 
 
 def _differs(event: AttendanceEvent) -> _Rejection:
@@ -133,6 +161,9 @@ def ingest_batch(
                     "received_at": received_at,
                     "person_known": home is not None,
                     "other_group": group is not None and home is not None and home != group,
+                    **liveness_columns(event.liveness),
+                    "reviewed_at": None,
+                    "reviewed_by": None,
                 }
             )
         inserted = _insert_new(db, conn, rows)
@@ -144,7 +175,9 @@ def ingest_batch(
                 row.id: row
                 for row in conn.execute(
                     sa.select(
-                        events.c.id, events.c.device_id, *(events.c[n] for n in _CONTENT)
+                        events.c.id,
+                        events.c.device_id,
+                        *(events.c[n] for n in _CONTENT + _LIVENESS),
                     ).where(one_of(db, events.c.id, existing))
                 )
             }

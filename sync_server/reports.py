@@ -726,6 +726,12 @@ EVENT_COLUMNS = (
     "device_id",
     "time_source",
     "person_known",
+    "liveness_score",
+    "liveness_passed",
+    "liveness_reasons",
+    "needs_review",
+    "reviewed_at",
+    "reviewed_by",
 )
 
 
@@ -736,7 +742,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # (dates, times, statuses, numbers) and never start with one of those characters; checking
 # only these keeps a year's export as fast as before.
 FREE_TEXT_COLUMNS = frozenset(
-    ("person_id", "name", "group", "department", "employee_id", "shift", "device_id")
+    ("person_id", "name", "group", "department", "employee_id", "shift", "device_id", "reviewed_by")
 )
 
 
@@ -777,6 +783,10 @@ class _CsvChunks:
 
 def _local_text(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
 
 
 def export_csv(
@@ -868,6 +878,11 @@ def _events_query(
             events.c.device_id,
             events.c.time_source,
             events.c.person_known,
+            events.c.liveness_score,
+            events.c.liveness_passed,
+            events.c.liveness_reasons,
+            events.c.reviewed_at,
+            events.c.reviewed_by,
             people.c.id.label("known_id"),
             people.c.name,
             people.c.group_name,
@@ -909,6 +924,12 @@ def _export_events(
                 r.device_id,
                 r.time_source,
                 "yes" if r.person_known else "no",
+                "" if r.liveness_score is None else r.liveness_score,
+                _yes_no(r.liveness_passed),
+                r.liveness_reasons or "",
+                "yes" if r.liveness_passed is False and r.reviewed_at is None else "no",
+                _local_text(None if r.reviewed_at is None else r.reviewed_at.astimezone(tz)),
+                r.reviewed_by or "",
             )
         )
         if chunk:

@@ -201,10 +201,43 @@ class EventInfo(ApiModel):
     )
     distance: float
     margin: float
+    liveness_score: float | None = Field(
+        None,
+        description="The terminal's liveness score, 0 (looks like an attack) to 1 (a live "
+        "face); null from a terminal that does not run the check.",
+    )
+    liveness_passed: bool | None = Field(
+        None, description="Whether the score reached the terminal's threshold; null: no check."
+    )
+    liveness_reasons: list[str] | None = Field(
+        None, description="The cues that spoke against a live face, strongest first."
+    )
+    needs_review: bool = Field(
+        False,
+        description="The liveness check failed (a terminal in flag mode recorded it anyway) "
+        "and no admin has reviewed the event yet.",
+    )
+    reviewed_at: datetime | None = Field(None, description="When an admin marked it reviewed.")
+    reviewed_by: str | None = Field(
+        None,
+        description="Who marked it reviewed: the web account's username, or 'admin token' "
+        "for the API's admin credential.",
+    )
 
 
 class EventList(ApiModel):
     events: list[EventInfo]
+
+
+class ReviewItem(EventInfo):
+    person_name: str | None = Field(description="The person's name; null if the server has none.")
+
+
+class ReviewList(ApiModel):
+    """Events whose liveness check failed, oldest first, and how many are still open."""
+
+    open: int = Field(description="Flagged events not reviewed yet, over all times and terminals.")
+    events: list[ReviewItem]
 
 
 class RejectedEventInfo(ApiModel):

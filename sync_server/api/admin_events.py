@@ -1,18 +1,30 @@
-"""Admin: stored attendance events and the events that were rejected."""
+"""Admin: stored attendance events, the events that were rejected, and the review of events
+whose liveness check failed (sync_server/review.py)."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated
+from uuid import UUID
 
 import sqlalchemy as sa
+import structlog
 from fastapi import APIRouter, Depends, Query
 
 from edge.protocol import WireTime
-from sync_server.db import events, rejected_events
+from sync_server import review
+from sync_server.db import events, rejected_events, utcnow
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
-from sync_server.schemas import EventInfo, EventList, RejectedEventInfo, RejectedEventList
+from sync_server.schemas import (
+    EventList,
+    RejectedEventInfo,
+    RejectedEventList,
+    ReviewItem,
+    ReviewList,
+)
+
+log = structlog.get_logger("hadir.server.events")
 
 router = APIRouter(
     prefix="/admin/events",
@@ -54,14 +66,60 @@ def list_events(
         query = query.where(events.c.corrected_time < end)
     with svc.db.read() as conn:
         rows = conn.execute(query).all()
-    return EventList(
-        events=[
-            EventInfo.model_validate(
-                {k: v for k, v in r._mapping.items() if k in EventInfo.model_fields}
-            )
-            for r in rows
-        ]
+    return EventList(events=[review.event_info(r._mapping) for r in rows])
+
+
+@router.get(
+    "/review",
+    response_model=ReviewList,
+    summary="Events needing review: the terminal's liveness check failed, oldest first",
+    description="Events a terminal in liveness flag mode recorded although the face looked "
+    "like a photo or a screen (liveness.passed false), not yet marked reviewed. "
+    "include_reviewed=true lists the reviewed ones too.",
+)
+def list_review(
+    svc: ServicesDep,
+    include_reviewed: Annotated[
+        bool, Query(description="Also list flagged events already reviewed.")
+    ] = False,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    person_id: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[
+        WireTime | None, Query(description="corrected_time >= start; with UTC offset, 1970-2199")
+    ] = None,
+    end: Annotated[
+        WireTime | None, Query(description="corrected_time < end; with UTC offset, 1970-2199")
+    ] = None,
+    limit: Limit = 1000,
+) -> ReviewList:
+    query = review.review_query(
+        include_reviewed=include_reviewed,
+        device_id=device_id,
+        person_id=person_id,
+        start=start,
+        end=end,
+        limit=limit,
     )
+    with svc.db.read() as conn:
+        rows = conn.execute(query).all()
+        count = review.open_count(conn)
+    return ReviewList(
+        open=count, events=[review.review_item(r._mapping) for r in rows]
+    )
+
+
+@router.post(
+    "/{event_id}/review",
+    response_model=ReviewItem,
+    summary="Mark a flagged event reviewed",
+    description="Records who (reviewed_by: 'admin token' for this API) and when (server "
+    "time). Marking a reviewed event again changes nothing: the first review stands.",
+    responses=error_responses(404, 409),
+)
+def mark_reviewed(event_id: UUID, svc: ServicesDep) -> ReviewItem:
+    item = review.mark_reviewed(svc.db, event_id, review.ADMIN_TOKEN_REVIEWER, utcnow())
+    log.info("event_reviewed", event_id=str(event_id), reviewed_by=item.reviewed_by)
+    return item
 
 
 @router.get(

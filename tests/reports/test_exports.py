@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from sync_server.db import people as people_table
 from sync_server.db import shifts as shifts_table
 from tests.reports.fake_hrms import FakeHrms
 from tests.reports.helpers import (
+    BERLIN,
     assign_group,
     backdate_people,
     create_shift,
@@ -23,7 +25,7 @@ from tests.reports.helpers import (
     post,
     set_person,
 )
-from tests.server.helpers import Api
+from tests.server.helpers import Api, batch, event
 
 KEY, SECRET = "key-0123", "secret-4567"
 
@@ -108,6 +110,57 @@ def test_csv_events_keep_deleted_people(site: tuple[Api, str]) -> None:
     assert rows[0]["name"] == ""  # deleted since; the event stays
     assert rows[1]["utc_time"] == "2026-03-02T07:50:12Z"
     assert rows[1]["device_id"] == "door-1"
+
+
+def test_csv_events_carry_the_liveness_check_and_its_review(site: tuple[Api, str]) -> None:
+    api, token = site
+    flagged = event(
+        "door-1",
+        "ben",
+        wall_time=local("2026-03-02 12:00:00"),
+        liveness={"score": 0.2, "passed": False, "reasons": ["frame_edges", "flat_motion"]},
+    )
+    live = event(
+        "door-1",
+        "ben",
+        kind="out",
+        wall_time=local("2026-03-02 12:30:00"),
+        liveness={"score": 0.875, "passed": True, "reasons": []},
+    )
+    assert api.post_batch(token, batch("door-1", [flagged, live])).status_code == 200
+    params = {"from": "2026-03-02", "to": "2026-03-02", "rows": "events"}
+    columns = (
+        "liveness_score",
+        "liveness_passed",
+        "liveness_reasons",
+        "needs_review",
+        "reviewed_at",
+        "reviewed_by",
+    )
+
+    def liveness() -> dict[str, tuple[str, ...]]:
+        rows = _csv(api.admin("GET", "/admin/reports/export.csv", params=params))
+        return {r["event_id"]: tuple(r[c] for c in columns) for r in rows}
+
+    found = liveness()
+    assert found[flagged["id"]] == ("0.2", "no", "frame_edges,flat_motion", "yes", "", "")
+    assert found[live["id"]] == ("0.875", "yes", "", "no", "", "")
+    assert set(found.values()) - {found[flagged["id"]], found[live["id"]]} == {
+        ("", "", "", "no", "", "")  # events of terminals that do not run the check
+    }
+    marked = api.admin("POST", f"/admin/events/{flagged['id']}/review")
+    assert marked.status_code == 200, marked.text
+    score, passed, reasons, open_, reviewed_at, by = liveness()[flagged["id"]]
+    assert (score, passed, reasons, open_, by) == (
+        "0.2",
+        "no",
+        "frame_edges,flat_motion",
+        "no",
+        "admin token",
+    )
+    # On the site's wall clock, like every time in the file.
+    when = datetime.fromisoformat(marked.json()["reviewed_at"]).astimezone(BERLIN)
+    assert reviewed_at == when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -50,8 +50,10 @@ def event(
     kind: str = "in",
     distance: float = 0.3,
     margin: float = 0.2,
+    liveness: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    extra = {} if liveness is None else {"liveness": liveness}
+    return extra | {
         "id": str(event_id or uuid.uuid4()),
         "device_id": device_id,
         "person_id": person_id,

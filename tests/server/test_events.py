@@ -320,3 +320,76 @@ def test_the_server_prunes_at_start_up(make_api: Callable[..., Api], api: Api) -
         db.dispose()
     make_api(retention_days=30)
     assert (api.counts()["clock_refs"], api.counts()["rejected_events"]) == (0, 0)
+
+
+FLAGGED = {"score": 0.2, "passed": False, "reasons": ["frame_edges", "flat_motion"]}
+
+
+def test_liveness_evidence_is_stored_and_listed(api: Api) -> None:
+    token = api.create_terminal("t1")
+    flagged = event("t1", "p1", liveness=FLAGGED)
+    live = event("t1", "p2", liveness={"score": 0.91, "passed": True, "reasons": []})
+    unchecked = event("t1", "p3")
+    results = api.post_batch(token, batch("t1", [flagged, live, unchecked])).json()["results"]
+    assert [r["status"] for r in results] == ["accepted"] * 3
+
+    stored = {e["person_id"]: e for e in api.admin("GET", "/admin/events").json()["events"]}
+    fields = ("liveness_score", "liveness_passed", "liveness_reasons", "needs_review")
+    assert {p: tuple(e[f] for f in fields) for p, e in stored.items()} == {
+        "p1": (0.2, False, ["frame_edges", "flat_motion"], True),
+        "p2": (0.91, True, [], False),
+        "p3": (None, None, None, False),
+    }
+    assert all(e["reviewed_at"] is None and e["reviewed_by"] is None for e in stored.values())
+    db = Database.from_url(api.config.database_url, pool_size=1)
+    try:
+        with db.read() as conn:
+            reasons = conn.execute(
+                sa.text("SELECT liveness_reasons FROM events WHERE person_id = 'p1'")
+            ).scalar_one()
+    finally:
+        db.dispose()
+    assert reasons == "frame_edges,flat_motion"
+
+
+def test_liveness_is_part_of_an_events_content(api: Api) -> None:
+    token = api.create_terminal("t1")
+    flagged = event("t1", "p1", liveness=FLAGGED)
+    assert _statuses(api.post_batch(token, batch("t1", [flagged])).json()) == ["accepted"]
+
+    # The same event again (a lost answer): a duplicate, also next to itself in one batch.
+    again = api.post_batch(token, batch("t1", [flagged, dict(flagged)])).json()
+    assert _statuses(again) == ["duplicate", "duplicate"]
+    # Other evidence, or none, under that id is another event: a conflict.
+    other_score = dict(flagged, liveness=dict(FLAGGED, score=0.25))
+    other_reasons = dict(flagged, liveness=dict(FLAGGED, reasons=["frame_edges"]))
+    passed = dict(flagged, liveness=dict(FLAGGED, passed=True))
+    without = {k: v for k, v in flagged.items() if k != "liveness"}
+    results = api.post_batch(
+        token, batch("t1", [other_score, other_reasons, passed, without])
+    ).json()["results"]
+    assert [(r["status"], r["reason"]) for r in results] == [("conflict", "content_differs")] * 4
+
+    # Inside one new batch: the first copy stands, a copy with other evidence conflicts.
+    fresh = event("t1", "p2", liveness=FLAGGED)
+    twin = dict(fresh, liveness=dict(FLAGGED, passed=True))
+    results = api.post_batch(token, batch("t1", [fresh, twin, fresh])).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "conflict", "duplicate"]
+    stored = {e["id"]: e for e in api.admin("GET", "/admin/events").json()["events"]}
+    assert stored[fresh["id"]]["liveness_passed"] is False
+    assert stored[flagged["id"]]["liveness_score"] == 0.2
+    assert api.counts()["events"] == 2
+
+
+def test_liveness_evidence_out_of_bounds_is_422_naming_it(api: Api) -> None:
+    token = api.create_terminal("t1")
+    bad = [
+        event("t1", liveness=dict(FLAGGED, score=1.5)),
+        event("t1", liveness=dict(FLAGGED, reasons=["Not A Name"])),
+    ]
+    response = api.post_batch(token, batch("t1", bad))
+    assert response.status_code == 422
+    locs = [e["loc"] for e in response.json()["detail"]]
+    assert ["body", "events", 0, "liveness", "score"] in locs
+    assert ["body", "events", 1, "liveness", "reasons", 0] in locs
+    assert api.counts()["events"] == 0
