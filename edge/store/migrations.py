@@ -156,7 +156,23 @@ _V2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# The liveness check's evidence on an event (docs/liveness.md): all three NULL on events
+# recorded before this version or with [recognition.liveness] mode off. Adding nullable
+# columns needs no rebuild; column CHECKs are tested against the existing rows (all NULL).
+_V3 = Migration(
+    3,
+    "event_liveness",
+    (
+        "ALTER TABLE events ADD COLUMN liveness_score REAL "
+        "CHECK (liveness_score IS NULL OR (liveness_score >= 0 AND liveness_score <= 1))",
+        "ALTER TABLE events ADD COLUMN liveness_passed INTEGER "
+        "CHECK (liveness_passed IS NULL OR liveness_passed IN (0, 1))",
+        # Comma-joined reason names (snake_case, so no name holds a comma); '' when none.
+        "ALTER TABLE events ADD COLUMN liveness_reasons TEXT",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

@@ -37,6 +37,7 @@ from edge.protocol import (
     EnrolmentChange,
     EnrolmentPage,
     EventKind,
+    LivenessEvidence,
     PersonDelete,
     PersonId,
     PersonUpsert,
@@ -87,8 +88,10 @@ _person_id_adapter: TypeAdapter[str] = TypeAdapter(PersonId)
 _change_adapter: TypeAdapter[PersonUpsert | PersonDelete] = TypeAdapter(EnrolmentChange)
 
 _EVENT_COLUMNS = (
-    "id, person_id, device_id, kind, wall_time, clock_synced, monotonic, boot_id, distance, margin"
+    "id, person_id, device_id, kind, wall_time, clock_synced, monotonic, boot_id, distance, "
+    "margin, liveness_score, liveness_passed, liveness_reasons"
 )
+_EVENT_WIDTH = _EVENT_COLUMNS.count(",") + 1
 _SQL_LAST_EVENT = (
     f"SELECT {_EVENT_COLUMNS} FROM events WHERE person_id = ? AND device_id = ? "
     "ORDER BY seq DESC LIMIT 1"
@@ -96,7 +99,9 @@ _SQL_LAST_EVENT = (
 _SQL_DAY_HAS_EVENT = (
     "SELECT 1 FROM events WHERE person_id = ? AND wall_time >= ? AND wall_time < ? LIMIT 1"
 )
-_SQL_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQL_INSERT_EVENT = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * _EVENT_WIDTH)})"
+)
 _SQL_UPSERT_PERSON = (
     "INSERT INTO people (person_id, name, version, updated_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (person_id) DO UPDATE SET name = excluded.name, version = excluded.version, "
@@ -127,6 +132,7 @@ def _aware_utc(value: datetime, what: str) -> datetime:
 
 
 def _event_params(event: AttendanceEvent) -> tuple[Any, ...]:
+    evidence = event.liveness
     return (
         str(event.id),
         event.person_id,
@@ -138,6 +144,9 @@ def _event_params(event: AttendanceEvent) -> tuple[Any, ...]:
         event.boot_id,
         event.distance,
         event.margin,
+        None if evidence is None else evidence.score,
+        None if evidence is None else int(evidence.passed),
+        None if evidence is None else ",".join(evidence.reasons),
     )
 
 
@@ -154,9 +163,37 @@ def _event_from_row(row: tuple[Any, ...] | sqlite3.Row) -> AttendanceEvent:
             boot_id=row[7],
             distance=row[8],
             margin=row[9],
+            liveness=_liveness_from_row(row[10], row[11], row[12]),
         )
     except (ValidationError, ValueError) as exc:
         raise StoreCorruptError(f"event {row[0]!r} in the database is invalid: {exc}") from exc
+
+
+def _liveness_from_row(
+    score: float | None, passed: int | None, reasons: str | None
+) -> LivenessEvidence | None:
+    if score is None and passed is None and reasons is None:
+        return None  # recorded before schema version 3, or with the check off
+    if score is None or passed is None:
+        raise ValueError(f"partial liveness evidence: score={score!r} passed={passed!r}")
+    return LivenessEvidence(
+        score=score, passed=bool(passed), reasons=reasons.split(",") if reasons else []
+    )
+
+
+def _checked_liveness(value: object, person_id: str) -> LivenessEvidence | None:
+    if value is None:
+        return None
+    if not isinstance(value, LivenessEvidence):
+        raise EventError(
+            f"cannot record an event for {person_id!r}: liveness must be a LivenessEvidence "
+            f"or None, got {type(value).__name__}"
+        )
+    # Validated again: model_construct() skips pydantic, and the columns hold what passes here.
+    try:
+        return LivenessEvidence.model_validate(value.model_dump())
+    except ValidationError as exc:
+        raise EventError(f"cannot record an event for {person_id!r}: {exc}") from exc
 
 
 def _event_key(value: uuid.UUID | str) -> str:
@@ -479,13 +516,23 @@ class EdgeStore:
 
     # -- attendance events ---------------------------------------------------------
 
-    def record(self, person_id: str, *, distance: float, margin: float) -> RecordResult:
+    def record(
+        self,
+        person_id: str,
+        *,
+        distance: float,
+        margin: float,
+        liveness: LivenessEvidence | None = None,
+    ) -> RecordResult:
         """Record that ``person_id`` was recognised now, unless it is a repeat.
 
         Returns after the event is durably committed (fsync with the default
         ``synchronous="full"``). A repeat within the cooldown writes nothing and
         returns the earlier event with :attr:`Outcome.ALREADY_RECORDED`.
+        ``liveness`` is the presentation-attack check's evidence, stored with the
+        event and sent with it (``None``: the check is off).
         """
+        evidence = _checked_liveness(liveness, person_id)
         with self._write("record an event") as db:
             # Clocks are read under the write lock, so commit order is clock order.
             wall = self._wall_now()
@@ -509,6 +556,7 @@ class EdgeStore:
                     boot_id=self._boot_id,
                     distance=float(distance),
                     margin=float(margin),
+                    liveness=evidence,
                 )
             except (ValidationError, TypeError) as exc:
                 raise EventError(f"cannot record an event for {person_id!r}: {exc}") from exc
@@ -614,7 +662,12 @@ class EdgeStore:
                 "WHERE sync_state = 'rejected' ORDER BY seq LIMIT ?",
                 (_positive(limit, "limit"),),
             ).fetchall()
-        return [RejectedEvent(_event_from_row(r), r[10], parse_time(r[11])) for r in rows]
+        return [
+            RejectedEvent(
+                _event_from_row(r), r[_EVENT_WIDTH], parse_time(r[_EVENT_WIDTH + 1])
+            )
+            for r in rows
+        ]
 
     def requeue_rejected(self, ids: Iterable[uuid.UUID | str]) -> int:
         """Put rejected events back in the outbox (after an operator fixed the cause)."""

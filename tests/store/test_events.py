@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge.errors import ConfigError
-from edge.protocol import MAX_MARGIN, AttendanceEvent, EventKind
+from edge.protocol import MAX_MARGIN, AttendanceEvent, EventKind, LivenessEvidence
 from edge.store import (
     EdgeStore,
     EventError,
@@ -74,6 +74,43 @@ def test_invalid_event_is_refused_and_nothing_written(
     with pytest.raises(EventError) as info:
         store.record(person_id, distance=distance, margin=margin)
     assert isinstance(info.value, ValueError)
+    assert store.backlog().count == 0
+
+
+def test_liveness_evidence_is_stored_with_the_event(store: EdgeStore, clock: FakeClock) -> None:
+    flagged = LivenessEvidence(score=0.2, passed=False, reasons=["recapture_texture"])
+    event = store.record("alice", distance=0.4, margin=0.1, liveness=flagged).event
+    assert event.liveness == flagged
+    live = LivenessEvidence(score=0.9, passed=True)
+    other = store.record("bob", distance=0.4, margin=0.1, liveness=live).event
+    plain = store.record("carol", distance=0.4, margin=0.1).event
+    assert [e.liveness for e in store.pending()] == [flagged, live, None]
+    assert store.last_event("bob") == other
+    assert plain.liveness is None
+    # A repeat stores nothing: it answers with the earlier event and that event's evidence.
+    clock.advance(10)
+    repeat = store.record("alice", distance=0.4, margin=0.1, liveness=live)
+    assert repeat.outcome is Outcome.ALREADY_RECORDED
+    assert repeat.event.liveness == flagged
+
+
+@pytest.mark.parametrize(
+    ("liveness", "message"),
+    [
+        (LivenessEvidence.model_construct(score=1.5, passed=True, reasons=[]), "less than or"),
+        (
+            LivenessEvidence.model_construct(score=0.1, passed=False, reasons=["Bad,Reason"]),
+            "pattern",
+        ),
+        ({"score": 0.5, "passed": True}, "LivenessEvidence or None, got dict"),
+    ],
+)
+def test_invalid_liveness_is_refused_and_nothing_written(
+    store: EdgeStore, liveness: object, message: str
+) -> None:
+    with pytest.raises(EventError, match=message) as info:
+        store.record("alice", distance=0.4, margin=0.1, liveness=liveness)  # type: ignore[arg-type]
+    assert "'alice'" in str(info.value)
     assert store.backlog().count == 0
 
 
@@ -308,7 +345,7 @@ def test_context_manager_and_repr(tmp_path: Path, clock: FakeClock) -> None:
         text = repr(store)
         assert "gate-7" in text
         assert "edge.sqlite3" in text
-        assert "schema=v2" in text
+        assert "schema=v3" in text
         assert "cooldown_s=120" in text
     assert store.closed
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.protocol import EventKind
+from edge.protocol import EventKind, LivenessEvidence
 from edge.store import (
     SCHEMA_VERSION,
     EdgeStore,
@@ -128,6 +128,43 @@ def make_v1_file(path: Path) -> None:
     conn.close()
 
 
+REJECTED_ID = str(uuid.UUID("01900000-0000-7000-8000-000000000003"))
+
+
+def make_v2_file(path: Path) -> None:
+    """A store as version 2 left it: the frozen version-1 file, then migration 2 as released,
+    then a rejected event (the state version 2 added)."""
+    make_v1_file(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in MIGRATIONS[1].statements:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES (2, 'event_rejections', '2026-02-01')")
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("COMMIT")
+    conn.execute(
+        "INSERT INTO events (id, person_id, device_id, kind, wall_time, clock_synced, monotonic, "
+        "boot_id, distance, margin, sync_state, rejected_at, reject_reason) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            REJECTED_ID,
+            "carol",
+            "gate-1",
+            "in",
+            "2026-11-21T07:00:00.000000Z",
+            1,
+            120.0,
+            "old-boot",
+            0.3,
+            0.25,
+            "rejected",
+            "2026-11-21T07:00:09.000000Z",
+            "unknown person",
+        ),
+    )
+    conn.close()
+
+
 def _schema(path: Path) -> dict[str, object]:
     """Columns, constraints-relevant info and indexes of every table, comparable across files."""
     conn = sqlite3.connect(path)
@@ -158,7 +195,7 @@ def test_v1_file_is_upgraded_in_place(open_store: OpenStore, tmp_path: Path) -> 
 
     store = open_store(path)
 
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     (pending,) = store.pending()
     assert str(pending.id) == PENDING_ID
     assert (pending.person_id, pending.kind, pending.clock_synced) == ("bob", EventKind.OUT, False)
@@ -178,6 +215,59 @@ def test_v1_file_is_upgraded_in_place(open_store: OpenStore, tmp_path: Path) -> 
     history = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
     assert history.fetchall() == [(m.version, m.name) for m in MIGRATIONS]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_v2_file_gains_liveness_and_old_rows_read_as_none(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "v2.sqlite3"
+    make_v2_file(path)
+
+    store = open_store(path)
+
+    assert store.schema_version == 3
+    (pending,) = store.pending()
+    assert (str(pending.id), pending.liveness) == (PENDING_ID, None)
+    # Old events go out without the field, as the terminal sent them before.
+    assert "liveness" not in pending.model_dump(exclude_none=True)
+    (rejected,) = store.rejected()
+    assert (str(rejected.event.id), rejected.event.person_id) == (REJECTED_ID, "carol")
+    assert (rejected.reason, rejected.event.liveness) == ("unknown person", None)
+    assert [e.liveness for e in store.events()] == [None, None, None]
+    # A new event in the upgraded file keeps its evidence.
+    evidence = LivenessEvidence(score=0.125, passed=False, reasons=["frame_edges", "flat_motion"])
+    made = store.record("dave", distance=0.3, margin=0.2, liveness=evidence).event
+    assert made.liveness == evidence
+    assert store.pending()[-1] == made
+    assert store.integrity_check() == ["ok"]
+    store.close()
+
+    conn = sqlite3.connect(path)
+    row = conn.execute(
+        "SELECT liveness_score, liveness_passed, liveness_reasons FROM events WHERE id = ?",
+        (str(made.id),),
+    ).fetchone()
+    assert row == (0.125, 0, "frame_edges,flat_motion")
+    old = conn.execute(
+        "SELECT liveness_score, liveness_passed, liveness_reasons FROM events WHERE id = ?",
+        (PENDING_ID,),
+    ).fetchone()
+    assert old == (None, None, None)
+    history = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+    assert history.fetchall() == [(1, "initial"), (2, "event_rejections"), (3, "event_liveness")]
+    conn.close()
+
+
+def test_liveness_columns_refuse_values_outside_their_range(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "edge.sqlite3"
+    event_id = str(open_store(path).record("alice", distance=0.3, margin=0.1).event.id)
+    conn = sqlite3.connect(path)
+    for column, value in (("liveness_score", 1.5), ("liveness_passed", 2)):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute(f"UPDATE events SET {column} = ? WHERE id = ?", (value, event_id))
     conn.close()
 
 
@@ -232,7 +322,9 @@ def test_a_newer_file_is_refused_untouched(open_store: OpenStore, tmp_path: Path
     conn.close()
     before = path.read_bytes()
 
-    with pytest.raises(SchemaTooNewError, match=r"version 7 .*newer hadir") as info:
+    with pytest.raises(
+        SchemaTooNewError, match=rf"version {SCHEMA_VERSION + 5} .*newer hadir"
+    ) as info:
         open_store(path)
     assert isinstance(info.value, RuntimeError)
     assert path.read_bytes() == before

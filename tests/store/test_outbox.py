@@ -185,7 +185,7 @@ def test_stats(file_store: EdgeStore, clock: FakeClock) -> None:
     assert (stats.events, stats.pending, stats.synced, stats.rejected) == (3, 2, 1, 0)
     assert (stats.people, stats.templates, stats.enrolment_version) == (2, 3, 2)
     assert stats.oldest_pending_age_s == pytest.approx(7)
-    assert stats.schema_version == 2
+    assert stats.schema_version == 3
     assert stats.db_bytes > 0
     assert stats.path.endswith("edge.sqlite3")
     assert file_store.integrity_check() == ["ok"]

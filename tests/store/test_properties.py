@@ -12,8 +12,10 @@ from hypothesis.extra.numpy import arrays
 
 from edge.protocol import (
     LATEST_TIME,
+    MAX_LIVENESS_REASONS,
     MAX_MARGIN,
     EnrolmentPage,
+    LivenessEvidence,
     PersonDelete,
     PersonUpsert,
     encode_template,
@@ -40,6 +42,15 @@ ZONES = [
 ]
 
 
+reason_names = st.from_regex(r"\A[a-z][a-z0-9_]{0,31}\Z")
+evidence = st.builds(
+    LivenessEvidence,
+    score=st.floats(min_value=0, max_value=1),
+    passed=st.booleans(),
+    reasons=st.lists(reason_names, max_size=MAX_LIVENESS_REASONS),
+)
+
+
 @st.composite
 def sightings(draw: st.DrawFn) -> dict[str, object]:
     return {
@@ -50,6 +61,7 @@ def sightings(draw: st.DrawFn) -> dict[str, object]:
         "mono": draw(st.floats(min_value=0, max_value=1e9)),
         "synced": draw(st.booleans()),
         "boot_id": draw(st.text(st.characters(codec="ascii"), min_size=1, max_size=64)),
+        "liveness": draw(st.none() | evidence),
     }
 
 
@@ -71,6 +83,7 @@ def test_events_round_trip(batch: list[dict[str, object]]) -> None:
                 str(state["person_id"]),
                 distance=float(state["distance"]),  # type: ignore[arg-type]
                 margin=float(state["margin"]),  # type: ignore[arg-type]
+                liveness=state["liveness"],  # type: ignore[arg-type]
             ).event
             (stored,) = store.pending()
             assert stored == event
@@ -81,6 +94,7 @@ def test_events_round_trip(batch: list[dict[str, object]]) -> None:
             assert stored.margin == state["margin"]
             assert stored.clock_synced is state["synced"]
             assert stored.boot_id == state["boot_id"]
+            assert stored.liveness == state["liveness"]
 
 
 @given(wall_times)
