@@ -113,11 +113,17 @@ class SyncClient:
     # -- the protocol --------------------------------------------------------------------
 
     def push(self, batch: EventBatch) -> BatchResult:
-        """``POST /events``; the answer is checked to list exactly the batch's ids, in order."""
+        """``POST /events``; the answer is checked to list exactly the batch's ids, in order.
+
+        An event without liveness evidence is sent without the field, not with ``null``:
+        a server older than the field forbids unknown fields, and a terminal with the
+        check off must still be able to sync with it.
+        """
+        without = {i: {"liveness"} for i, e in enumerate(batch.events) if e.liveness is None}
         response = self._request(
             "POST",
             f"{API_PREFIX}/events",
-            content=batch.model_dump_json().encode(),
+            content=batch.model_dump_json(exclude={"events": without}).encode(),
             batch=batch,
         )
         result = self._parse(BatchResult, response)

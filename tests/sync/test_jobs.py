@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from pydantic import ConfigDict, ValidationError, create_model
 
 from edge import __version__
-from edge.protocol import MAX_STORE_ERROR, encode_template
+from edge.protocol import MAX_STORE_ERROR, AttendanceEvent, LivenessEvidence, encode_template
 from edge.recognize.matcher import Matcher
 from edge.store import EdgeStore, StoreBusyError, StoreConfig
 from edge.sync import (
@@ -115,6 +116,61 @@ def test_duplicates_are_synced_and_rejections_kept_aside(
     record_events(store, 1)
     service.push_once()
     assert ids[2] not in {e["id"] for e in fake_server.batches[-1]["events"]}
+
+
+def test_liveness_evidence_is_pushed_and_absent_when_the_row_has_none(
+    store: EdgeStore, fake_server: FakeServer, clock: FakeClock
+) -> None:
+    flagged = LivenessEvidence(score=0.18, passed=False, reasons=["frame_edges", "flat_motion"])
+    live = LivenessEvidence(score=0.93, passed=True)
+    ids = [
+        str(store.record("alice", distance=0.3, margin=0.2, liveness=flagged).event.id),
+        str(store.record("bob", distance=0.3, margin=0.2).event.id),
+        str(store.record("carol", distance=0.3, margin=0.2, liveness=live).event.id),
+    ]
+    service = _service(store, fake_server, clock)
+    assert service.push_once() == 3
+    sent = [fake_server.events[i] for i in ids]
+    assert sent[0]["liveness"] == {
+        "score": 0.18,
+        "passed": False,
+        "reasons": ["frame_edges", "flat_motion"],
+    }
+    # No key at all, not null: an older server forbids fields it does not know.
+    assert "liveness" not in sent[1]
+    assert sent[2]["liveness"] == {"score": 0.93, "passed": True, "reasons": []}
+    assert [AttendanceEvent.model_validate(e).liveness for e in sent] == [flagged, None, live]
+
+
+def test_a_server_older_than_liveness_takes_events_of_a_terminal_with_the_check_off(
+    store: EdgeStore, fake_server: FakeServer, clock: FakeClock
+) -> None:
+    # The event model as servers before the liveness field had it: unknown fields forbidden.
+    fields = {
+        name: (info.annotation, info)
+        for name, info in AttendanceEvent.model_fields.items()
+        if name != "liveness"
+    }
+    old_event = create_model(  # type: ignore[call-overload]
+        "OldAttendanceEvent", __config__=ConfigDict(extra="forbid"), **fields
+    )
+
+    def old_server(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            for index, event in enumerate(json.loads(request.content)["events"]):
+                try:
+                    old_event.model_validate(event)
+                except ValidationError as exc:
+                    detail = [{"loc": ["body", "events", index], "msg": str(exc)}]
+                    return httpx.Response(422, json={"detail": detail})
+        return fake_server.handle(request)
+
+    ids = record_events(store, 4)
+    service = _service(store, fake_server, clock, transport=httpx.MockTransport(old_server))
+    assert service.push_once() == 4
+    assert sorted(fake_server.events) == sorted(ids)
+    assert store.rejected() == []
+    assert store.backlog().count == 0
 
 
 def test_push_budget_bounds_one_run(store: EdgeStore, fake_server: FakeServer) -> None:
