@@ -6,13 +6,18 @@ grabber, and drives them from one main loop on the main thread:
     frame = grabber.latest()  ->  loop.process(frame)  ->  store.record()  ->  feedback
 
 Feedback always follows the store's answer, after the commit returned: a beep
-means "saved". Recognition never waits on the network; sync jobs (edge.sync)
-run on their own threads and only touch the store and ``matcher.swap``.
+means "saved". A recognised face that the liveness check takes for a photo or a
+screen is, in ``refuse`` mode, never recorded and gets the refused signal; in
+``flag`` mode it is recorded with its evidence (docs/liveness.md).
+
+Recognition never waits on the network; sync jobs (edge.sync) run on their own
+threads and only touch the store and ``matcher.swap``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import deque
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import TypeAdapter, ValidationError
 
 from edge import __version__
 from edge.capture import CaptureState, FrameGrabber, FrameSource, create_source
@@ -28,6 +34,8 @@ from edge.config import EdgeConfig
 from edge.daemon.notify import SystemdNotifier, Watchdog
 from edge.daemon.signals import SignalRequests, StartupCancelledError, install_signal_handlers
 from edge.feedback import Feedback, Outcome, create_feedback
+from edge.protocol import MAX_LIVENESS_REASONS, LivenessEvidence, LivenessReason
+from edge.recognize.liveness import LivenessMode, LivenessVerdict
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Matcher
 from edge.recognize.timing import StageTimings
@@ -48,12 +56,16 @@ STORE_PROBE_EVERY_S = 10.0
 DECISIONS_KEPT = 256
 """Recent decisions kept for tests and the demo; a terminal runs for months."""
 
+_reason_adapter: TypeAdapter[str] = TypeAdapter(LivenessReason)
+
 
 @dataclass(slots=True)
 class DaemonCounters:
     recorded: int = 0
     already_recorded: int = 0
     unknown: int = 0
+    refused: int = 0
+    """Recognised faces the liveness check refused (mode ``refuse``): nothing recorded."""
     store_errors: int = 0
     frames: int = 0
     decisions: deque[Decision] = field(default_factory=lambda: deque(maxlen=DECISIONS_KEPT))
@@ -345,12 +357,19 @@ class EdgeDaemon:
             self.feedback.signal(Outcome.UNKNOWN)
             return
         assert decision.person_id is not None
+        mode = self.config.recognition.liveness.mode
+        verdict = decision.liveness if mode is not LivenessMode.OFF else None
+        if verdict is not None and not verdict.live and mode is LivenessMode.REFUSE:
+            self._refuse(decision, verdict)
+            return
+        evidence = liveness_evidence(verdict) if verdict is not None else None
         try:
             with self.timings.stage("store"):
                 result = self.store.record(
                     decision.person_id,
                     distance=decision.match.distance,
                     margin=decision.match.margin,
+                    liveness=evidence,
                 )
         except StoreError as exc:
             # The person must not walk away believing they were recorded.
@@ -378,8 +397,33 @@ class EdgeDaemon:
             kind=result.event.kind.value,
             distance=round(decision.match.distance, 3),
         )
+        if verdict is not None and not verdict.live and result.recorded:
+            # Recorded, so the person got the accepted signal; the server lists the event as
+            # "needs review". A repeat wrote nothing: the earlier event stands as it was.
+            log.warning(
+                "liveness_flagged",
+                track_id=decision.track_id,
+                claimed_person_id=decision.person_id,
+                score=round(verdict.score, 3),
+                reason=verdict.reason,
+                distance=round(decision.match.distance, 3),
+                event_id=str(result.event.id),
+            )
         for listener in self.recorded_listeners:
             listener(result)
+
+    def _refuse(self, decision: Decision, verdict: LivenessVerdict) -> None:
+        """A photo or a screen showing someone enrolled: no event, the refused signal."""
+        self.counters.refused += 1
+        self.feedback.signal(Outcome.REFUSED)
+        log.warning(
+            "presentation_attack_refused",
+            track_id=decision.track_id,
+            claimed_person_id=decision.person_id,
+            score=round(verdict.score, 3),
+            reason=verdict.reason,
+            distance=round(decision.match.distance, 3),
+        )
 
     def _maybe_status(self, *, now: bool = False) -> None:
         at = self._monotonic()
@@ -390,6 +434,7 @@ class EdgeDaemon:
         self.notifier.status(
             f"fps={health.fps or 0:.1f} frames={self.counters.frames} "
             f"recorded={self.counters.recorded} unknown={self.counters.unknown} "
+            f"refused={self.counters.refused} "
             f"camera={health.state.value} {self._store_text()}"
         )
 
@@ -437,8 +482,28 @@ class EdgeDaemon:
             "recorded": self.counters.recorded,
             "already_recorded": self.counters.already_recorded,
             "unknown": self.counters.unknown,
+            "refused": self.counters.refused,
             "store_errors": self.counters.store_errors,
         }
 
     def __repr__(self) -> str:
         return f"<EdgeDaemon device={self.config.device.id} {self.matcher!r}>"
+
+
+def liveness_evidence(verdict: LivenessVerdict) -> LivenessEvidence:
+    """The wire form of a verdict, as stored with the event and sent to the server.
+
+    Kept within the wire bounds: an odd value from the detector (a score a hair outside
+    0..1, a ninth reason, a name the protocol does not allow) must cost that value, never
+    the punch, and never stop the main loop.
+    """
+    score = verdict.score if math.isfinite(verdict.score) else 0.0
+    reasons: list[str] = []
+    for reason in verdict.reasons:
+        with contextlib.suppress(ValidationError):
+            reasons.append(_reason_adapter.validate_python(reason))
+    return LivenessEvidence(
+        score=min(max(float(score), 0.0), 1.0),
+        passed=bool(verdict.live),
+        reasons=reasons[:MAX_LIVENESS_REASONS],
+    )
