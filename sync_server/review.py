@@ -8,7 +8,7 @@ are kept). The JSON admin API, the admin web and the CLI all go through this mod
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from sync_server.db import Database, events, people
 from sync_server.errors import ApiError
+from sync_server.reports import DayRow
 from sync_server.schemas import EventInfo, ReviewItem
 
 # reviewed_by of a review made with the API's admin token; no web account can have this
@@ -107,3 +108,24 @@ def mark_reviewed(db: Database, event_id: UUID, by: str, now: datetime) -> Revie
                 "there is nothing to review",
             )
     return review_item(row._mapping)
+
+
+def open_in_day(conn: Connection, rows: Sequence[DayRow]) -> dict[str, int]:
+    """Per person of a day view: how many of their events in their shift day's window need
+    review. One query over the flagged events (the partial index), not the day's events."""
+    if not rows:
+        return {}
+    lo = min(r.window_start for r in rows)
+    hi = max(r.window_end for r in rows)
+    flagged: dict[str, list[datetime]] = {}
+    query = sa.select(events.c.person_id, events.c.corrected_time).where(
+        OPEN, events.c.corrected_time >= lo, events.c.corrected_time < hi
+    )
+    for person_id, at in conn.execute(query):
+        flagged.setdefault(person_id, []).append(at)
+    found = {}
+    for r in rows:
+        count = sum(1 for at in flagged.get(r.person_id, ()) if r.window_start <= at < r.window_end)
+        if count:
+            found[r.person_id] = count
+    return found

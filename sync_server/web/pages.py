@@ -17,10 +17,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -41,12 +42,12 @@ from starlette.datastructures import FormData, UploadFile
 
 from edge import __version__
 from edge.wording import plural
-from sync_server import people, reports
+from sync_server import people, reports, review
 from sync_server.api import admin_people, admin_terminals
 from sync_server.api import reports as reports_api
 from sync_server.auth import client_address
 from sync_server.config import WebConfig
-from sync_server.db import current_version, templates, terminals, utcnow
+from sync_server.db import current_version, events, templates, terminals, utcnow
 from sync_server.db import people as people_table
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
@@ -62,6 +63,7 @@ LOGIN_CSRF_COOKIE = "hadir_login_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_PHOTOS = 20
 LIST_LIMIT = 500
+PERSON_FLAGGED = 50  # flagged events on a person's page
 _HERE = Path(__file__).resolve().parent
 STATIC_DIR = _HERE / "static"
 
@@ -126,6 +128,8 @@ class _Page:
     request: Request
     session: accounts.WebSession | None
     tz: ZoneInfo
+    # Events needing review, for the nav link's count on every page of a logged-in admin.
+    review_open: int = 0
 
     def time(self, value: datetime | None, fmt: str = "%H:%M") -> str:
         return _local(value, self.tz, fmt)
@@ -177,9 +181,16 @@ async def _session(request: Request, *, json: bool = False) -> accounts.WebSessi
     return found
 
 
+def _open_reviews(svc: Services) -> int:
+    with svc.db.read() as conn:
+        return review.open_count(conn)
+
+
 async def _page(request: Request) -> _Page:
     """The page context of a logged-in admin (redirects to the login page otherwise)."""
-    return _Page(request, await _session(request), _zone(services(request)))
+    session = await _session(request)
+    svc = services(request)
+    return _Page(request, session, _zone(svc), await run_in_threadpool(_open_reviews, svc))
 
 
 def _same_origin(request: Request) -> bool:
@@ -209,7 +220,9 @@ async def _post(request: Request) -> tuple[accounts.WebSession, FormData, _Page]
         await form.close()
         log.warning("web_csrf_refused", username=session.username, path=request.url.path)
         raise _CsrfError()
-    return session, form, _Page(request, session, _zone(services(request)))
+    svc = services(request)
+    count = await run_in_threadpool(_open_reviews, svc)
+    return session, form, _Page(request, session, _zone(svc), count)
 
 
 def _text(form: FormData, name: str) -> str:
@@ -366,7 +379,9 @@ def _filters(request: Request) -> tuple[str | None, str | None]:
     return group, department
 
 
-def _day_rows(report: reports.DayReport, tz: ZoneInfo) -> list[dict[str, Any]]:
+def _day_rows(
+    report: reports.DayReport, tz: ZoneInfo, to_review: Mapping[str, int]
+) -> list[dict[str, Any]]:
     return [
         {
             "person_id": r.person_id,
@@ -381,6 +396,8 @@ def _day_rows(report: reports.DayReport, tz: ZoneInfo) -> list[dict[str, Any]]:
             "late": bool(r.late),
             "late_minutes": r.late_minutes,
             "events": r.events,
+            # Events of the day whose liveness check failed, not reviewed yet.
+            "review": to_review.get(r.person_id, 0),
         }
         for r in report.rows
     ]
@@ -413,6 +430,7 @@ def _today(svc: Services, group: str | None, department: str | None) -> dict[str
     day = reports.local_today(tz)
     with svc.db.read() as conn:
         report = reports.day_view(conn, day, tz=tz, group=group, department=department)
+        to_review = review.open_in_day(conn, report.rows)
         counts = reports.people_counts(conn, group, department) if not report.rows else None
     empty = _nobody(counts, group, department) if counts else ""
     totals = report.totals()
@@ -424,7 +442,7 @@ def _today(svc: Services, group: str | None, department: str | None) -> dict[str
         "date": day.isoformat(),
         "timezone": str(tz),
         "totals": totals,
-        "rows": _day_rows(report, tz),
+        "rows": _day_rows(report, tz, to_review),
         "empty": empty,
         "updated": datetime.now(tz).strftime("%H:%M:%S"),
     }
@@ -613,7 +631,16 @@ def _person_data(svc: Services, person_id: str) -> dict[str, Any]:
     with svc.db.read() as conn:
         info = people.load(conn, person_id)
         attendance = reports_api.person_attendance(conn, person_id)
-    return {"info": info, "attendance": attendance}
+        # The latest flagged events, open or reviewed (newest first).
+        query = review.review_query(
+            include_reviewed=True, person_id=person_id, limit=PERSON_FLAGGED
+        ).order_by(None)
+        flagged = conn.execute(query.order_by(events.c.corrected_time.desc(), events.c.id)).all()
+    return {
+        "info": info,
+        "attendance": attendance,
+        "flagged": [review.review_item(r._mapping) for r in flagged],
+    }
 
 
 async def _person_page(
@@ -634,6 +661,7 @@ async def _person_page(
         "person.html",
         person=data["info"],
         attendance=data["attendance"],
+        flagged=data["flagged"],
         results=results or [],
         created=created,
         max_photos=MAX_PHOTOS,
@@ -785,6 +813,76 @@ async def rotate_token(request: Request, terminal_id: str) -> Response:
     return _render(page, "terminal_token.html", terminal=created, rotated=True)
 
 
+# --- needs review ----------------------------------------------------------------------------
+
+
+def _review_rows(
+    svc: Services,
+    include_reviewed: bool,
+    device_id: str | None,
+    first: date | None,
+    last: date | None,
+) -> list[Any]:
+    tz = _zone(svc)
+    # Whole days on the site's wall clock, as the reports count them.
+    start = None if first is None else datetime.combine(first, time(), tz)
+    end = None if last is None else datetime.combine(last + timedelta(days=1), time(), tz)
+    query = review.review_query(
+        include_reviewed=include_reviewed,
+        device_id=device_id,
+        start=start,
+        end=end,
+        limit=LIST_LIMIT,
+    )
+    with svc.db.read() as conn:
+        return [review.review_item(r._mapping) for r in conn.execute(query)]
+
+
+@router.get("/review")
+async def review_page(request: Request) -> Response:
+    page = await _page(request)
+    params = request.query_params
+    include_reviewed = params.get("reviewed") == "1"
+    terminal = params.get("terminal", "").strip() or None
+    try:
+        first = _date_param(request, "from", date.min) if params.get("from") else None
+        last = _date_param(request, "to", date.min) if params.get("to") else None
+    except ApiError as exc:
+        return _render(page, "error.html", status=422, problem=str(exc.detail))
+    items = await run_in_threadpool(
+        _review_rows, services(request), include_reviewed, terminal, first, last
+    )
+    return _render(
+        page,
+        "review.html",
+        items=items,
+        include_reviewed=include_reviewed,
+        terminal=terminal or "",
+        first=first.isoformat() if first else "",
+        last=last.isoformat() if last else "",
+        marked=params.get("marked", ""),
+        limit=LIST_LIMIT,
+    )
+
+
+@router.post("/review/{event_id}")
+async def mark_reviewed(request: Request, event_id: str) -> Response:
+    session, form, page = await _post(request)
+    try:
+        found = UUID(event_id)
+    except ValueError:
+        return _render(page, "error.html", status=404, problem=f"no event {event_id!r}")
+    try:
+        await run_in_threadpool(
+            review.mark_reviewed, services(request).db, found, session.username, utcnow()
+        )
+    except ApiError as exc:
+        return _render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    log.info("web_event_reviewed", username=session.username, event_id=str(found))
+    back = _safe_next(_text(form, "next") or f"{PREFIX}/review")
+    return _redirect(f"{back}{'&' if '?' in back else '?'}marked={found}")
+
+
 # --- reports ---------------------------------------------------------------------------------
 
 
@@ -814,11 +912,12 @@ def _reports_data(
     tz = _zone(svc)
     with svc.db.read() as conn:
         day_report = reports.day_view(conn, day, tz=tz, group=group, department=department)
+        to_review = review.open_in_day(conn, day_report.rows)
         summary = reports.month_summary(conn, month, tz=tz, group=group, department=department)
         counts = reports.people_counts(conn, group, department)
     return {
         "day_report": day_report,
-        "day_rows": _day_rows(day_report, tz),
+        "day_rows": _day_rows(day_report, tz, to_review),
         "day_empty": _nobody(counts, group, department),
         "summary": summary,
         "month_empty": _nobody(counts, group, department, month=True),

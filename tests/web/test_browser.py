@@ -31,6 +31,7 @@ ADMIN_TOKEN = "browser-test-admin-token-0123"
 USER = "alice"
 PASSWORD = "correct horse battery"
 PHONE = {"width": 390, "height": 844}
+FLAGGED = {"score": 0.2, "passed": False, "reasons": ["frame_edges", "flat_motion"]}
 DESKTOP = {"width": 1280, "height": 900}
 # The flags that keep Chromium off the network of a closed machine (and run it as root).
 CHROMIUM_ARGS = [
@@ -190,15 +191,15 @@ def test_admin_day_in_a_real_browser(
     assert len(token) >= 40
     _check(page, shots, "05-terminal-token")
 
-    # The today board, open while the terminal posts: the row appears without a reload.
+    # The today board, open while the terminal posts: the row appears without a reload, marked
+    # for review (the terminal's liveness check failed and it recorded the event in flag mode).
     page.get_by_role("link", name="Today").click()
     page.evaluate("() => { window.__sameDocument = true; }")
     assert page.locator('#today-table tr[data-person="lmm"]').count() == 0
     with httpx.Client(base_url=server.url + API_PREFIX, headers=bearer(token)) as terminal:
         at = utcnow() - timedelta(seconds=20)
-        posted = terminal.post(
-            "/events", json=batch("door-1", [event("door-1", "lmm", kind="in", wall_time=at)])
-        )
+        flagged = event("door-1", "lmm", kind="in", wall_time=at, liveness=FLAGGED)
+        posted = terminal.post("/events", json=batch("door-1", [flagged]))
         assert posted.status_code == 200, posted.text
         assert posted.json()["results"][0]["status"] == "accepted"
         assert terminal.post("/heartbeat", json=heartbeat("door-1", backlog=4)).status_code == 200
@@ -208,7 +209,20 @@ def test_admin_day_in_a_real_browser(
     assert page.locator('[data-total="in_now"]').inner_text() == "1"
     assert page.locator('[data-total="present"]').inner_text() == "1"
     assert "in only" in row.inner_text()
+    assert "needs review" in row.inner_text()
     _check(page, shots, "06-today-live")
+
+    # Needs review: the nav counts it; marking it reviewed empties the list.
+    page.reload()
+    assert page.locator("#nav-review .count").inner_text() == "1"
+    page.locator("#nav-review").click()
+    review_row = page.locator(f'#review-table tr[data-event="{flagged["id"]}"]')
+    assert "frame_edges" in review_row.inner_text()
+    _check(page, shots, "06b-review")
+    review_row.get_by_role("button", name="Mark reviewed").click()
+    page.wait_for_selector("#review-marked")
+    assert page.locator("#review-table tr[data-event]").count() == 0
+    assert page.locator("#nav-review .count").count() == 0
 
     # Terminals: online, with the heartbeat's backlog.
     page.get_by_role("link", name="Terminals").click()

@@ -34,7 +34,16 @@ function renderRow(r, before) {
   who.append(link, " ", id);
   tr.appendChild(who);
   cell(tr, r.department);
-  badge(cell(tr, ""), r.status, statusText(r.status));
+  const status = cell(tr, "");
+  badge(status, r.status, statusText(r.status));
+  if (r.review) {
+    // The same marker as the server-rendered table: events whose liveness check failed.
+    const link = document.createElement("a");
+    link.className = "badge review";
+    link.href = "/admin/people/" + encodeURIComponent(r.person_id) + "#flagged-h";
+    link.textContent = "needs review";
+    status.append(" ", link);
+  }
   cell(tr, r.first_in);
   cell(tr, r.last_out);
   cell(tr, r.worked);
