@@ -1,4 +1,5 @@
-"""``hadir person ...`` and ``hadir terminal ...``: the admin API from the command line.
+"""``hadir person ...``, ``hadir terminal ...`` and ``hadir review ...``: the admin API from
+the command line.
 
 Credentials come from the environment or an admin config file (see
 :mod:`sync_server.admin_client`), never from command-line arguments.
@@ -10,6 +11,7 @@ import argparse
 import re
 import sys
 import unicodedata
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,56 @@ def cmd_terminal_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        answer = client.review_list(
+            include_reviewed=args.all,
+            device_id=args.terminal,
+            person_id=args.person,
+            start=args.start,
+            end=args.end,
+            limit=args.limit,
+        )
+    for item in answer["events"]:
+        score = item["liveness_score"]
+        reasons = ",".join(item["liveness_reasons"] or []) or "-"
+        state = (
+            "needs review"
+            if item["needs_review"]
+            else f"reviewed by {item['reviewed_by']} at {item['reviewed_at']}"
+        )
+        print(
+            f"{item['id']}  {item['corrected_time']}  {item['person_id']:16s} "
+            f"{item['device_id']:12s} {item['kind']:3s}  "
+            f"{'-' if score is None else format(score, '.2f')}  {reasons}  {state}"
+        )
+    print(f"{plural(answer['open'], 'event')} to review", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_review_mark(args: argparse.Namespace) -> int:
+    refused = 0
+    with _client(args) as client:
+        for event_id in args.ids:
+            try:
+                item = client.mark_reviewed(str(event_id))
+            except AdminApiError as exc:
+                if exc.status is None or exc.status >= 500:
+                    raise
+                refused += 1
+                print(f"event {event_id}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
+                continue
+            print(f"event {event_id} reviewed by {item['reviewed_by']} at {item['reviewed_at']}")
+    return EXIT_PARTIAL if refused else EXIT_OK
+
+
+def _event_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an event id (a UUID)") from exc
+
+
 def _admin_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--admin-config",
@@ -136,7 +188,7 @@ def _admin_config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_admin_parsers(sub: Any) -> None:
-    """Add ``person`` and ``terminal`` to the ``hadir`` command."""
+    """Add ``person``, ``terminal`` and ``review`` to the ``hadir`` command."""
     person = sub.add_parser(
         "person",
         help="enrol, list and remove people at the server",
@@ -215,3 +267,38 @@ def add_admin_parsers(sub: Any) -> None:
     t.add_argument("id", help="terminal id")
     _admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_revoke)
+
+    review = sub.add_parser(
+        "review",
+        help="events whose liveness check failed: list them, mark them reviewed",
+        description="Attendance that a terminal in liveness flag mode recorded although the "
+        "face looked like a photo or a screen: it counts, but needs a person to look at it.",
+    )
+    review_sub = review.add_subparsers(dest="review_command", metavar="COMMAND", required=True)
+    r = review_sub.add_parser(
+        "list",
+        help="list events needing review, oldest first",
+        description="One line per event: id, time, person, terminal, in/out, score, the "
+        "check's reasons, and whether it was reviewed; the open count on stderr.",
+    )
+    r.add_argument("--all", action="store_true", help="reviewed ones too")
+    r.add_argument("--terminal", default=None, help="only this terminal")
+    r.add_argument("--person", default=None, help="only this person")
+    r.add_argument(
+        "--start", default=None, help="from this time on, ISO 8601 with offset (2026-11-25T00:00Z)"
+    )
+    r.add_argument("--end", default=None, help="before this time, ISO 8601 with offset")
+    r.add_argument("--limit", type=int, default=1000, help="most events listed (default 1000)")
+    _admin_config_arg(r)
+    r.set_defaults(handler=cmd_review_list)
+
+    r = review_sub.add_parser(
+        "mark",
+        help="mark events reviewed",
+        description="Mark events reviewed (recorded as by 'admin token', at the server's "
+        "time); marking one again changes nothing. An unknown event, or one that passed "
+        "the check, is reported and the rest are still marked (exit 1).",
+    )
+    r.add_argument("ids", nargs="+", type=_event_id, help="event ids (from hadir review list)")
+    _admin_config_arg(r)
+    r.set_defaults(handler=cmd_review_mark)

@@ -170,6 +170,15 @@ class AdminClient:
     def events(self, **params: Any) -> Any:
         return self._call("GET", "/events", params={k: v for k, v in params.items() if v})
 
+    def review_list(self, **params: Any) -> Any:
+        """Events whose liveness check failed (open ones; include_reviewed=True: all)."""
+        return self._call(
+            "GET", "/events/review", params={k: v for k, v in params.items() if v}
+        )
+
+    def mark_reviewed(self, event_id: str) -> Any:
+        return self._call("POST", f"/events/{event_id}/review")
+
 
 def _describe(detail: Any) -> str:
     if isinstance(detail, list):  # FastAPI 422: [{loc, msg}, ...]

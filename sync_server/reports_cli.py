@@ -114,6 +114,8 @@ def _duration(minutes: int | None) -> str:
 
 def print_day(report: dict[str, Any], out: IO[str]) -> None:
     day = date.fromisoformat(report["date"])
+    # A column only on days that have something to review: the usual table stays as it was.
+    flagged = [r for r in report["rows"] if r.get("needs_review")]
     rows = []
     for r in report["rows"]:
         late = "-" if r["late"] is None else (f"late {r['late_minutes']}m" if r["late"] else "ok")
@@ -130,15 +132,29 @@ def print_day(report: dict[str, Any], out: IO[str]) -> None:
                 _duration(r["worked_minutes"]),
                 r["status"].replace("_", " "),
                 late,
+                *([_review_cell(r.get("needs_review", 0))] if flagged else []),
             ]
         )
     out.write(f"Attendance {report['date']} ({report['timezone']})\n\n")
     headers = [
         "person", "name", "group", "department", "shift",
         "first in", "last out", "worked", "status", "late",
+        *(["review"] if flagged else []),
     ]  # fmt: skip
     _table(headers, rows, out)
     out.write(f"\n{day_totals(report['totals'])}\n")
+    if flagged:
+        count = sum(r["needs_review"] for r in flagged)
+        out.write(
+            f"needs review: {plural(count, 'event')} whose liveness check failed "
+            f"({', '.join(r['person_id'] for r in flagged)}); see hadir review list\n"
+        )
+
+
+def _review_cell(count: int) -> str:
+    if not count:
+        return ""
+    return "needs review" if count == 1 else f"needs review ({count})"
 
 
 def day_totals(t: dict[str, int]) -> str:

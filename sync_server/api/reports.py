@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from sqlalchemy.engine import Connection
 
 from edge.protocol import EARLIEST_TIME, LATEST_TIME, MAX_COUNT, PersonId, iso_text
-from sync_server import reports
+from sync_server import reports, review
 from sync_server.config import resolve_hrms_secret
 from sync_server.db import group_shifts, people, person_shifts, shifts, utcnow
 from sync_server.deps import AdminRoute, Services, admin, services
@@ -188,6 +188,11 @@ class DayRowOut(ApiModel):
     late: bool | None = Field(description="First in after start + grace; null without a shift.")
     late_minutes: int | None = Field(description="Minutes after the shift start (0 if early).")
     events: int
+    needs_review: int = Field(
+        0,
+        description="Events of the day whose liveness check failed and that no admin has "
+        "reviewed yet (GET /admin/events/review); they count like any other.",
+    )
 
 
 class DayTotals(ApiModel):
@@ -349,6 +354,7 @@ def day_report(
     day = day or reports.local_today(tz)
     with svc.db.read() as conn:
         report = reports.day_view(conn, day, tz=tz, group=group, department=department)
+        to_review = review.open_in_day(conn, report.rows)
     refs = _shift_refs(report.rows)
     answer = DayReportOut.model_construct(
         date=report.day,
@@ -371,6 +377,7 @@ def day_report(
                 late=r.late,
                 late_minutes=r.late_minutes,
                 events=r.events,
+                needs_review=to_review.get(r.person_id, 0),
             )
             for r in report.rows
         ],

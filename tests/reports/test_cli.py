@@ -201,3 +201,82 @@ def test_parser_hooks_into_a_cli() -> None:
     assert (args.month, args.group, args.handler.__name__) == ("2026-11", "hq", "cmd_month")
     args = parser.parse_args(["attendance", "export", "--from", "2026-11-01", "--to", "2026-11-30"])
     assert (args.rows, args.format, args.output) == ("days", "csv", None)
+
+
+def hadir(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**_base_env(cwd), **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_flagged_events_in_attendance_and_review_commands(db_url: str, tmp_path: Path) -> None:
+    """A failed liveness check: `hadir attendance day` marks the person's row, `hadir review`
+    lists the event and marks it reviewed."""
+    extra = 'site_timezone = "Europe/Berlin"'
+    with ServerProcess(tmp_path / "server", db_url, ADMIN_TOKEN, extra_toml=extra) as server:
+        _seed(server.url, db_url)
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        with httpx.Client(base_url=server.url + "/api/v1", headers=admin, timeout=30) as client:
+            token = client.post("/admin/terminals/door-1/token").json()["token"]
+            flagged = event(
+                "door-1",
+                "bob",
+                kind="out",
+                wall_time=local("2026-10-14 12:00"),
+                liveness={"score": 0.2, "passed": False, "reasons": ["frame_edges"]},
+            )
+            body = batch("door-1", [flagged])
+            response = client.post("/events", json=body, headers=bearer(token))
+            assert response.json()["results"][0]["status"] == "accepted"
+        env = {"HADIR_SERVER_URL": server.url, "HADIR_ADMIN_TOKEN": ADMIN_TOKEN}
+
+        day = hadir_attendance("day", "2026-10-14", env=env, cwd=tmp_path)
+        assert day.returncode == 0, day.stderr
+        lines = day.stdout.splitlines()
+        assert lines[2].split()[-1] == "review"  # the header gains a column
+        bob = next(line for line in lines if line.startswith("bob"))
+        assert bob.endswith("late 20m  needs review")
+        alice = next(line for line in lines if line.startswith("alice"))
+        assert "review" not in alice
+        assert lines[-1] == (
+            "needs review: 1 event whose liveness check failed (bob); see hadir review list"
+        )
+        as_json = hadir_attendance("day", "2026-10-14", "--json", env=env, cwd=tmp_path)
+        rows = {r["person_id"]: r for r in json.loads(as_json.stdout)["rows"]}
+        assert (rows["bob"]["needs_review"], rows["alice"]["needs_review"]) == (1, 0)
+        other_day = hadir_attendance("day", "2026-10-15", env=env, cwd=tmp_path)
+        assert "review" not in other_day.stdout
+
+        listed = hadir("review", "list", env=env, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        (line,) = listed.stdout.splitlines()
+        assert line.split()[0] == flagged["id"]
+        assert line.split()[2:] == [
+            "bob", "door-1", "out", "0.20", "frame_edges", "needs", "review",
+        ]  # fmt: skip
+        assert "1 event to review" in listed.stderr
+
+        marked = hadir("review", "mark", flagged["id"], env=env, cwd=tmp_path)
+        assert marked.returncode == 0, marked.stderr
+        assert f"event {flagged['id']} reviewed by admin token" in marked.stdout
+        after = hadir("review", "list", env=env, cwd=tmp_path)
+        assert (after.stdout, "0 events to review" in after.stderr) == ("", True)
+        everything = hadir("review", "list", "--all", env=env, cwd=tmp_path)
+        assert "reviewed by admin token" in everything.stdout
+        day = hadir_attendance("day", "2026-10-14", env=env, cwd=tmp_path)
+        assert "review" not in day.stdout
+
+        unknown = "0193a1b2-0000-7000-8000-000000000000"
+        partly = hadir("review", "mark", unknown, flagged["id"], env=env, cwd=tmp_path)
+        assert partly.returncode == 1
+        assert f"event {unknown}: unknown_event" in partly.stderr
+        assert f"event {flagged['id']} reviewed" in partly.stdout
+        not_an_id = hadir("review", "mark", "../people/bob", env=env, cwd=tmp_path)
+        assert not_an_id.returncode == 2
+        assert "is not an event id" in not_an_id.stderr
