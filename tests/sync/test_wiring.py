@@ -3,6 +3,7 @@ the real clip with a real server (enrolled by photo at the server, recognised at
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,12 +20,20 @@ from edge.config import EdgeConfig
 from edge.daemon.runner import EdgeDaemon
 from edge.errors import ConfigError
 from edge.feedback import create_feedback
-from edge.protocol import API_PREFIX
+from edge.protocol import API_PREFIX, EventStatus, LivenessEvidence
 from edge.recognize.matcher import Matcher
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult
 from edge.sync import CREDENTIAL_NAME, SyncConfig, attach_sync, daemon_health
-from tests.sync.helpers import ADMIN, FakeServer, RealServer, sync_config, wait_until
+from tests.sync.helpers import (
+    ADMIN,
+    FakeServer,
+    RealServer,
+    make_service,
+    open_store,
+    sync_config,
+    wait_until,
+)
 
 
 def _daemon(tmp_path: Path, source_path: Path, store: EdgeStore | None = None) -> EdgeDaemon:
@@ -200,3 +209,44 @@ def test_end_to_end_enrolled_at_the_server_recognised_and_pushed(
     assert [d.person_id for d in daemon.counters.decisions if d.person_id] == [person]
     assert arrived.is_set(), "the event was not pushed while the daemon ran"
     assert service.status().events_synced == 1
+
+
+def test_liveness_evidence_reaches_a_real_server_and_a_resend_is_a_duplicate(
+    server: RealServer, tmp_path: Path
+) -> None:
+    device, token = server.create_terminal()
+    flagged = LivenessEvidence(score=0.25, passed=False, reasons=["frame_edges", "flat_motion"])
+    live = LivenessEvidence(score=0.875, passed=True)
+    with open_store(tmp_path / "edge.db", device) as store:
+        ids = [
+            str(store.record("alice", distance=0.3, margin=0.2, liveness=flagged).event.id),
+            str(store.record("bob", distance=0.3, margin=0.2).event.id),
+            str(store.record("carol", distance=0.3, margin=0.2, liveness=live).event.id),
+        ]
+        events = store.pending()
+        service = make_service(store, server.url, token)
+        try:
+            assert service.push_once() == 3
+            assert service.status().events_synced == 3
+            # At-least-once: the same events again, as after a lost answer, read back from
+            # the store, must be duplicates, never conflicts (their content did not change).
+            again = service.client.push(service._batch(store.events()))
+        finally:
+            service.stop()
+            service.client.close()
+        assert [e.liveness for e in events] == [flagged, None, live]
+    assert [r.status for r in again.results] == [EventStatus.DUPLICATE] * 3
+    with sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True, timeout=30) as db:
+        rows = {
+            str(uuid.UUID(str(r[0]))): tuple(r[1:])
+            for r in db.execute(
+                "SELECT id, liveness_score, liveness_passed, liveness_reasons FROM events "
+                "WHERE device_id = ?",
+                (device,),
+            )
+        }
+    assert [rows[i] for i in ids] == [
+        (0.25, 0, "frame_edges,flat_motion"),
+        (None, None, None),
+        (0.875, 1, ""),
+    ]
