@@ -190,7 +190,8 @@ def attack_catalogue(faces_dir: Path, split: Literal["tune", "holdout"]) -> list
 SUPERSAMPLE = 2  # the medium is warped at 2x and area-averaged: a camera pixel integrates
 FACE_WIDTH = (80.0, 260.0)  # in the camera frame, where HOG at upsample 0 finds faces
 SCREEN_SUBPIXELS = 3  # texture pixels per screen pixel (R, G, B stripes)
-MAX_SCREEN_TEXTURE = 2400  # texture px along a screen's long side
+MAX_SCREEN_TEXTURE = 1800  # texture px along a screen's long side
+MIN_MOTION_BLUR = 2.0  # px of travel during the exposure before a frame is smeared
 CONTENT_FACE = 200  # px: clip frames are cached at about this face size
 CLIP_CACHE_SECONDS = 12.0  # only the start of a long clip is cached and replayed
 _SKIN = np.array(
@@ -448,14 +449,17 @@ class _Scene:
         width, height = spec.size
         self.focal = float(width) * rng.uniform(0.85, 1.15)  # 53-65 degree lens
         self.target_face = self._face_size()
+        self.camera = _camera(width, height, rng)
         self.medium = self._medium()
         self.motion = self._motion()
-        self.camera = _camera(width, height, rng)
         # The room never moves: expose it once (gain, white balance, vignetting).
-        self.background = np.asarray(
-            cv2.multiply(_room(width, height, rng), self.camera.gain), np.float32
-        )
-        self.exposure_fraction = rng.uniform(0.25, 0.7)
+        room = None
+        if rng.random() < REAL_ROOM_SHARE:
+            room = _real_room(spec.source, width, height, rng)
+        if room is None:
+            room = _room(width, height, rng)
+        self.background = np.asarray(cv2.multiply(room, self.camera.gain), np.float32)
+        self.exposure_fraction = rng.uniform(0.2, 0.55)  # of the frame interval
         light = rng.normal(size=3)
         light[2] = -abs(light[2]) - 1.0  # the room light is in front of the medium
         self.light = light / np.linalg.norm(light)
@@ -527,12 +531,14 @@ class _Scene:
         drift = (drift_len * math.cos(angle), 0.6 * drift_len * math.sin(angle))
         shake = None
         if rng.random() < shake_p and seconds > 0.6:
-            length = rng.uniform(0.3, 0.7)
+            # A jerk of the hand: a few frames smeared past what HOG can find, as in
+            # real footage, but not so many that the clip is mostly blur.
+            length = rng.uniform(0.25, 0.5)
             shake = (
                 rng.uniform(0, seconds - length),
                 length,
-                rng.uniform(8, 22),
-                rng.uniform(2.5, 4.5),
+                rng.uniform(6, 14),
+                rng.uniform(2.5, 4.0),
             )
         return _Motion(centre, drift, zoom, base, waves, tremor, shake, 0.2)
 
@@ -629,12 +635,13 @@ class _Scene:
         ss = SUPERSAMPLE if medium.emissive else 1
         shift = np.array([[ss, 0, -ss * x0], [0, ss, -ss * y0], [0, 0, 1]], np.float64)
         h_roi = shift @ homography
-        warped = cv2.warpPerspective(
+        sampled = cv2.warpPerspective(
             medium.texture, h_roi, (roi_w * ss, roi_h * ss), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
         )
         if ss > 1:
-            warped = cv2.resize(warped, (roi_w, roi_h), interpolation=cv2.INTER_AREA)
+            sampled = cv2.resize(sampled, (roi_w, roi_h), interpolation=cv2.INTER_AREA)
+        warped: FloatImage = np.asarray(sampled, np.float32)
         # Lighting: paper reflects the room light (Lambert), a screen glows and only
         # dims a little when seen at an angle.
         facing = abs(float(normal[2]))
@@ -643,24 +650,27 @@ class _Scene:
         else:
             lambert = max(0.0, float(-np.dot(normal, self.light)))
             shade = 1.15 * (self.paper_ambient + (1.0 - self.paper_ambient) * lambert)
-        colour, alpha = warped[:, :, :3], warped[:, :, 3]
         if self.glare is not None:
             glare = self._glare_layer(h_roi, ss, (roi_w, roi_h), yaw, pitch)
-            colour = cv2.add(colour, cv2.merge([glare, glare, glare]), dtype=cv2.CV_32F)
+            warped[:, :, :3] += glare[:, :, None]
         blur = math.hypot(*velocity) * self.exposure_fraction
-        if blur >= 1.5:
+        if blur >= MIN_MOTION_BLUR:
             kernel = _motion_kernel(velocity, blur)
-            warped = cv2.filter2D(
-                np.dstack([colour, alpha]), -1, kernel, borderType=cv2.BORDER_CONSTANT
+            warped = np.asarray(
+                cv2.filter2D(warped, -1, kernel, borderType=cv2.BORDER_CONSTANT), np.float32
             )
-            colour, alpha = warped[:, :, :3], warped[:, :, 3]
+        colour, alpha = warped[:, :, :3], warped[:, :, 3]
         lit = cv2.multiply(
             np.ascontiguousarray(colour), self.camera.gain[y0:y1, x0:x1], scale=shade
         )
         clear = np.asarray(1.0 - alpha, np.float32)
         behind = cv2.multiply(self.background[y0:y1, x0:x1], cv2.merge([clear, clear, clear]))
-        # The lens blurs the medium as it does the room (the room is already soft).
-        roi = cv2.GaussianBlur(cv2.add(behind, lit), (0, 0), self.camera.blur)
+        roi = cv2.add(behind, lit)
+        if medium.emissive:
+            # The lens blurs the medium as it does the room (the room is already soft).
+            # Paper got the same blur once, on its texture; a screen's grid has to be
+            # sampled first, or the blur would erase the moire a camera shows.
+            roi = cv2.GaussianBlur(roi, (0, 0), self.camera.blur)
         return x0, y0, np.asarray(roi, np.float32)
 
     def _glare_layer(
@@ -816,7 +826,7 @@ def _paper_medium(scene: _Scene, image: RGBImage, box: Box) -> _Medium:
     glare_mask = np.ones(sheet.shape[:2], np.float32) * (1.0 if glossy else 0.4)
     return _holding(
         scene, sheet, face_centre, tex_face, None, emissive=False, glossy=glossy,
-        glare_mask=glare_mask, bezel=None,
+        glare_mask=glare_mask, bezel=None, finger=rng.uniform(0.09, 0.16),
     )
 
 
@@ -965,10 +975,10 @@ def _screen_medium(
     body[:] = body_colour
     screen_box = (side_px, end_px, side_px + tex_w, end_px + tex_h)
     medium_face = (face_centre[0] * sub + side_px, face_centre[1] * sub + end_px)
-    if video_content is None:
-        body[end_px : end_px + tex_h, side_px : side_px + tex_w] = _pixel_grid(
-            np.asarray(cv2.LUT(content, tone.table()), np.float32), grid
-        )
+    # A replayed clip only redraws its picture per frame; the bars around it stay.
+    body[end_px : end_px + tex_h, side_px : side_px + tex_w] = _pixel_grid(
+        np.asarray(cv2.LUT(content, tone.table()), np.float32), grid
+    )
     bh, bw = body.shape[:2]
     # A thin lighter rim: the phone's frame catching the light.
     rim = np.zeros((bh, bw), np.uint8)
@@ -987,6 +997,7 @@ def _screen_medium(
     return _holding(
         scene, body, medium_face, face_screen * sub, shape, emissive=True, glossy=True,
         glare_mask=glare_mask, bezel=screen_box, video=video_content,
+        finger=rng.uniform(0.08, 0.11) if tablet else rng.uniform(0.2, 0.27),
     )
 
 
@@ -1064,16 +1075,25 @@ def _draw_video_frame(medium: _Medium, t: float) -> None:
     x0, y0, x1, y1 = video.crop
     px0, py0, px1, py1 = video.place
     screen_w, screen_h = video.screen_px
-    content = np.empty((screen_h, screen_w, 3), np.uint8)
-    content[:] = video.fill
     picture = _resize_u8(np.ascontiguousarray(frame[y0:y1, x0:x1]), (px1 - px0, py1 - py0))
-    _paste(content, picture, px0, py0)
-    sx0, sy0, sx1, sy1 = medium.screen
-    screen = _pixel_grid(np.asarray(cv2.LUT(content, video.tone), np.float32), video.grid)
+    # Only the part of the picture on the screen (a filled screen crops it).
+    cx0, cy0 = max(0, px0), max(0, py0)
+    cx1, cy1 = min(screen_w, px1), min(screen_h, py1)
+    visible = np.ascontiguousarray(picture[cy0 - py0 : cy1 - py0, cx0 - px0 : cx1 - px0])
+    light = np.asarray(cv2.LUT(visible, video.tone), np.float32)
+    sub = SCREEN_SUBPIXELS
+    big = cv2.resize(light, ((cx1 - cx0) * sub, (cy1 - cy0) * sub), interpolation=cv2.INTER_NEAREST)
+    sx0, sy0, _, _ = medium.screen
+    rows = slice(cy0 * sub, cy1 * sub)
+    cols = slice(cx0 * sub, cx1 * sub)
+    # Straight into the texture: this is the largest array touched per frame.
+    ty, tx = sy0 + rows.start, sx0 + cols.start
+    target = medium.texture[ty : ty + big.shape[0], tx : tx + big.shape[1], :3]
+    np.multiply(big, video.grid[rows, cols], out=target)
     if medium.overlay is not None:
         front_colour, front_alpha = medium.overlay
-        screen = screen * (1.0 - front_alpha) + front_colour
-    medium.texture[sy0:sy1, sx0:sx1, :3] = screen
+        target *= 1.0 - front_alpha[rows, cols]
+        target += front_colour[rows, cols]
 
 
 def _holding(
@@ -1087,89 +1107,79 @@ def _holding(
     glossy: bool,
     glare_mask: FloatImage,
     bezel: tuple[int, int, int, int] | None,
+    finger: float,
     video: _VideoContent | None = None,
 ) -> _Medium:
-    """Put the medium on a larger canvas with the fingers that hold it."""
+    """Put the medium on a canvas with the fingers that hold it (RGBA, premultiplied).
+
+    ``finger`` is a finger's width as a share of the medium's short side: about
+    1.8 cm against a 7 cm phone, a 17 cm tablet or a 10-20 cm print.
+    """
     rng = scene.rng
     bh, bw = body.shape[:2]
-    pad_x, pad_y = round(0.25 * bw), round(0.25 * bh)
-    h, w = bh + 2 * pad_y, bw + 2 * pad_x
+    finger *= min(bh, bw)
+    pad = math.ceil(FINGER_REACH * finger + finger)
+    h, w = bh + 2 * pad, bw + 2 * pad
     if shape is None:
         shape = np.ones((bh, bw), np.float32)
-    colour = np.zeros((h, w, 3), np.float32)
-    alpha = np.zeros((h, w), np.float32)
-    medium_alpha = np.zeros((h, w), np.float32)
-    medium_alpha[pad_y : pad_y + bh, pad_x : pad_x + bw] = shape
+    texture = np.zeros((h, w, 4), np.float32)
+    texture[pad : pad + bh, pad : pad + bw, :3] = body * shape[:, :, None]
+    texture[pad : pad + bh, pad : pad + bw, 3] = shape
     skin = np.asarray(_SKIN[int(rng.integers(0, len(_SKIN)))] * rng.uniform(0.9, 1.05), np.float32)
-    finger_w = face_width * rng.uniform(0.13, 0.18)
+    fx, fy = face_centre[0] + pad, face_centre[1] + pad
     face_box = (
-        pad_x + face_centre[0] - face_width * 0.6,
-        pad_y + face_centre[1] - face_width * 0.7,
-        pad_x + face_centre[0] + face_width * 0.6,
-        pad_y + face_centre[1] + face_width * 0.8,
+        fx - face_width * 0.6, fy - face_width * 0.7, fx + face_width * 0.6, fy + face_width * 0.8
     )
     behind, front = _finger_paths(
-        rng, (pad_x, pad_y, pad_x + bw, pad_y + bh), finger_w, face_box, screen=bezel is not None
+        rng, (pad, pad, pad + bw, pad + bh), finger, face_box, screen=bezel is not None
     )
-    fade = _canvas_fade(h, w, pad_x, pad_y)
-    _draw_fingers(colour, alpha, behind, finger_w, skin, fade)
-    colour *= (1.0 - medium_alpha)[:, :, None]
-    colour[pad_y : pad_y + bh, pad_x : pad_x + bw] += body * shape[:, :, None]
-    alpha = np.asarray(alpha * (1.0 - medium_alpha) + medium_alpha, np.float32)
-    front_colour = np.zeros_like(colour)
-    front_alpha = np.zeros_like(alpha)
-    _draw_fingers(front_colour, front_alpha, front, finger_w * 1.15, skin, fade)
-    colour = np.asarray(colour * (1.0 - front_alpha)[:, :, None] + front_colour, np.float32)
-    alpha = np.asarray(alpha * (1.0 - front_alpha) + front_alpha, np.float32)
-    glare = np.zeros((h, w), np.float32)
-    glare[pad_y : pad_y + bh, pad_x : pad_x + bw] = glare_mask * shape
-    # Keep only what is drawn: every warp per frame pays for the canvas it reads.
-    rows = np.flatnonzero(alpha.max(axis=1) > 1e-3)
-    cols = np.flatnonzero(alpha.max(axis=0) > 1e-3)
-    cy0, cy1 = int(rows[0]), int(rows[-1]) + 1
-    cx0, cx1 = int(cols[0]), int(cols[-1]) + 1
-    texture = np.dstack([colour, alpha])[cy0:cy1, cx0:cx1].copy()
-    glare = glare[cy0:cy1, cx0:cx1]
-    ox, oy = pad_x - cx0, pad_y - cy0
+    _draw_fingers(texture, (0, 0), behind, finger, skin, under=True)
+    _draw_fingers(texture, (0, 0), front, finger * 1.2, skin, under=False)
     screen = None
     overlay = None
     if bezel is not None:
         sx0, sy0, sx1, sy1 = bezel
-        screen = (sx0 + ox, sy0 + oy, sx1 + ox, sy1 + oy)
-        # A thumb on a replaying screen stays in front of every new picture.
-        fc = front_colour[cy0:cy1, cx0:cx1]
-        fa = front_alpha[cy0:cy1, cx0:cx1]
-        if fa[screen[1] : screen[3], screen[0] : screen[2]].max() > 0:
-            overlay = (
-                fc[screen[1] : screen[3], screen[0] : screen[2]].copy(),
-                fa[screen[1] : screen[3], screen[0] : screen[2], None].copy(),
-            )
-    small = (max(1, glare.shape[1] // 8), max(1, glare.shape[0] // 8))
-    glare_small = np.asarray(cv2.resize(glare, small, interpolation=cv2.INTER_AREA), np.float32)
+        screen = (sx0 + pad, sy0 + pad, sx1 + pad, sy1 + pad)
+        if video is not None and front:
+            # A thumb on a replaying screen stays in front of every new picture.
+            layer = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.float32)
+            _draw_fingers(layer, (screen[0], screen[1]), front, finger * 1.2, skin, under=False)
+            if layer[:, :, 3].max() > 0:
+                overlay = (np.ascontiguousarray(layer[:, :, :3]), layer[:, :, 3:].copy())
+    if not emissive:
+        # The camera's lens blur, once, in texture pixels: edges and fingers included.
+        sigma = scene.camera.blur * face_width / scene.target_face
+        texture = np.asarray(cv2.GaussianBlur(texture, (0, 0), sigma), np.float32)
+    # Keep only what is drawn: every frame's warp pays for the canvas it covers.
+    drawn = texture[:, :, 3] > 1e-3
+    rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    top, left = int(rows[0]), int(cols[0])
+    texture = texture[top : int(rows[-1]) + 1, left : int(cols[-1]) + 1].copy()
+    h, w = texture.shape[:2]
+    if screen is not None:
+        screen = (screen[0] - left, screen[1] - top, screen[2] - left, screen[3] - top)
+    glare = np.zeros((max(1, h // 8), max(1, w // 8)), np.float32)
+    small = (max(1, bw // 8), max(1, bh // 8))
+    glare_body = cv2.resize(glare_mask * shape, small, interpolation=cv2.INTER_AREA)
+    gx, gy = (pad - left) // 8, (pad - top) // 8
+    glare[gy : gy + small[1], gx : gx + small[0]] = glare_body[
+        : glare.shape[0] - gy, : glare.shape[1] - gx
+    ]
     return _Medium(
         texture=texture,
-        face_centre=(face_centre[0] + ox, face_centre[1] + oy),
+        face_centre=(fx - left, fy - top),
         face_width=face_width,
         emissive=emissive,
         glossy=glossy,
-        glare_mask=glare_small,
+        glare_mask=glare,
         screen=screen,
         video=video,
         overlay=overlay,
     )
 
 
-def _canvas_fade(h: int, w: int, pad_x: int, pad_y: int) -> FloatImage:
-    """Fingers fade out toward the canvas edge, where the rest of the hand would be."""
-
-    def axis(n: int, pad: int) -> npt.NDArray[np.float32]:
-        d = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float32)
-        return np.asarray(np.clip(d / max(1.0, 0.6 * pad), 0, 1), np.float32)
-
-    return np.asarray(np.outer(axis(h, pad_y), axis(w, pad_x)), np.float32)
-
-
-Path2 = tuple[tuple[float, float], tuple[float, float]]
+FINGER_REACH = 2.5  # finger widths a finger shows beyond the medium's edge
+Path2 = tuple[tuple[float, float], tuple[float, float]]  # base (toward the hand), tip
 
 
 def _finger_paths(
@@ -1180,86 +1190,201 @@ def _finger_paths(
     *,
     screen: bool,
 ) -> tuple[list[Path2], list[Path2]]:
-    """Fingers behind the medium (tips showing past its edges) and a thumb in front."""
+    """Fingers behind the medium (showing past its edges) and a thumb in front of it."""
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
+    reach = FINGER_REACH * width
     behind: list[Path2] = []
     front: list[Path2] = []
     style = rng.integers(0, 3)
     if style == 0:
-        # Gripped at the sides (a phone in one hand): fingertips on one side.
+        # Gripped in one hand: fingertips side by side round one long edge.
         side = 1 if rng.random() < 0.5 else -1
         edge = x1 if side > 0 else x0
-        for i in range(int(rng.integers(2, 4))):
-            y = y0 + bh * (0.55 + 0.12 * i) + rng.normal(0, 4)
-            behind.append(((edge + side * bw * 0.4, y + bh * 0.1), (edge - side * width * 0.3, y)))
+        first = y0 + bh * rng.uniform(0.45, 0.7)
+        for i in range(int(rng.integers(2, 5))):
+            y = first + i * width * 1.05
+            if y > y1 - width * 0.5:
+                break
+            tip = (edge - side * width * rng.uniform(0.2, 0.6), y)
+            behind.append(((edge + side * reach, y + width * 0.6), tip))
     elif style == 1:
-        # Held at the bottom corners or edge.
+        # Held at the bottom: fingertips past the bottom edge near the corners.
         for sx in (x0 + bw * rng.uniform(0.05, 0.25), x1 - bw * rng.uniform(0.05, 0.25)):
             if rng.random() < 0.75:
-                behind.append(((sx, y1 + bh * 0.35), (sx + rng.normal(0, 3), y1 - width * 0.4)))
+                tip = (sx + rng.normal(0, width * 0.3), y1 - width * 0.4)
+                behind.append(((sx + rng.normal(0, width), y1 + reach), tip))
     else:
-        # Pinched at the sides, halfway down.
+        # Pinched at both sides, halfway down.
         for edge, side in ((x0, -1), (x1, 1)):
             if rng.random() < 0.7:
                 y = y0 + bh * rng.uniform(0.4, 0.75)
                 tip = (edge - side * width * 0.3, y)
-                behind.append(((edge + side * bw * 0.4, y + bh * 0.05), tip))
-    # A thumb in front on the border or, sometimes, on the screen below the face.
+                behind.append(((edge + side * reach, y + width * 0.8), tip))
+    # A thumb in front, on the border or, sometimes, on the screen below the face.
     if rng.random() < 0.6:
         on_screen = screen and rng.random() < 0.4
-        reach = width * (3.0 if on_screen else 1.2)
+        inside = width * (rng.uniform(2.0, 3.0) if on_screen else rng.uniform(0.5, 1.0))
         side = 1 if rng.random() < 0.5 else -1
-        base_x = x1 + bw * 0.35 if side > 0 else x0 - bw * 0.35
         tip_y = y0 + bh * rng.uniform(0.7, 0.95)
-        tip_x = (x1 - reach) if side > 0 else (x0 + reach)
-        tip = (tip_x, tip_y)
+        tip_x = (x1 - inside) if side > 0 else (x0 + inside)
+        base = ((x1 if side > 0 else x0) + side * reach, tip_y + width * rng.uniform(0.5, 1.5))
         # Never over the face: a thumb there would hide what the attack shows.
-        if not (face[0] - width < tip_x < face[2] + width and face[1] < tip_y < face[3] + width):
-            front.append(((base_x, tip_y + bh * 0.15), tip))
+        near_face = face[0] - width < tip_x < face[2] + width and face[1] < tip_y < face[3] + width
+        if not near_face:
+            front.append((base, (tip_x, tip_y)))
     return behind, front
 
 
 def _draw_fingers(
-    colour: FloatImage,
-    alpha: FloatImage,
+    target: FloatImage,
+    origin: tuple[int, int],
     paths: Sequence[Path2],
     width: float,
     skin: npt.NDArray[np.float32],
-    fade: FloatImage,
+    *,
+    under: bool,
 ) -> None:
-    """Draw round-ended, shaded fingers (and the palm they come from) over a canvas."""
-    h, w = alpha.shape
+    """Draw shaded, round-tipped fingers into an RGBA (premultiplied) ``target``.
+
+    Paths are in canvas coordinates; ``origin`` is where ``target`` starts on the
+    canvas. ``under`` puts them behind what is drawn already (fingers behind the
+    medium), else in front (a thumb). A finger fades in from its base, where the
+    rest of the hand would be.
+    """
+    h, w = target.shape[:2]
     thick = max(2, round(width))
     for (ax, ay), (bx, by) in paths:
-        reach = 2 * thick + 4
-        x0 = max(0, math.floor(min(ax, bx)) - reach)
-        y0 = max(0, math.floor(min(ay, by)) - reach)
-        x1 = min(w, math.ceil(max(ax, bx)) + reach)
-        y1 = min(h, math.ceil(max(ay, by)) + reach)
+        ax, ay, bx, by = ax - origin[0], ay - origin[1], bx - origin[0], by - origin[1]
+        margin = thick + 4
+        x0 = max(0, math.floor(min(ax, bx)) - margin)
+        y0 = max(0, math.floor(min(ay, by)) - margin)
+        x1 = min(w, math.ceil(max(ax, bx)) + margin)
+        y1 = min(h, math.ceil(max(ay, by)) + margin)
         if x1 <= x0 or y1 <= y0:
             continue
         a = (round(ax) - x0, round(ay) - y0)
         b = (round(bx) - x0, round(by) - y0)
         mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-        light = np.zeros_like(mask)
+        ridge = np.zeros_like(mask)
         cv2.line(mask, a, b, 1.0, thick, cv2.LINE_AA)
-        # The palm: the finger widens toward the hand.
-        palm = ((a[0] * 2 + b[0]) // 3, (a[1] * 2 + b[1]) // 3)
-        cv2.line(mask, a, palm, 1.0, thick * 2, cv2.LINE_AA)
         # A lighter ridge along the finger gives it a round look.
-        cv2.line(light, a, b, 1.0, max(1, thick // 3), cv2.LINE_AA)
+        cv2.line(ridge, a, b, 1.0, max(1, thick // 3), cv2.LINE_AA)
+        nail = np.zeros_like(mask)
+        if not under:
+            length = math.hypot(b[0] - a[0], b[1] - a[1]) or 1.0
+            ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
+            back = (round(b[0] - ux * width * 0.45), round(b[1] - uy * width * 0.45))
+            cv2.line(nail, back, b, 1.0, max(1, round(thick * 0.55)), cv2.LINE_AA)
         soft = cv2.GaussianBlur(mask, (0, 0), max(0.8, width * 0.06))
-        ridge = cv2.GaussianBlur(light, (0, 0), max(1.0, width * 0.2))
-        cover = soft * fade[y0:y1, x0:x1]
-        tone = (0.78 + 0.3 * ridge)[:, :, None] * skin
-        region = colour[y0:y1, x0:x1]
-        region *= (1.0 - cover)[:, :, None]
-        region += tone * cover[:, :, None]
-        alpha[y0:y1, x0:x1] = alpha[y0:y1, x0:x1] * (1.0 - cover) + cover
+        ridge = cv2.GaussianBlur(ridge, (0, 0), max(1.0, width * 0.2))
+        nail = cv2.GaussianBlur(nail, (0, 0), max(0.8, width * 0.08))
+        # Fade in along the finger: from nothing at the base to solid halfway to the tip.
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        dx, dy = bx - ax, by - ay
+        along = ((xx - ax) * dx + (yy - ay) * dy) / max(1.0, dx * dx + dy * dy)
+        cover = soft * np.clip(along * 2.0, 0.0, 1.0) * (soft > 0.02)
+        tone = (0.72 + 0.35 * ridge)[:, :, None] * skin
+        tone = tone * (1 - 0.5 * nail[:, :, None]) + nail[:, :, None] * (skin * 0.5 + 120)
+        region = target[y0:y1, x0:x1]
+        if under:
+            room = (1.0 - region[:, :, 3]) * cover
+            region[:, :, :3] += tone * room[:, :, None]
+            region[:, :, 3] += room
+        else:
+            keep = 1.0 - cover
+            region[:, :, :3] = region[:, :, :3] * keep[:, :, None] + tone * cover[:, :, None]
+            region[:, :, 3] = region[:, :, 3] * keep + cover
 
 
 # -- room and camera -------------------------------------------------------------------------
+
+
+# Real rooms from the face data's live clips, far from the person in them: the
+# webcam man's door and hallway, the wooden wall behind the woman. (clip, frame).
+REAL_ROOMS = (
+    ("video/webcam_face_leaves.mov", 10),
+    ("video/webcam_face_leaves.mov", 60),
+    ("video/webcam_face_arrives.mov", 160),
+    ("video/expressions_hand_over_face.mp4", 5),
+)
+REAL_ROOM_SHARE = 0.4
+_ROOM_CROPS: dict[tuple[Path, int], tuple[RGBImage, Box] | None] = {}
+
+
+def _faces_root(source: Path) -> Path | None:
+    for folder in source.parents:
+        if (folder / "video").is_dir() and (folder / "people").is_dir():
+            return folder
+    return None
+
+
+def _real_room(
+    source: Path, width: int, height: int, rng: np.random.Generator
+) -> FloatImage | None:
+    """A 16:9 crop of a live clip's frame away from its person, or None if there is none."""
+    root = _faces_root(source)
+    if root is None:
+        return None
+    clip, index = REAL_ROOMS[int(rng.integers(0, len(REAL_ROOMS)))]
+    found = _room_frame(root / clip, index)
+    if found is None:
+        return None
+    frame, (left, top, right, bottom) = found
+    fh, fw = frame.shape[:2]
+    face = right - left
+    # Beside the head (hair included) and above the shoulders, or above the head.
+    gap = face // 4
+    shoulders = min(fh, bottom)
+    candidates = [
+        (0, 0, max(0, left - gap), shoulders),
+        (min(fw, right + gap), 0, fw, shoulders),
+        (0, 0, fw, max(0, top - face // 2)),
+    ]
+    aspect = width / height
+    best: tuple[int, int, int, int] | None = None
+    for x0, y0, x1, y1 in candidates:
+        cw = min(x1 - x0, (y1 - y0) * aspect)
+        # Narrower than 0.3 of the clip, the crop would be blown up into mush.
+        if cw >= fw * 0.3 and (best is None or cw > best[2]):
+            ch = cw / aspect
+            cx = x0 + rng.uniform(0, (x1 - x0) - cw)
+            cy = y0 + rng.uniform(0, (y1 - y0) - ch)
+            best = (round(cx), round(cy), round(cw), round(ch))
+    if best is None:
+        return None
+    x, y, cw, ch = best
+    crop = frame[y : y + ch, x : x + cw]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]  # a mirrored room is as plausible and doubles the variety
+    room = cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_CUBIC)
+    room = cv2.GaussianBlur(room.astype(np.float32), (0, 0), rng.uniform(0.8, 1.6))
+    return np.asarray(np.clip(room, 0, 255), np.float32)
+
+
+def _room_frame(path: Path, index: int) -> tuple[RGBImage, Box] | None:
+    """Frame ``index`` of a clip and its person's face box (cached), None if unusable."""
+    key = (path, index)
+    with _CACHE_LOCK:
+        if key in _ROOM_CROPS:
+            return _ROOM_CROPS[key]
+    result: tuple[RGBImage, Box] | None = None
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if capture.isOpened():
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = capture.read()
+            if ok:
+                rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), np.uint8)
+                try:
+                    result = (rgb, _finder()(rgb, str(path)))
+                except NoFaceError:
+                    result = None  # a frame without its person: no way to know where to avoid
+    finally:
+        capture.release()
+    with _CACHE_LOCK:
+        _ROOM_CROPS[key] = result
+    return result
 
 
 def _room(width: int, height: int, rng: np.random.Generator) -> FloatImage:
