@@ -85,6 +85,10 @@ class AttackSpec:
             raise ValueError(f"fps ({self.fps}) and seconds ({self.seconds}) must be > 0")
         if not isinstance(self.kind, AttackKind):
             raise ValueError(f"kind {self.kind!r} is not an AttackKind")
+        is_clip = self.source.suffix.lower() in CLIP_SUFFIXES
+        if is_clip != (self.kind is AttackKind.PHONE_VIDEO):
+            wanted = "a video clip" if self.kind is AttackKind.PHONE_VIDEO else "a photo"
+            raise ValueError(f"{self.kind.value} needs {wanted} as its source, not {self.source}")
 
     @property
     def name(self) -> str:
@@ -98,6 +102,8 @@ class AttackSpec:
 
 # -- sources and the split --------------------------------------------------------------
 
+CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
+
 # Clips a phone replays; all show live people who are in no photo of the data.
 CLIP_SOURCES = (
     "video/talking_head_1.mp4",
@@ -109,12 +115,19 @@ PHOTO_FOLDERS = ("people", "liveness/live")
 # Held out for measuring. By identity, never by seed: attacks rendered from the same
 # face (or the same clip) share the face, the photo's own background and lighting, so
 # a detector tuned on one seed of a face and measured on another would be graded on
-# material it has already seen. One of each source family: an LFW crop (john_simm),
-# large press photos (rose_leslie, lin_manuel_miranda), live camera shots from the
-# liveness data (vietmoney_live_3, the man of the real attack stills, which are
-# measured too) and one talking-head clip.
+# material it has already seen. Each source family is represented: an LFW crop
+# (john_simm), large press photos (rose_leslie, lin_manuel_miranda), live camera
+# shots from the liveness data (vietmoney_live_3 and silentface_live, the people of
+# the real attack stills, which are measured too) and one talking-head clip.
 HOLDOUT_IDENTITIES = frozenset(
-    {"john_simm", "rose_leslie", "lin_manuel_miranda", "vietmoney_live_3", "talking_head_2"}
+    {
+        "john_simm",
+        "rose_leslie",
+        "lin_manuel_miranda",
+        "vietmoney_live_3",
+        "silentface_live",
+        "talking_head_2",
+    }
 )
 SPECS_PER_KIND = {"tune": 12, "holdout": 8}
 _PHOTO_KINDS = (
@@ -553,7 +566,7 @@ class _Scene:
             self.rng.uniform(0.1, 0.9),
             self.rng.uniform(0.08, 0.25),
             1.0 if self.rng.random() < 0.5 else 4.0,  # a blob or a stripe
-            self.rng.uniform(40, 140),
+            self.rng.uniform(30, 110),
         )
 
     # -- per frame ---------------------------------------------------------------------
@@ -911,7 +924,7 @@ def _screen_medium(
     screen_h = max(16, round(screen_w / aspect))
     tone = _ScreenTone(
         gamma=float(rng.uniform(0.8, 1.25)),
-        gain=float(rng.uniform(0.95, 1.3)),
+        gain=float(rng.uniform(0.85, 1.2)),
         tint=(float(rng.uniform(0.88, 0.98)), 1.0, float(rng.uniform(1.03, 1.15))),
         black=float(rng.uniform(6, 26)),
     )

@@ -85,11 +85,14 @@ def test_spec_names_kind_source_and_seed(faces_dir: Path) -> None:
         ({"size": (100, 80)}, "too small"),
         ({"fps": 0.0}, "must be > 0"),
         ({"seconds": -1.0}, "must be > 0"),
+        ({"source": Path("clip.mp4")}, "print_still needs a photo"),
+        ({"kind": AttackKind.PHONE_VIDEO}, "phone_video needs a video clip"),
     ],
 )
 def test_impossible_specs_are_refused(changes: dict[str, object], message: str) -> None:
+    arguments: dict[str, object] = {"kind": AttackKind.PRINT_STILL, "source": Path("photo.jpg")}
     with pytest.raises(ValueError, match=message):
-        AttackSpec(AttackKind.PRINT_STILL, Path("photo.jpg"), 0, **changes)  # type: ignore[arg-type]
+        AttackSpec(seed=0, **(arguments | changes))  # type: ignore[arg-type]
 
 
 # -- rendering ---------------------------------------------------------------------------------
