@@ -916,6 +916,9 @@ def _screen_medium(
         screen_w_px = face_screen / rng.uniform(0.3, 0.55)
     else:
         screen_w_px = face_screen / rng.uniform(0.45, 0.8)
+    # Whatever the layout, the whole face (and some hair and chin) is on the screen:
+    # a landscape phone filled with a clip would otherwise cut it at the brow.
+    screen_w_px = max(screen_w_px, 1.3 * face_screen, 1.6 * face_screen * aspect)
     # A coarser pitch rather than a texture every frame's warp would crawl through.
     longest = SCREEN_SUBPIXELS * max(screen_w_px, screen_w_px / aspect)
     limit = min(1.0, MAX_SCREEN_TEXTURE / longest)
@@ -1427,7 +1430,7 @@ def _room(width: int, height: int, rng: np.random.Generator) -> FloatImage:
         y = int(rng.uniform(0.0, 0.5) * height)
         h = int(rng.uniform(0.3, 0.9) * height)
         _FURNITURE[int(rng.integers(0, len(_FURNITURE)))](draw, (x, y, w, h), rng)
-    coarse = rng.normal(0.0, 5.0, size=(height // 8 + 1, width // 8 + 1)).astype(np.float32)
+    coarse = rng.normal(0.0, 3.0, size=(height // 8 + 1, width // 8 + 1)).astype(np.float32)
     texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     draw += texture[:, :, None]
     # The camera focuses on what is held up, so the room is a little soft.
@@ -1443,6 +1446,13 @@ def _jitter(
 ) -> Colour:
     c = np.clip(np.asarray(base, np.float64) + rng.normal(0, spread, 3), 0, 255)
     return (float(c[0]), float(c[1]), float(c[2]))
+
+
+def _muted(rng: np.random.Generator, low: float, high: float) -> Colour:
+    """A furnishing colour: any hue, saturation between ``low`` and ``high``, mid brightness."""
+    hue = np.array([[[rng.uniform(0, 180), rng.uniform(low, high) * 255, rng.uniform(70, 220)]]])
+    rgb = cv2.cvtColor(hue.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0]
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
 
 
 def _scaled(colour: Colour, factor: float) -> Colour:
@@ -1513,7 +1523,7 @@ def _shelf(draw: FloatImage, place: Place, rng: np.random.Generator) -> None:
         while bx < x + w:
             book_w = int(rng.integers(4, 16))
             book_h = int(rng.uniform(0.05, 0.12) * height)
-            _box(draw, (bx, by - book_h, bx + book_w, by), _jitter(rng, rng.uniform(30, 220, 3), 0))
+            _box(draw, (bx, by - book_h, bx + book_w, by), _muted(rng, 0.15, 0.6))
             bx += book_w + int(rng.integers(0, 3))
         _bevel(draw, (x - 4, by, x + w + 4, by + max(3, height // 80)), board, 1)
 
@@ -1521,7 +1531,7 @@ def _shelf(draw: FloatImage, place: Place, rng: np.random.Generator) -> None:
 def _picture(draw: FloatImage, place: Place, rng: np.random.Generator) -> None:
     x, y, w, h = place
     box = (x, y, x + w // 2, y + h // 3)
-    _box(draw, box, _jitter(rng, rng.uniform(60, 240, 3), 0))
+    _box(draw, box, _muted(rng, 0.05, 0.5))
     if rng.random() < 0.5:  # a poster's text lines or a whiteboard's scribbles
         ink = _jitter(rng, (50, 50, 60), 20)
         for line in range(3, 8):
@@ -1534,7 +1544,7 @@ def _partition(draw: FloatImage, place: Place, rng: np.random.Generator) -> None
     x, _, w, _ = place
     height = draw.shape[0]
     top = int(rng.uniform(0.6, 0.85) * height)
-    _box(draw, (x, top, x + w * 2, height), _jitter(rng, rng.uniform(60, 200, 3), 0))
+    _box(draw, (x, top, x + w * 2, height), _muted(rng, 0.1, 0.45))
     rim = _jitter(rng, (200, 200, 200), 10)
     cv2.line(draw, (x, top), (x + w * 2, top), rim, max(2, height // 120))
 
