@@ -52,6 +52,7 @@ FPS = 15.0
 SCENE_S = 3.0  # each person (or the attack) in front of the camera
 GAP_S = 0.8  # empty frames between them, long enough for a track to end
 PLAY_FROM_S = 0.5  # live clips play from here; their enrolment photo is frame 0
+GAP_VARIANTS = 4
 FEATHER_PX = 40  # a letterboxed clip fades into the wall instead of showing a hard edge
 
 # The only variables that reach the demo's terminal config: the liveness mode is the one
@@ -231,16 +232,22 @@ def compose_clip(
         first += per_scene + per_gap
     total = first
 
+    # A few noisy walls taken in turn: consecutive frames still differ (a frozen camera is
+    # what the content check looks for), at a fraction of the cost of fresh noise each time.
+    walls = [_noisy(wall, rng) for _ in range(GAP_VARIANTS)]
+
+    def gap() -> Iterator[Any]:
+        for index in range(per_gap):
+            yield walls[index % len(walls)]
+
     def frames() -> Iterator[Any]:
-        for _ in range(per_gap):
-            yield _noisy(wall, rng)
+        yield from gap()
         for scene in scenes:
             if scene.role is Role.ATTACK:
                 yield from _attack_frames(scene, size, fps, per_scene, seed)
             else:
                 yield from _live_frames(scene.source, wall, fps, per_scene)
-            for _ in range(per_gap):
-                yield _noisy(wall, rng)
+            yield from gap()
 
     _write_video(frames(), out, size, fps, total)
     return shots
@@ -283,14 +290,19 @@ def _live_frames(clip: Path, wall: Any, fps: float, count: int) -> Iterator[Any]
     scale = min(width / sample.shape[1], height / sample.shape[0])
     w, h = round(sample.shape[1] * scale), round(sample.shape[0] * scale)
     x0, y0 = (width - w) // 2, (height - h) // 2
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    if (w, h) == (width, height):
+        for index in wanted:
+            picture = cv2.resize(decoded[index], (w, h), interpolation=interpolation)
+            yield np.ascontiguousarray(picture)
+        return
     alpha = _feather(w, h, pad_x=w < width, pad_y=h < height)
-    backdrop = wall[y0 : y0 + h, x0 : x0 + w]
+    base = wall.copy()
+    base[y0 : y0 + h, x0 : x0 + w] *= 1.0 - alpha
     for index in wanted:
-        picture = cv2.resize(
-            decoded[index], (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        ).astype(np.float32)
-        frame = wall.copy()
-        frame[y0 : y0 + h, x0 : x0 + w] = backdrop * (1.0 - alpha) + picture * alpha
+        picture = cv2.resize(decoded[index], (w, h), interpolation=interpolation)
+        frame = base.copy()
+        frame[y0 : y0 + h, x0 : x0 + w] += picture.astype(np.float32) * alpha
         yield np.ascontiguousarray(np.clip(frame, 0, 255).astype(np.uint8))
 
 
