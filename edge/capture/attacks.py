@@ -372,7 +372,7 @@ class _Medium:
     # Video replay: the screen is redrawn per frame from these, under the fingers
     # in front of it (premultiplied colour, coverage).
     video: _VideoContent | None = None
-    overlay: tuple[FloatImage, FloatImage] | None = None
+    overlay: tuple[int, int, FloatImage, FloatImage] | None = None  # screen x0, y0, ...
 
 
 @dataclass(slots=True)
@@ -1107,9 +1107,14 @@ def _draw_video_frame(medium: _Medium, t: float) -> None:
     target = medium.texture[ty : ty + big.shape[0], tx : tx + big.shape[1], :3]
     np.multiply(big, video.grid[rows, cols], out=target)
     if medium.overlay is not None:
-        front_colour, front_alpha = medium.overlay
-        target *= 1.0 - front_alpha[rows, cols]
-        target += front_colour[rows, cols]
+        ox, oy, front_colour, front_alpha = medium.overlay
+        # Where the thumb's box and the redrawn picture overlap, in screen texture px.
+        ax0, ax1 = max(ox, cols.start), min(ox + front_alpha.shape[1], cols.stop)
+        ay0, ay1 = max(oy, rows.start), min(oy + front_alpha.shape[0], rows.stop)
+        if ax1 > ax0 and ay1 > ay0:
+            under = medium.texture[sy0 + ay0 : sy0 + ay1, sx0 + ax0 : sx0 + ax1, :3]
+            under *= 1.0 - front_alpha[ay0 - oy : ay1 - oy, ax0 - ox : ax1 - ox]
+            under += front_colour[ay0 - oy : ay1 - oy, ax0 - ox : ax1 - ox]
 
 
 def _holding(
@@ -1160,8 +1165,16 @@ def _holding(
             # A thumb on a replaying screen stays in front of every new picture.
             layer = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.float32)
             _draw_fingers(layer, (screen[0], screen[1]), front, finger * 1.2, skin, under=False)
-            if layer[:, :, 3].max() > 0:
-                overlay = (np.ascontiguousarray(layer[:, :, :3]), layer[:, :, 3:].copy())
+            covered = layer[:, :, 3] > 0
+            if covered.any():
+                # Only the thumb's own box: it is composited again on every frame.
+                ys = np.flatnonzero(covered.any(axis=1))
+                xs = np.flatnonzero(covered.any(axis=0))
+                part = layer[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
+                overlay = (
+                    int(xs[0]), int(ys[0]), np.ascontiguousarray(part[:, :, :3]),
+                    part[:, :, 3:].copy(),
+                )
     if not emissive:
         # The camera's lens blur, once, in texture pixels: edges and fingers included.
         sigma = scene.camera.blur * face_width / scene.target_face
@@ -1301,7 +1314,7 @@ def _draw_fingers(
         along = ((xx - ax) * dx + (yy - ay) * dy) / max(1.0, dx * dx + dy * dy)
         cover = soft * np.clip(along * 2.0, 0.0, 1.0) * (soft > 0.02)
         tone = (0.72 + 0.35 * ridge)[:, :, None] * skin
-        tone = tone * (1 - 0.5 * nail[:, :, None]) + nail[:, :, None] * (skin * 0.5 + 120)
+        tone = tone * (1 - 0.6 * nail[:, :, None]) + nail[:, :, None] * (skin * 0.6 + 70)
         region = target[y0:y1, x0:x1]
         if under:
             room = (1.0 - region[:, :, 3]) * cover
