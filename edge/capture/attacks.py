@@ -1207,7 +1207,7 @@ def _holding(
     )
 
 
-FINGER_REACH = 2.5  # finger widths a finger shows beyond the medium's edge
+FINGER_REACH = 1.8  # finger widths a finger shows beyond the medium's edge
 Path2 = tuple[tuple[float, float], tuple[float, float]]  # base (toward the hand), tip
 
 
