@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.capture.errors import CaptureError, SourceNotFoundError
+from edge.capture.errors import CaptureError, InvalidSourceError, SourceNotFoundError
 from edge.capture.frame import RGBImage
 from edge.capture.synth import Box, _HogFaceFinder, _write_folder, _write_video
 from edge.errors import NoFaceError
@@ -200,7 +200,7 @@ def attack_catalogue(faces_dir: Path, split: Literal["tune", "holdout"]) -> list
 
 # -- rendering ---------------------------------------------------------------------------
 
-SUPERSAMPLE = 2  # the medium is warped at 2x and area-averaged: a camera pixel integrates
+SUPERSAMPLE = 2  # screens are warped at 2x and area-averaged, as a sensor pixel integrates
 FACE_WIDTH = (80.0, 260.0)  # in the camera frame, where HOG at upsample 0 finds faces
 SCREEN_SUBPIXELS = 3  # texture pixels per screen pixel (R, G, B stripes)
 MAX_SCREEN_TEXTURE = 1800  # texture px along a screen's long side
@@ -252,9 +252,17 @@ _PHOTO_CACHE = 48
 _CLIP_CACHE = 2  # about 50-100 MB each
 
 
+_DETECT_LOCK = threading.Lock()  # one dlib detector for the process, one caller at a time
+
+
 @functools.cache
-def _finder() -> _HogFaceFinder:
+def _hog() -> _HogFaceFinder:
     return _HogFaceFinder()
+
+
+def _find_face(image: RGBImage, name: str) -> Box:
+    with _DETECT_LOCK:
+        return _hog()(image, name)
 
 
 def _photo(path: Path) -> tuple[RGBImage, Box]:
@@ -267,7 +275,7 @@ def _photo(path: Path) -> tuple[RGBImage, Box]:
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: attack source photo not found")
     image = read_image(path)
-    left, top, right, bottom = _finder()(image, str(path))
+    left, top, right, bottom = _find_face(image, str(path))
     scale = min(1.0, 400.0 / max(right - left, bottom - top))
     if scale < 1.0:
         size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
@@ -296,8 +304,6 @@ def _clip(path: Path) -> _Clip:
             return _CLIPS[key]
     if not path.is_file():
         raise SourceNotFoundError(f"{path}: attack source clip not found")
-    from edge.capture.errors import InvalidSourceError
-
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
@@ -315,7 +321,6 @@ def _clip(path: Path) -> _Clip:
         raise InvalidSourceError(f"{path}: no decodable frames")
     # Find the face on every 4th frame on a small copy, then cache every frame at a
     # size where the face is about CONTENT_FACE px: enough for any phone in the frame.
-    finder = _finder()
     step = 4
     small_scale = min(1.0, 400.0 / max(raw[0].shape[:2]))
     found: dict[int, Box] = {}
@@ -325,7 +330,7 @@ def _clip(path: Path) -> _Clip:
             size = (round(small.shape[1] * small_scale), round(small.shape[0] * small_scale))
             small = np.asarray(cv2.resize(small, size, interpolation=cv2.INTER_AREA), np.uint8)
         try:
-            box = finder(small, str(path))
+            box = _find_face(small, str(path))
         except NoFaceError:
             continue
         found[index] = (
@@ -1406,7 +1411,7 @@ def _room_frame(path: Path, index: int) -> tuple[RGBImage, Box] | None:
             if ok:
                 rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), np.uint8)
                 try:
-                    result = (rgb, _finder()(rgb, str(path)))
+                    result = (rgb, _find_face(rgb, str(path)))
                 except NoFaceError:
                     result = None  # a frame without its person: no way to know where to avoid
     finally:
