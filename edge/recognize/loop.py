@@ -31,7 +31,8 @@ import structlog
 from edge.recognize.config import RecognitionConfig
 from edge.recognize.detector import FaceDetector, create_detector, to_grey
 from edge.recognize.embedder import FaceEmbedder
-from edge.recognize.liveness import LivenessVerdict
+from edge.recognize.liveness import LivenessMode, LivenessVerdict
+from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
 from edge.recognize.matcher import Match, Matcher
 from edge.recognize.quality import Quality, assess
 from edge.recognize.timing import StageTimings
@@ -89,6 +90,8 @@ class Track:
     first_look_at: float | None = None
     frames_seen: int = 1
     reference: Descriptor | None = None  # descriptor of the latest look
+    evidence: TrackEvidence | None = None  # liveness, while undecided
+    pending: Match | None = None  # recognised, waiting for enough liveness evidence
 
     @property
     def decided(self) -> bool:
@@ -106,12 +109,16 @@ class RecognitionLoop:
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
         timings: StageTimings | None = None,
+        liveness: LivenessChecker | None = None,
     ) -> None:
         self.config = config
         self.matcher = matcher
         self.detector = detector or create_detector(config.detector)
         self.embedder = embedder or FaceEmbedder()
         self.timings = timings or StageTimings()
+        if liveness is None and config.liveness.mode is not LivenessMode.OFF:
+            liveness = LivenessChecker(config.liveness)
+        self.liveness = liveness
         self._tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
         self._frames = 0
@@ -122,6 +129,7 @@ class RecognitionLoop:
             "poor_quality": 0,
             "accepted": 0,
             "unknown": 0,
+            "not_live": 0,
         }
 
     @property
@@ -155,7 +163,11 @@ class RecognitionLoop:
                 track = newcomer
                 decision = self._decide(track, frame)
             else:
-                decision = self._look(track, detection, frame, grey)
+                self._gather_liveness(track, detection, grey, now)
+                if track.pending is not None:
+                    decision = self._decide_pending(track, frame)
+                else:
+                    decision = self._look(track, detection, frame, grey)
             if decision is not None:
                 decisions.append(decision)
         return decisions
@@ -337,17 +349,57 @@ class RecognitionLoop:
             and all(m.accepted(matching) for m in last)
             and len({m.person_id for m in last}) == 1
         ):
-            return self._finish(track, Verdict.ACCEPTED, last[-1], frame)
+            track.pending = last[-1]
+            return self._decide_pending(track, frame)
         misses = sum(1 for m in track.looks if not m.accepted(matching))
         looked_for = frame.monotonic - (track.first_look_at or frame.monotonic)
         if misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s:
             return self._finish(track, Verdict.UNKNOWN, track.looks[-1], frame)
         return None
 
-    def _finish(self, track: Track, verdict: Verdict, match: Match, frame: FrameLike) -> Decision:
+    # -- liveness --------------------------------------------------------------------------
+
+    def _gather_liveness(self, track: Track, detection: Detection, grey: Image, now: float) -> None:
+        """One more frame of liveness evidence for an undecided track (none once decided)."""
+        if self.liveness is None:
+            return
+        if track.evidence is None:
+            track.evidence = self.liveness.start()
+        with self.timings.stage("liveness"):
+            track.evidence.observe(grey, detection.box, now)
+
+    def _decide_pending(self, track: Track, frame: FrameLike) -> Decision | None:
+        """Accept a recognised track once its liveness evidence is in (or waited long enough):
+        identity and liveness are decided together, so a picture is never half-recorded."""
+        match = track.pending
+        assert match is not None
+        evidence = track.evidence
+        if self.liveness is None or evidence is None:
+            return self._finish(track, Verdict.ACCEPTED, match, frame)
+        waited = frame.monotonic - (track.first_look_at or frame.monotonic)
+        if not evidence.ready and waited < self.liveness.config.max_wait_s:
+            return None
+        verdict = evidence.verdict()
+        if not verdict.live:
+            self.counters["not_live"] += 1
+        return self._finish(track, Verdict.ACCEPTED, match, frame, verdict)
+
+    def _finish(
+        self,
+        track: Track,
+        verdict: Verdict,
+        match: Match,
+        frame: FrameLike,
+        liveness: LivenessVerdict | None = None,
+    ) -> Decision:
         track.verdict = verdict
+        track.pending = None
+        track.evidence = None  # a decided track gathers nothing more
         self.counters[verdict.value] += 1
         person = match.person_id if verdict is Verdict.ACCEPTED else None
+        extra: dict[str, Any] = {}
+        if liveness is not None:
+            extra = {"live": liveness.live, "liveness": liveness.score, "reason": liveness.reason}
         log.info(
             "face_decided",
             verdict=verdict.value,
@@ -358,9 +410,17 @@ class RecognitionLoop:
             margin=round(min(match.margin, 9.0), 3),
             looks=len(track.looks),
             frame=frame.index,
+            **extra,
         )
         return Decision(
-            verdict, track.id, person, match, frame.index, frame.monotonic, len(track.looks)
+            verdict,
+            track.id,
+            person,
+            match,
+            frame.index,
+            frame.monotonic,
+            len(track.looks),
+            liveness,
         )
 
     def stats(self) -> dict[str, Any]:

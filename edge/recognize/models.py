@@ -25,15 +25,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ModelFiles:
-    """Paths of the three dlib models hadir uses."""
+    """Paths of the four dlib models hadir uses."""
 
     landmarks_5: Path
+    landmarks_68: Path
     descriptor: Path
     cnn_detector: Path
 
 
 _FILES = {
     "landmarks_5": "shape_predictor_5_face_landmarks.dat",
+    "landmarks_68": "shape_predictor_68_face_landmarks.dat",
     "descriptor": "dlib_face_recognition_resnet_model_v1.dat",
     "cnn_detector": "mmod_human_face_detector.dat",
 }

@@ -24,7 +24,7 @@ _HIDDEN = ("setuptools", "pkg_resources", "_distutils_hack", "distutils-preceden
 
 def test_model_files_exist() -> None:
     files = model_files()
-    for path in (files.landmarks_5, files.descriptor, files.cnn_detector):
+    for path in (files.landmarks_5, files.landmarks_68, files.descriptor, files.cnn_detector):
         assert path.is_file()
         assert path.stat().st_size > 1000
 
@@ -41,7 +41,7 @@ def _models_with_a_corrupt(tmp_path: Path, name: str, content: bytes | None) -> 
     real = model_files()
     folder = tmp_path / "models"
     folder.mkdir()
-    for path in (real.landmarks_5, real.descriptor, real.cnn_detector):
+    for path in (real.landmarks_5, real.landmarks_68, real.descriptor, real.cnn_detector):
         if path.name != name:
             (folder / path.name).symlink_to(path)
         elif content is None:

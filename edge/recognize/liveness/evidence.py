@@ -1,0 +1,189 @@
+"""Liveness evidence gathered over one track's frames, and the fused verdict.
+
+:class:`LivenessChecker` belongs to the recognition loop (it owns dlib's 68-point
+predictor); :class:`TrackEvidence` belongs to one track. The loop calls
+:meth:`TrackEvidence.observe` on frames of undecided tracks only, so a decided face or an
+empty corridor costs nothing.
+
+The cues (edge/recognize/liveness/cues.py) each give an attack reading with a weight. They
+are fused into one score the way a reviewer would weigh them: strong, specific evidence of
+a picture (its surround moves with the face; the face moves as a plane) outweighs signs of
+life, because a phone replaying a video blinks too; signs of life lift an ambiguous track;
+and a face that does not move at all for the whole look is a picture on a stand or a frozen
+screen, since a live person standing at a wall always sways a little.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.recognize.liveness import cues
+from edge.recognize.liveness.config import LivenessConfig
+from edge.recognize.liveness.cues import Cue, Points, Window
+from edge.recognize.liveness.verdict import LivenessVerdict
+from edge.recognize.models import load_model, model_files
+from edge.recognize.types import Box, Image
+
+# How many frames back a motion cue compares with: ~0.25 s at 15-30 fps, enough for a hand
+# or a head to move, short enough that the face has not turned away.
+PAIR_GAP = 4
+HISTORY = 12
+MIN_PAIR_SHIFT = 0.01  # face widths between the two frames of a motion cue
+
+
+@dataclass(slots=True)
+class _Look:
+    monotonic: float
+    box: Box
+    points: Points
+    window: Window
+    thumb: Image
+
+
+@dataclass(slots=True)
+class _Tally:
+    """A weighted mean of one cue's readings."""
+
+    attack: float = 0.0
+    weight: float = 0.0
+
+    def add(self, cue: Cue) -> None:
+        self.attack += cue.attack * cue.weight
+        self.weight += cue.weight
+
+    @property
+    def mean(self) -> float:
+        return self.attack / self.weight if self.weight > 0 else 0.5
+
+
+@dataclass(slots=True)
+class TrackEvidence:
+    """Everything one track has shown so far about being live."""
+
+    config: LivenessConfig
+    predictor: Any
+    frames: int = 0
+    _history: deque[_Look] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    _first: _Look | None = None
+    _surround: _Tally = field(default_factory=_Tally)
+    _flat: _Tally = field(default_factory=_Tally)
+    _edges: _Tally = field(default_factory=_Tally)
+    _travel: float = 0.0  # largest face displacement from the first look, face units
+    _eyes: list[float] = field(default_factory=list)
+    _mouth: list[float] = field(default_factory=list)
+
+    def observe(self, grey: Image, box: Box, monotonic: float) -> None:
+        """Add one frame of this track (grey full frame, the face's box in it)."""
+        points = _landmarks(self.predictor, grey, box)
+        width = float(max(1, box.width))
+        window = Window.around(grey, box)
+        thumb = cues.thumbnail(grey)
+        look = _Look(monotonic, box, points, window, thumb)
+        if self._first is None:
+            self._first = look
+        else:
+            first = self._first
+            moved = cues.face_shift(first.window, first.window.same_place(grey), first.points)
+            self._travel = max(self._travel, moved)
+        if len(self._history) >= PAIR_GAP:
+            earlier = self._history[-PAIR_GAP]
+            after = earlier.window.same_place(grey)
+            # Motion cues only read a face that moved: noise alone moves dlib's landmarks.
+            if cues.face_shift(earlier.window, after, earlier.points) >= MIN_PAIR_SHIFT:
+                shift = cues.frame_shift(earlier.thumb, thumb)
+                scale = grey.shape[1] / thumb.shape[1]
+                camera = (shift[0] * scale, shift[1] * scale)
+                args = (earlier.window, after, earlier.points, points, width, camera)
+                self._surround.add(cues.attached_surround(*args))
+                self._edges.add(cues.frame_edges(*args))
+            # The flattest reading needs the largest change of view the track has shown.
+            self._flat.add(
+                max(
+                    (cues.flatness(old.points, points, width) for old in self._history),
+                    key=lambda cue: cue.weight,
+                )
+            )
+        self._eyes.append(cues.eye_openness(points))
+        self._mouth.append(cues.mouth_openness(points, width))
+        self._history.append(look)
+        self.frames += 1
+
+    @property
+    def ready(self) -> bool:
+        """Enough frames seen to give a verdict worth recording."""
+        return self.frames >= self.config.min_frames
+
+    def verdict(self) -> LivenessVerdict:
+        """The fused score and the reasons against a live face, strongest first."""
+        config = self.config
+        against: dict[str, float] = {}
+        logit = config.prior
+        if self._surround.weight > 0:
+            strength = min(1.0, self._surround.weight / 6.0)
+            push = (self._surround.mean - 0.5) * strength
+            logit -= config.surround_weight * push
+            if push > 0:
+                against["attached_background"] = push
+        if self._edges.weight > 0:
+            strength = min(1.0, self._edges.weight / 4.0)
+            push = (self._edges.mean - 0.5) * strength
+            logit -= config.edges_weight * push
+            if push > 0:
+                against["frame_edges"] = push
+        if self._flat.weight > 0:
+            strength = min(1.0, self._flat.weight / 2.0)
+            push = (self._flat.mean - 0.5) * strength
+            logit -= config.flat_weight * push
+            if push > 0:
+                against["flat_motion"] = push
+        if self.frames >= config.min_frames and self._travel < config.still_travel:
+            logit -= config.still_weight
+            against["no_motion"] = 1.0
+        life = self._life()
+        logit += config.life_weight * life
+        score = 1.0 / (1.0 + math.exp(-logit))
+        live = score >= config.threshold
+        reasons = () if live else tuple(sorted(against, key=lambda k: -against[k]))
+        if not live and not reasons:
+            reasons = ("weak_evidence",)
+        return LivenessVerdict(round(score, 3), live, reasons, self.frames)
+
+    def _life(self) -> float:
+        """0..1: a blink, or a mouth that opens and closes, seen during the look."""
+        if len(self._eyes) < 4:
+            return 0.0
+        eyes = np.asarray(self._eyes)
+        typical = float(np.median(eyes))
+        blink = typical > 0.15 and float(eyes.min()) < 0.65 * typical
+        mouth = float(np.ptp(np.asarray(self._mouth))) > 0.06
+        return 1.0 if blink else (0.5 if mouth else 0.0)
+
+
+class LivenessChecker:
+    """Makes one :class:`TrackEvidence` per track; loads dlib's 68-point model once."""
+
+    def __init__(self, config: LivenessConfig, *, predictor: Any = None) -> None:
+        self.config = config
+        if predictor is None:
+            import dlib
+
+            predictor = load_model(dlib.shape_predictor, model_files().landmarks_68)
+        self._predictor = predictor
+
+    def start(self) -> TrackEvidence:
+        return TrackEvidence(self.config, self._predictor)
+
+    def __repr__(self) -> str:
+        return f"<LivenessChecker mode={self.config.mode.value} threshold={self.config.threshold}>"
+
+
+def _landmarks(predictor: Any, grey: Image, box: Box) -> Points:
+    import dlib
+
+    shape = predictor(grey, dlib.rectangle(box.left, box.top, box.right, box.bottom))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
