@@ -160,6 +160,7 @@ def main() -> int:
 
     hadir = run_hadir(clip, enrolment)
     hadir_fps = hadir["frames"] / hadir["elapsed"]
+    print(f"liveness check: {RecognitionConfig().liveness.mode.value} (the default)")
     print(
         f"hadir     {hadir['frames']} frames in {hadir['elapsed']:6.2f} s"
         f" = {hadir_fps:6.1f} frames/s;"

@@ -30,7 +30,7 @@ class LivenessConfig(StrictModel):
         description="A track whose fused liveness score is below this is treated as an attack.",
     )
     min_frames: int = Field(
-        8,
+        12,
         ge=2,
         le=120,
         description="Frames of a face the check looks at before it gives a verdict; a face "
@@ -51,14 +51,14 @@ class LivenessConfig(StrictModel):
         "live, so a person who gives little evidence is not refused for it.",
     )
     surround_weight: float = Field(
-        8.0,
+        4.0,
         ge=0.0,
         le=50.0,
         description="Weight of attached_background: the surround of the face (a border, the "
         "photo's own background) moves with it, where a live head moves in front of a still room.",
     )
     edges_weight: float = Field(
-        8.0,
+        4.0,
         ge=0.0,
         le=50.0,
         description="Weight of frame_edges: straight edges beside or above the face (the border "

@@ -34,6 +34,14 @@ from edge.recognize.types import Box, Image
 PAIR_GAP = 4
 HISTORY = 12
 MIN_PAIR_SHIFT = 0.01  # face widths between the two frames of a motion cue
+# Where a cue's mean reading turns from live to attack, and how much evidence (votes for the
+# surround, frame pairs for the edges) it needs for full weight. Measured on the live clips of
+# the face data and the tune split of edge.capture.attacks (docs/liveness.md): a live face
+# reads ~0.03 surround and 0 edges at the median, 0.08 and 0.13 at the 75th percentile.
+SURROUND_CENTRE = 0.2
+SURROUND_FULL = 100.0
+EDGES_CENTRE = 0.25
+EDGES_FULL = 8.0
 
 
 @dataclass(slots=True)
@@ -123,18 +131,14 @@ class TrackEvidence:
         config = self.config
         against: dict[str, float] = {}
         logit = config.prior
-        if self._surround.weight > 0:
-            strength = min(1.0, self._surround.weight / 6.0)
-            push = (self._surround.mean - 0.5) * strength
-            logit -= config.surround_weight * push
-            if push > 0:
-                against["attached_background"] = push
-        if self._edges.weight > 0:
-            strength = min(1.0, self._edges.weight / 4.0)
-            push = (self._edges.mean - 0.5) * strength
-            logit -= config.edges_weight * push
-            if push > 0:
-                against["frame_edges"] = push
+        surround = _push(self._surround, SURROUND_CENTRE, SURROUND_FULL)
+        logit -= config.surround_weight * surround
+        if surround > 0:
+            against["attached_background"] = surround
+        edges = _push(self._edges, EDGES_CENTRE, EDGES_FULL)
+        logit -= config.edges_weight * edges
+        if edges > 0:
+            against["frame_edges"] = edges
         if self._flat.weight > 0:
             strength = min(1.0, self._flat.weight / 2.0)
             push = (self._flat.mean - 0.5) * strength
@@ -180,6 +184,14 @@ class LivenessChecker:
 
     def __repr__(self) -> str:
         return f"<LivenessChecker mode={self.config.mode.value} threshold={self.config.threshold}>"
+
+
+def _push(tally: _Tally, centre: float, full: float) -> float:
+    """How far a cue's mean reading leans toward an attack (negative: toward live), scaled
+    by how much evidence it rests on."""
+    if tally.weight <= 0:
+        return 0.0
+    return (tally.mean - centre) * min(1.0, tally.weight / full)
 
 
 def _landmarks(predictor: Any, grey: Image, box: Box) -> Points:
