@@ -44,7 +44,7 @@ class LivenessConfig(StrictModel):
         "given on what was seen.",
     )
     prior: float = Field(
-        1.0,
+        2.0,
         ge=-5.0,
         le=5.0,
         description="Score (log-odds) of a face before any cue has spoken: positive leans "
@@ -58,7 +58,7 @@ class LivenessConfig(StrictModel):
         "photo's own background) moves with it, where a live head moves in front of a still room.",
     )
     edges_weight: float = Field(
-        4.0,
+        8.0,
         ge=0.0,
         le=50.0,
         description="Weight of frame_edges: straight edges beside or above the face (the border "
