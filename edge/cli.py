@@ -245,9 +245,11 @@ def _add_demo_parser(sub: Any) -> None:
         "demo",
         help="the whole system on this machine: server, terminal, camera replay, report",
         description="Start a real server (SQLite) in a temporary directory, register a "
-        "terminal, enrol sample people, run a real edge daemon on a replayed clip of them "
-        "walking past, then print the day's attendance read back from the server. Exit 0 "
-        "only when every enrolled person was recorded and synced.",
+        "terminal, enrol sample people, run a real edge daemon on a replayed clip (live people "
+        "walking up, a stranger, a photo held up to the camera), then print the day's "
+        "attendance read back from the server. Exit 0 only when what the clip showed was "
+        "recorded as it should be: live enrolled people recorded and synced, the stranger "
+        "not, the photo refused or flagged as the liveness mode says (docs/liveness.md).",
     )
     p.add_argument(
         "--faces",

@@ -143,9 +143,11 @@ class RecognitionLoop:
         now = frame.monotonic
         with self.timings.stage("grey"):
             grey = to_grey(frame.image)
+        # Expire first: a frame that comes after a long gap (a stalled camera) must not match
+        # the old tracks, whose positions mean nothing any more.
+        self._expire(now)
         with self.timings.stage("detect"):
             seen = self._detect(grey, now)
-        self._expire(now)
         decisions: list[Decision] = []
         tracking = self.config.tracking
         for track, detection in seen:
@@ -308,7 +310,7 @@ class RecognitionLoop:
             track.reference = descriptor
             return None
         # Someone else stands where the decided face was: a new track, with this look.
-        del self._tracks[track.id]
+        self._tracks.pop(track.id, None)
         with self.timings.stage("match"):
             match = self.matcher.match(descriptor)
         newcomer = Track(

@@ -126,7 +126,7 @@ def test_frame_edges_tell_a_held_picture_from_a_face_before_a_room(
             for frame, box in ((first, scene.boxes[0]), (last, scene.boxes[4]))
         ]
         readings[glued] = cues.frame_edges(
-            before, after, points[0], points[1], float(scene.boxes[0].width)
+            cues.MotionPair(before, after, points[0], points[1], float(scene.boxes[0].width))
         )
     assert readings[True].weight > 0
     assert readings[True].attack >= 0.5
@@ -279,3 +279,28 @@ class _Frame:
     @property
     def monotonic(self) -> float:
         return self.index / 29.97
+
+
+def test_a_frame_after_a_long_gap_starts_new_tracks(faces_dir: Path) -> None:
+    """After a stall longer than max_missed_s the old tracks are forgotten before the frame
+    is matched: a track found in that frame and then expired would be decided, or split,
+    after it was deleted."""
+    config = RecognitionConfig.model_validate({"liveness": {"mode": "off"}})
+    loop = RecognitionLoop(config, Matcher())
+    capture = cv2.VideoCapture(str(faces_dir / "video/short_hamilton_clip.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 90)
+    frames: list[Image] = []
+    for _ in range(4):
+        ok, bgr = capture.read()
+        assert ok
+        frames.append(np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8))
+    capture.release()
+    for index in range(3):
+        loop.process(_Frame(frames[index], index))
+    before = {track.id for track in loop.tracks}
+    assert before
+    stalled = _Frame(frames[3], 3 + round(10 * 29.97))  # ten seconds later
+    loop.process(stalled)
+    after = {track.id for track in loop.tracks}
+    assert after
+    assert not after & before

@@ -88,6 +88,35 @@ class Window:
         return ((points - (self.left, self.top)) * self.scale).astype(np.float32)
 
 
+@dataclass(frozen=True, slots=True)
+class MotionPair:
+    """Two frames of one face for the motion cues: ``after`` is ``before``'s region of the
+    later frame (:meth:`Window.same_place`), the landmarks are in full-frame pixels, and
+    ``camera_shift`` is how the whole frame moved (full-frame pixels; (0, 0) for a fixed
+    camera)."""
+
+    before: Window
+    after: Window
+    face_before: Points
+    face_after: Points
+    face_width: float
+    camera_shift: tuple[float, float] = (0.0, 0.0)
+
+    def glued_motion(self) -> npt.NDArray[np.float64] | None:
+        """The homography that carries the face's rigid landmarks from one frame to the
+        other, in window pixels: what a point glued to a tilting picture of the face does."""
+        homography: Any = cv2.findHomography(
+            self.before.to_window(self.face_before[RIGID]),
+            self.before.to_window(self.face_after[RIGID]),
+            cv2.LMEDS,
+        )[0]
+        return None if homography is None else np.asarray(homography, dtype=np.float64)
+
+    def still_shift(self) -> npt.NDArray[np.float32]:
+        """Where the room moved, in window pixels."""
+        return np.asarray(self.camera_shift, dtype=np.float32) * self.before.scale
+
+
 def face_motion(first: Points, last: Points, face_width: float) -> float:
     """The median landmark displacement between two looks, in face units."""
     shift = np.linalg.norm(last[RIGID] - first[RIGID], axis=1)
@@ -119,27 +148,20 @@ def flatness(first: Points, last: Points, face_width: float) -> Cue:
     return Cue(float(np.clip(planar, 0.0, 1.0)), float(min(1.0, change / 0.03)))
 
 
-def attached_surround(
-    before: Window,
-    after: Window,
-    face_before: Points,
-    face_after: Points,
-    face_width: float,
-    camera_shift: tuple[float, float] = (0.0, 0.0),
-) -> Cue:
+def attached_surround(pair: MotionPair) -> Cue:
     """Does what is beside the face move with it (a held picture) or stay put (a room)?
 
-    ``after`` is the same region as ``before`` in a later frame (:meth:`Window.same_place`).
     Corners are tracked in the ring beside and above the face (not below: shoulders move
     with a live head). Each is compared with where it would be if it were glued to the face
-    (the face's similarity motion applied to it) and where it would be if it were the still
-    background. A live head moves in front of a room that does not move; a photo, phone or
-    tablet carries its own surround, or at least its border, with the face.
+    (the face's motion applied to it) and where it would be if it were the still background.
+    A live head moves in front of a room that does not move; a photo, phone or tablet
+    carries its own surround, or at least its border, with the face.
     """
-    motion = _face_motion(before, face_before, face_after)
+    motion = pair.glued_motion()
     if motion is None:
         return Cue.blind()
-    ring = _ring_mask(before, face_before, face_width)
+    before = pair.before
+    ring = _ring_mask(before, pair.face_before, pair.face_width)
     corners = cv2.goodFeaturesToTrack(
         before.image, maxCorners=60, qualityLevel=0.02, minDistance=4, mask=ring
     )
@@ -149,26 +171,24 @@ def attached_surround(
     glued = cv2.perspectiveTransform(start[None], motion)[0]
     # The room moves only when the camera does (a terminal's camera is fixed; a hand-held
     # test clip is not): the still hypothesis follows the whole frame's shift.
-    still = start + np.asarray(camera_shift, dtype=np.float32) * before.scale
-    tracked, ok = _track(before.image, after.image, start)
+    still = start + pair.still_shift()
+    tracked, ok = _track(before.image, pair.after.image, start)
     if ok.sum() < 6:
         return Cue.blind()
     found = tracked[ok]
-    to_still = np.linalg.norm(found - still[ok], axis=1)
-    to_glued = np.linalg.norm(found - glued[ok], axis=1)
-    apart = np.linalg.norm(glued[ok] - still[ok], axis=1)
-    # A corner only votes when the two hypotheses are far enough apart to tell.
-    return _votes(to_glued, to_still, apart)
+    glued_votes, still_votes = _votes(
+        np.linalg.norm(found - glued[ok], axis=1),
+        np.linalg.norm(found - still[ok], axis=1),
+        np.linalg.norm(glued[ok] - still[ok], axis=1),
+    )
+    if glued_votes + still_votes == 0:
+        return Cue.blind()
+    # One phantom vote each way, so that a single corner cannot read 0 or 1.
+    share = (glued_votes + 0.5) / (glued_votes + still_votes + 1.0)
+    return Cue(share, float(glued_votes + still_votes))
 
 
-def frame_edges(
-    before: Window,
-    after: Window,
-    face_before: Points,
-    face_after: Points,
-    face_width: float,
-    camera_shift: tuple[float, float] = (0.0, 0.0),
-) -> Cue:
+def frame_edges(pair: MotionPair) -> Cue:
     """Do straight edges beside or above the face move with it (the border of a photo, a
     phone or a tablet) or stay put (a door frame, a shelf)?
 
@@ -177,15 +197,16 @@ def frame_edges(
     it, one point of a straight edge looks like the next), so each edge is judged by the
     component of its motion along its normal.
     """
-    motion = _face_motion(before, face_before, face_after)
+    motion = pair.glued_motion()
     if motion is None:
         return Cue.blind()
+    before = pair.before
     segments = _segments(before.image)
     if segments is None:
         return Cue.blind()
-    centre = before.to_window(face_before[RIGID].mean(axis=0, keepdims=True))[0]
-    unit = face_width * before.scale
-    still_shift = np.asarray(camera_shift, dtype=np.float32) * before.scale
+    centre = before.to_window(pair.face_before[RIGID].mean(axis=0, keepdims=True))[0]
+    unit = pair.face_width * before.scale
+    still_shift = pair.still_shift()
     to_glued: list[float] = []
     to_still: list[float] = []
     apart: list[float] = []
@@ -203,7 +224,7 @@ def frame_edges(
         direction = np.asarray([x1 - x0, y1 - y0], dtype=np.float32)
         points = (np.asarray([x0, y0], dtype=np.float32) + ts * direction).astype(np.float32)
         glued = cv2.perspectiveTransform(points[None], motion)[0] - points
-        tracked, ok = _track(before.image, after.image, points)
+        tracked, ok = _track(before.image, pair.after.image, points)
         if ok.sum() < 3:
             continue
         seen = float(np.median((tracked[ok] - points[ok]) @ normal))
@@ -212,31 +233,26 @@ def frame_edges(
         to_glued.append(abs(seen - expect_glued))
         to_still.append(abs(seen - expect_still))
         apart.append(abs(expect_glued - expect_still))
-    gap = np.asarray(apart)
-    decisive = gap >= 1.5
-    glued = int(((np.asarray(to_glued) < 0.35 * gap) & decisive).sum())
-    still = int(((np.asarray(to_still) < 0.35 * gap) & decisive).sum())
-    if glued + still == 0:
+    glued_votes, still_votes = _votes(np.asarray(to_glued), np.asarray(to_still), np.asarray(apart))
+    if glued_votes + still_votes == 0:
         return Cue.blind()
     # The room's own edges do not excuse a border: any straight edge that follows the face
     # counts, however many still ones the room has.
-    return Cue(min(1.0, glued / 2.0), 1.0)
+    return Cue(min(1.0, glued_votes / 2.0), 1.0)
 
 
 def _votes(
-    to_glued: npt.NDArray[np.floating], to_still: npt.NDArray[np.floating],
-    apart: npt.NDArray[np.floating],
-) -> Cue:
-    """Features vote "glued to the face" or "still" only when they clearly fit one
-    hypothesis (within a third of the distance between the two) and the hypotheses are
-    at least 1.5 crop pixels apart; the reading is the glued share of the votes, with
-    one phantom vote each way so that a single feature cannot give 0 or 1."""
+    to_glued: npt.NDArray[np.floating[Any]],
+    to_still: npt.NDArray[np.floating[Any]],
+    apart: npt.NDArray[np.floating[Any]],
+) -> tuple[int, int]:
+    """How many features clearly fit "glued to the face" and how many "still": a feature
+    votes only when its hypotheses are at least 1.5 crop pixels apart and it lies within a
+    third of that distance of one of them."""
     decisive = apart >= 1.5
     glued = int(((to_glued < 0.35 * apart) & decisive).sum())
     still = int(((to_still < 0.35 * apart) & decisive).sum())
-    if glued + still == 0:
-        return Cue.blind()
-    return Cue((glued + 0.5) / (glued + still + 1.0), float(glued + still))
+    return glued, still
 
 
 def _track(before: Image, after: Image, points: Points) -> tuple[Points, npt.NDArray[np.bool_]]:
@@ -248,17 +264,6 @@ def _track(before: Image, after: Image, points: Points) -> tuple[Points, npt.NDA
     )
     found = np.asarray(tracked, dtype=np.float32).reshape(-1, 2)
     return found, np.asarray(status).reshape(-1).astype(bool)
-
-
-def _face_motion(
-    window: Window, face_before: Points, face_after: Points
-) -> npt.NDArray[np.float64] | None:
-    """The homography that carries the face's rigid landmarks from one frame to the other,
-    in the window's pixels: what a point glued to a tilting picture of the face would do."""
-    src = window.to_window(face_before[RIGID])
-    dst = window.to_window(face_after[RIGID])
-    homography, _ = cv2.findHomography(src, dst, cv2.LMEDS)
-    return None if homography is None else np.asarray(homography, dtype=np.float64)
 
 
 def _segments(image: Image) -> npt.NDArray[np.float32] | None:

@@ -105,10 +105,16 @@ class TrackEvidence:
             if cues.face_shift(earlier.window, after, earlier.points) >= MIN_PAIR_SHIFT:
                 shift = cues.frame_shift(earlier.thumb, thumb)
                 scale = grey.shape[1] / thumb.shape[1]
-                camera = (shift[0] * scale, shift[1] * scale)
-                args = (earlier.window, after, earlier.points, points, width, camera)
-                self._surround.add(cues.attached_surround(*args))
-                self._edges.add(cues.frame_edges(*args))
+                pair = cues.MotionPair(
+                    earlier.window,
+                    after,
+                    earlier.points,
+                    points,
+                    width,
+                    (shift[0] * scale, shift[1] * scale),
+                )
+                self._surround.add(cues.attached_surround(pair))
+                self._edges.add(cues.frame_edges(pair))
             # The flattest reading needs the largest change of view the track has shown.
             self._flat.add(
                 max(
