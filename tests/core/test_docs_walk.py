@@ -142,7 +142,12 @@ def hadir_invocations(line: str) -> list[list[str]]:
 
 
 # Placeholders in inline spans that need a value of the right shape to parse.
-PLACEHOLDERS = {"DATE": "2026-11-25", "D": "2026-11-25", "YYYY-MM": "2026-11"}
+PLACEHOLDERS = {
+    "DATE": "2026-11-25",
+    "D": "2026-11-25",
+    "YYYY-MM": "2026-11",
+    "EVENT_ID": "0190a0b0-0000-7000-8000-000000000000",
+}
 
 
 def _inline_invocation(span: str) -> list[str] | None:
