@@ -75,6 +75,18 @@ def review_query(
         .order_by(events.c.corrected_time, events.c.id)
         .limit(limit)
     )
+    return filtered(query, device_id=device_id, person_id=person_id, start=start, end=end)
+
+
+def filtered(
+    query: sa.Select[Any],
+    *,
+    device_id: str | None = None,
+    person_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> sa.Select[Any]:
+    """``query`` limited to one terminal, one person and a corrected-time range, where given."""
     if device_id is not None:
         query = query.where(events.c.device_id == device_id)
     if person_id is not None:

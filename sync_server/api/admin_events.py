@@ -36,6 +36,14 @@ router = APIRouter(
 
 ServicesDep = Annotated[Services, Depends(services)]
 Limit = Annotated[int, Query(ge=1, le=5000, description="Most rows returned.")]
+DeviceFilter = Annotated[str | None, Query(max_length=64)]
+PersonFilter = Annotated[str | None, Query(max_length=64)]
+StartFilter = Annotated[
+    WireTime | None, Query(description="corrected_time >= start; with UTC offset, 1970-2199")
+]
+EndFilter = Annotated[
+    WireTime | None, Query(description="corrected_time < end; with UTC offset, 1970-2199")
+]
 
 
 @router.get(
@@ -45,25 +53,19 @@ Limit = Annotated[int, Query(ge=1, le=5000, description="Most rows returned.")]
 )
 def list_events(
     svc: ServicesDep,
-    device_id: Annotated[str | None, Query(max_length=64)] = None,
-    person_id: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[
-        WireTime | None, Query(description="corrected_time >= start; with UTC offset, 1970-2199")
-    ] = None,
-    end: Annotated[
-        WireTime | None, Query(description="corrected_time < end; with UTC offset, 1970-2199")
-    ] = None,
+    device_id: DeviceFilter = None,
+    person_id: PersonFilter = None,
+    start: StartFilter = None,
+    end: EndFilter = None,
     limit: Limit = 1000,
 ) -> EventList:
-    query = sa.select(events).order_by(events.c.corrected_time, events.c.id).limit(limit)
-    if device_id is not None:
-        query = query.where(events.c.device_id == device_id)
-    if person_id is not None:
-        query = query.where(events.c.person_id == person_id)
-    if start is not None:
-        query = query.where(events.c.corrected_time >= start)
-    if end is not None:
-        query = query.where(events.c.corrected_time < end)
+    query = review.filtered(
+        sa.select(events).order_by(events.c.corrected_time, events.c.id).limit(limit),
+        device_id=device_id,
+        person_id=person_id,
+        start=start,
+        end=end,
+    )
     with svc.db.read() as conn:
         rows = conn.execute(query).all()
     return EventList(events=[review.event_info(r._mapping) for r in rows])
@@ -82,14 +84,10 @@ def list_review(
     include_reviewed: Annotated[
         bool, Query(description="Also list flagged events already reviewed.")
     ] = False,
-    device_id: Annotated[str | None, Query(max_length=64)] = None,
-    person_id: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[
-        WireTime | None, Query(description="corrected_time >= start; with UTC offset, 1970-2199")
-    ] = None,
-    end: Annotated[
-        WireTime | None, Query(description="corrected_time < end; with UTC offset, 1970-2199")
-    ] = None,
+    device_id: DeviceFilter = None,
+    person_id: PersonFilter = None,
+    start: StartFilter = None,
+    end: EndFilter = None,
     limit: Limit = 1000,
 ) -> ReviewList:
     query = review.review_query(
