@@ -324,11 +324,13 @@ def test_every_catalogue_spec_shows_a_face_in_most_frames(
     faces_dir: Path, hog: HogDetector, split: str, kind: AttackKind
 ) -> None:
     # A spec whose frames hide the face from the terminal's detector is a broken spec:
-    # it would measure nothing. One kind per test keeps each well inside the timeout.
+    # it would measure nothing. One kind per test keeps each well inside the timeout, and
+    # four specs of each kind in each split (spread over its sources) keep the suite's time
+    # in bounds; `scripts/make_attacks.py --check` checks every spec.
     broken = []
     specs = [s for s in attack_catalogue(faces_dir, split) if s.kind is kind]  # type: ignore[arg-type]
     assert specs
-    for spec in specs:
+    for spec in specs[:: max(1, len(specs) // 4)][:4]:
         sample = list(render_attack(spec))[::3]
         seen = sum(1 for found in faces_in(sample, hog) if found)
         if seen < 0.7 * len(sample):
