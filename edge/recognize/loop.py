@@ -145,10 +145,9 @@ class RecognitionLoop:
             grey = to_grey(frame.image)
         # Expire first: a frame that comes after a long gap (a stalled camera) must not match
         # the old tracks, whose positions mean nothing any more.
-        self._expire(now)
+        decisions = self._expire(frame)
         with self.timings.stage("detect"):
             seen = self._detect(grey, now)
-        decisions: list[Decision] = []
         tracking = self.config.tracking
         for track, detection in seen:
             gap = now - track.last_seen
@@ -247,12 +246,20 @@ class RecognitionLoop:
             result.append((track, det))
         return result
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, frame: FrameLike) -> list[Decision]:
+        """Forget tracks not seen for ``max_missed_s``. A recognised face that was still
+        gathering liveness evidence when it left is decided on the evidence it gave: a
+        person who walks past quickly is still recorded."""
         limit = self.config.tracking.max_missed_s
+        decided: list[Decision] = []
         for track_id, track in list(self._tracks.items()):
-            if now - track.last_seen > limit:
+            if frame.monotonic - track.last_seen > limit:
                 del self._tracks[track_id]
-                if track.verdict is None and track.looks:
+                if track.pending is not None:
+                    decision = self._decide_pending(track, frame, lost=True)
+                    if decision is not None:
+                        decided.append(decision)
+                elif track.verdict is None and track.looks:
                     log.info(
                         "track_left_undecided",
                         track_id=track_id,
@@ -260,6 +267,7 @@ class RecognitionLoop:
                         nearest=track.looks[-1].person_id,
                         distance=round(track.looks[-1].distance, 3),
                     )
+        return decided
 
     # -- looks and decisions ---------------------------------------------------------------
 
@@ -370,16 +378,19 @@ class RecognitionLoop:
         with self.timings.stage("liveness"):
             track.evidence.observe(grey, detection.box, now)
 
-    def _decide_pending(self, track: Track, frame: FrameLike) -> Decision | None:
-        """Accept a recognised track once its liveness evidence is in (or waited long enough):
-        identity and liveness are decided together, so a picture is never half-recorded."""
+    def _decide_pending(
+        self, track: Track, frame: FrameLike, *, lost: bool = False
+    ) -> Decision | None:
+        """Accept a recognised track once its liveness evidence is in (or waited long enough,
+        or the face left): identity and liveness are decided together, so a picture is never
+        half-recorded."""
         match = track.pending
         assert match is not None
         evidence = track.evidence
         if self.liveness is None or evidence is None:
             return self._finish(track, Verdict.ACCEPTED, match, frame)
         waited = frame.monotonic - (track.first_look_at or frame.monotonic)
-        if not evidence.ready and waited < self.liveness.config.max_wait_s:
+        if not lost and not evidence.ready and waited < self.liveness.config.max_wait_s:
             return None
         verdict = evidence.verdict()
         if not verdict.live:

@@ -304,3 +304,37 @@ def test_a_frame_after_a_long_gap_starts_new_tracks(faces_dir: Path) -> None:
     after = {track.id for track in loop.tracks}
     assert after
     assert not after & before
+
+
+def test_a_recognised_face_that_leaves_before_the_verdict_is_still_decided(
+    faces_dir: Path, analyzer: FaceAnalyzer
+) -> None:
+    """Somebody who walks past quickly is recognised but leaves before the check has seen
+    min_frames: the loop decides when the track is lost, on the evidence it gave."""
+    template = analyzer.enrolment_descriptor(
+        read_image(faces_dir / "people/lin_manuel_miranda/lmm1.png")
+    )
+    matcher = Matcher(Gallery.from_mapping({"lin_manuel_miranda": template[None]}))
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "refuse", "min_frames": 100, "max_wait_s": 10}}
+    )
+    loop = RecognitionLoop(config, matcher)
+    capture = cv2.VideoCapture(str(faces_dir / "video/short_hamilton_clip.mp4"))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 82)
+    decisions = []
+    index = 82
+    for _ in range(40):  # he is recognised in about ten frames, and is then still pending
+        ok, bgr = capture.read()
+        assert ok
+        decisions += loop.process(_Frame(np.ascontiguousarray(bgr[:, :, ::-1]), index))
+        index += 1
+    capture.release()
+    assert decisions == []
+    assert any(track.pending is not None for track in loop.tracks)
+    empty = np.zeros((360, 640, 3), dtype=np.uint8)
+    for _ in range(60):  # he has gone: two seconds of an empty corridor
+        decisions += loop.process(_Frame(empty, index))
+        index += 1
+    assert [d.person_id for d in decisions] == ["lin_manuel_miranda"]
+    assert decisions[0].liveness is not None
+    assert decisions[0].liveness.frames < 100

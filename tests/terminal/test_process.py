@@ -144,7 +144,9 @@ type = "log"
     release = threading.Event()
 
     def feed() -> None:
-        frames = _clip_frames(faces_dir / "video/short_hamilton_clip.mp4", 80, 140)
+        # He is in frames 82-210; the liveness check looks at him for up to a second before
+        # he is recorded, so he stays in front of the camera for four seconds.
+        frames = _clip_frames(faces_dir / "video/short_hamilton_clip.mp4", 80, 200)
         with open(fifo, "wb") as pipe:
             pipe.write(b"YUV4MPEG2 W640 H360 F30:1 Ip A1:1 C420jpeg\n")
             for frame in frames:
