@@ -402,11 +402,7 @@ class EdgeDaemon:
             # "needs review". A repeat wrote nothing: the earlier event stands as it was.
             log.warning(
                 "liveness_flagged",
-                track_id=decision.track_id,
-                claimed_person_id=decision.person_id,
-                score=round(verdict.score, 3),
-                reason=verdict.reason,
-                distance=round(decision.match.distance, 3),
+                **_verdict_fields(decision, verdict),
                 event_id=str(result.event.id),
             )
         for listener in self.recorded_listeners:
@@ -416,14 +412,7 @@ class EdgeDaemon:
         """A photo or a screen showing someone enrolled: no event, the refused signal."""
         self.counters.refused += 1
         self.feedback.signal(Outcome.REFUSED)
-        log.warning(
-            "presentation_attack_refused",
-            track_id=decision.track_id,
-            claimed_person_id=decision.person_id,
-            score=round(verdict.score, 3),
-            reason=verdict.reason,
-            distance=round(decision.match.distance, 3),
-        )
+        log.warning("presentation_attack_refused", **_verdict_fields(decision, verdict))
 
     def _maybe_status(self, *, now: bool = False) -> None:
         at = self._monotonic()
@@ -507,3 +496,14 @@ def liveness_evidence(verdict: LivenessVerdict) -> LivenessEvidence:
         passed=bool(verdict.live),
         reasons=reasons[:MAX_LIVENESS_REASONS],
     )
+
+
+def _verdict_fields(decision: Decision, verdict: LivenessVerdict) -> dict[str, Any]:
+    """The log fields of a liveness verdict on a recognised face (refused or flagged)."""
+    return {
+        "track_id": decision.track_id,
+        "claimed_person_id": decision.person_id,
+        "score": round(verdict.score, 3),
+        "reason": verdict.reason,
+        "distance": round(decision.match.distance, 3),
+    }

@@ -42,6 +42,8 @@ SURROUND_CENTRE = 0.2
 SURROUND_FULL = 100.0
 EDGES_CENTRE = 0.25
 EDGES_FULL = 8.0
+FLAT_CENTRE = 0.5
+FLAT_FULL = 2.0
 
 
 @dataclass(slots=True)
@@ -145,12 +147,10 @@ class TrackEvidence:
         logit -= config.edges_weight * edges
         if edges > 0:
             against["frame_edges"] = edges
-        if self._flat.weight > 0:
-            strength = min(1.0, self._flat.weight / 2.0)
-            push = (self._flat.mean - 0.5) * strength
-            logit -= config.flat_weight * push
-            if push > 0:
-                against["flat_motion"] = push
+        flat = _push(self._flat, FLAT_CENTRE, FLAT_FULL)
+        logit -= config.flat_weight * flat
+        if flat > 0:
+            against["flat_motion"] = flat
         if self.frames >= config.min_frames and self._travel < config.still_travel:
             logit -= config.still_weight
             against["no_motion"] = 1.0
