@@ -195,7 +195,9 @@ def test_control_stock_job_store_stalls_after_a_backward_jump() -> None:
     stock = _run_counts(MemoryJobStore(), SkewZone(), steps)
     ours = _run_counts(TickJobStore(), SkewZone(), steps)
     assert stock[0] >= 5
-    assert stock[1] == 0
+    # Stalled: at most the one run the scheduler thread had already dispatched, on the clock as it
+    # was, when the skew changed (under load it lands inside the second window).
+    assert stock[1] <= 1
     assert ours[0] >= 5
     assert ours[1] >= 5
 
