@@ -142,6 +142,14 @@ class DecisionConfig(StrictModel):
         description="A look is taken at once when the face's quality score beats its best "
         "described look by this fraction.",
     )
+    descriptors_per_frame: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Most descriptors (the expensive step) computed in one frame. With more "
+        "faces waiting, the best-quality ones go first and the others wait for a later frame; "
+        "a face that leaves while waiting is still described once from its best view.",
+    )
 
 
 class TrackingConfig(StrictModel):

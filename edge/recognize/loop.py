@@ -9,6 +9,10 @@ Throughput is bounded by detection, first-recognition latency by the descriptor
   little under HOG's ~80 px minimum);
 * a descriptor is computed only for an undecided track: when it is new, when
   its quality clearly improved, or at most every ``relook_interval_s``;
+* at most ``descriptors_per_frame`` descriptors per frame: in a crowd the faces
+  most likely to decide (best quality score: large, sharp, frontal) go first,
+  and the others keep their best views as aligned chips, so a face that leaves
+  before its turn is still described, and decided, when its track is lost;
 * a track is accepted after ``looks_to_accept`` consecutive looks that each
   accept the same person, and reported unknown after ``looks_to_reject`` good
   looks that accept nobody. Faces failing the quality gates never decide.
@@ -72,6 +76,26 @@ class Decision:
     looks: int
     # None when [recognition.liveness] mode is off, or for an unknown face.
     liveness: LivenessVerdict | None = None
+    # Monotonic time of the first frame in which the face passed the quality gates.
+    first_usable: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A usable sighting of an undecided face in the current frame, waiting for a descriptor."""
+
+    track: Track
+    shape: Any  # dlib landmark object, input to the descriptor
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Spare:
+    """A usable view that got no descriptor: dlib's aligned 150x150 face chip (~67 KB; the
+    frame itself would be megabytes) and its quality score."""
+
+    chip: Image
+    score: float
 
 
 @dataclass(slots=True)
@@ -92,6 +116,9 @@ class Track:
     reference: Descriptor | None = None  # descriptor of the latest look
     evidence: TrackEvidence | None = None  # liveness, while undecided
     pending: Match | None = None  # recognised, waiting for enough liveness evidence
+    first_usable: float | None = None
+    recheck: bool = False  # decided, back after a gap: check it is still the same person
+    spares: list[_Spare] = field(default_factory=list)  # best views since the last look
 
     @property
     def decided(self) -> bool:
@@ -130,6 +157,7 @@ class RecognitionLoop:
             "accepted": 0,
             "unknown": 0,
             "not_live": 0,
+            "deferred": 0,
         }
 
     @property
@@ -149,28 +177,31 @@ class RecognitionLoop:
         with self.timings.stage("detect"):
             seen = self._detect(grey, now)
         tracking = self.config.tracking
+        views: list[_View] = []
+        checks: list[tuple[Track, Detection]] = []
         for track, detection in seen:
             gap = now - track.last_seen
             track.box = detection.box
             track.last_seen = now
             self.counters["faces"] += 1
             if track.decided:
+                # Back after a gap it may be someone else: checked as soon as the budget
+                # allows, however many frames that takes.
+                track.recheck = track.recheck or gap >= tracking.reacquire_gap_s
                 due = now - (track.last_look_at or now) >= tracking.reverify_interval_s
-                if gap < tracking.reacquire_gap_s and not due:
-                    continue
-                newcomer = self._verify(track, detection, frame, grey)
-                if newcomer is None:
-                    continue
-                track = newcomer
-                decision = self._decide(track, frame)
-            else:
-                self._gather_liveness(track, detection, grey, now)
-                if track.pending is not None:
-                    decision = self._decide_pending(track, frame)
-                else:
-                    decision = self._look(track, detection, frame, grey)
-            if decision is not None:
-                decisions.append(decision)
+                if track.recheck or due:
+                    checks.append((track, detection))
+                continue
+            self._gather_liveness(track, detection, grey, now)
+            if track.pending is not None:
+                decision = self._decide_pending(track, frame)
+                if decision is not None:
+                    decisions.append(decision)
+                continue
+            view = self._view(track, detection, frame, grey)
+            if view is not None:
+                views.append(view)
+        decisions += self._spend(views, checks, frame, grey)
         return decisions
 
     def reset(self) -> None:
@@ -255,25 +286,21 @@ class RecognitionLoop:
         for track_id, track in list(self._tracks.items()):
             if frame.monotonic - track.last_seen > limit:
                 del self._tracks[track_id]
+                decision: Decision | None = None
                 if track.pending is not None:
                     decision = self._decide_pending(track, frame, lost=True)
-                    if decision is not None:
-                        decided.append(decision)
-                elif track.verdict is None and track.looks:
-                    log.info(
-                        "track_left_undecided",
-                        track_id=track_id,
-                        looks=len(track.looks),
-                        nearest=track.looks[-1].person_id,
-                        distance=round(track.looks[-1].distance, 3),
-                    )
+                elif track.verdict is None:
+                    decision = self._decide_lost(track, frame)
+                if decision is not None:
+                    decided.append(decision)
         return decided
 
     # -- looks and decisions ---------------------------------------------------------------
 
-    def _look(
+    def _view(
         self, track: Track, detection: Detection, frame: FrameLike, grey: Image
-    ) -> Decision | None:
+    ) -> _View | None:
+        """Landmarks and quality of an undecided face; a view when it wants a descriptor now."""
         with self.timings.stage("landmarks"):
             shape = self.embedder.shape(grey, detection.box)
             landmarks = self.embedder.landmarks(shape)
@@ -281,20 +308,92 @@ class RecognitionLoop:
         if not quality.ok:
             self.counters["poor_quality"] += 1
             return None
+        if track.first_usable is None:
+            track.first_usable = frame.monotonic
+        view = _View(track, shape, quality.score)
         if not self._wants_look(track, quality, frame.monotonic):
+            self._keep_spare(view, frame)
             return None
-        with self.timings.stage("descriptor"):
-            descriptor = self.embedder.describe(frame.image, shape)
+        return view
+
+    def _spend(
+        self,
+        views: list[_View],
+        checks: list[tuple[Track, Detection]],
+        frame: FrameLike,
+        grey: Image,
+    ) -> list[Decision]:
+        """Compute at most ``descriptors_per_frame`` descriptors. Undecided faces go first,
+        best quality score first: those are the looks most likely to decide, and a small or
+        blurred face gains most from waiting while it walks closer. Checks of decided faces
+        come last, a face back after a gap before a routine re-check."""
+        budget = self.config.decision.descriptors_per_frame
+        decisions: list[Decision] = []
+        for view in sorted(views, key=lambda v: v.score, reverse=True):
+            if budget <= 0:
+                self.counters["deferred"] += 1
+                self._keep_spare(view, frame)
+                continue
+            budget -= 1
+            with self.timings.stage("descriptor"):
+                descriptor = self.embedder.describe(frame.image, view.shape)
+            decision = self._add_look(view.track, descriptor, view.score, frame)
+            if decision is not None:
+                decisions.append(decision)
+        for track, detection in sorted(checks, key=lambda c: not c[0].recheck):
+            if budget <= 0:
+                break
+            described = self.counters["descriptors"]
+            newcomer = self._verify(track, detection, frame, grey)
+            budget -= self.counters["descriptors"] - described
+            if newcomer is not None:
+                decision = self._decide(newcomer, frame)
+                if decision is not None:
+                    decisions.append(decision)
+        return decisions
+
+    def _keep_spare(self, view: _View, frame: FrameLike) -> None:
+        """Keep the best ``looks_to_accept`` views since the track's last look, as chips."""
+        spares = view.track.spares
+        keep = self.config.decision.looks_to_accept
+        if len(spares) >= keep and view.score <= spares[-1].score:
+            return
+        with self.timings.stage("chip"):
+            chip = self.embedder.chip(frame.image, view.shape)
+        spares.append(_Spare(chip, view.score))
+        spares.sort(key=lambda spare: spare.score, reverse=True)
+        del spares[keep:]
+
+    def _add_look(
+        self, track: Track, descriptor: Descriptor, score: float, frame: FrameLike
+    ) -> Decision | None:
         self.counters["descriptors"] += 1
         with self.timings.stage("match"):
             match = self.matcher.match(descriptor)
         track.looks.append(match)
-        track.best_look_score = max(track.best_look_score, quality.score)
+        track.best_look_score = max(track.best_look_score, score)
         track.last_look_at = frame.monotonic
         track.reference = descriptor
+        track.spares.clear()  # views older than this look add no new evidence
         if track.first_look_at is None:
             track.first_look_at = frame.monotonic
         return self._decide(track, frame)
+
+    def _decide_lost(self, track: Track, frame: FrameLike) -> Decision | None:
+        """A face left undecided: its best unused views are described now (the budget
+        does not apply: this is its last chance), and it is decided on all its looks.
+        Only a face that never passed the quality gates stays undecided."""
+        spares, track.spares = track.spares, []
+        decision: Decision | None = None
+        for spare in spares:
+            with self.timings.stage("descriptor"):
+                descriptor = self.embedder.describe_chip(spare.chip)
+            decision = self._add_look(track, descriptor, spare.score, frame)
+            if decision is not None:
+                return decision
+        if track.looks:
+            decision = self._decide(track, frame, lost=True)
+        return decision
 
     def _verify(
         self, track: Track, detection: Detection, frame: FrameLike, grey: Image
@@ -311,6 +410,7 @@ class RecognitionLoop:
             descriptor = self.embedder.describe(frame.image, shape)
         self.counters["descriptors"] += 1
         track.last_look_at = frame.monotonic
+        track.recheck = False
         reference = track.reference
         if reference is None or float(np.linalg.norm(descriptor - reference)) <= (
             self.config.tracking.split_distance
@@ -332,6 +432,7 @@ class RecognitionLoop:
             last_look_at=frame.monotonic,
             first_look_at=frame.monotonic,
             reference=descriptor,
+            first_usable=frame.monotonic,
         )
         self._tracks[newcomer.id] = newcomer
         log.info(
@@ -350,7 +451,9 @@ class RecognitionLoop:
             return True
         return now - track.last_look_at >= rules.relook_interval_s
 
-    def _decide(self, track: Track, frame: FrameLike) -> Decision | None:
+    def _decide(self, track: Track, frame: FrameLike, *, lost: bool = False) -> Decision | None:
+        """``lost``: the face has left and no more looks will come, so what did not accept
+        is unknown now, however few its looks."""
         rules = self.config.decision
         matching = self.config.matching
         last = track.looks[-rules.looks_to_accept :]
@@ -360,10 +463,10 @@ class RecognitionLoop:
             and len({m.person_id for m in last}) == 1
         ):
             track.pending = last[-1]
-            return self._decide_pending(track, frame)
+            return self._decide_pending(track, frame, lost=lost)
         misses = sum(1 for m in track.looks if not m.accepted(matching))
         looked_for = frame.monotonic - (track.first_look_at or frame.monotonic)
-        if misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s:
+        if lost or (misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s):
             return self._finish(track, Verdict.UNKNOWN, track.looks[-1], frame)
         return None
 
@@ -413,6 +516,8 @@ class RecognitionLoop:
         extra: dict[str, Any] = {}
         if liveness is not None:
             extra = {"live": liveness.live, "liveness": liveness.score, "reason": liveness.reason}
+        if track.first_usable is not None:
+            extra["usable_for_s"] = round(frame.monotonic - track.first_usable, 3)
         log.info(
             "face_decided",
             verdict=verdict.value,
@@ -434,6 +539,7 @@ class RecognitionLoop:
             frame.monotonic,
             len(track.looks),
             liveness,
+            track.first_usable,
         )
 
     def stats(self) -> dict[str, Any]:
