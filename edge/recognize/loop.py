@@ -188,7 +188,7 @@ class RecognitionLoop:
                 # Back after a gap it may be someone else: checked as soon as the budget
                 # allows, however many frames that takes.
                 track.recheck = track.recheck or gap >= tracking.reacquire_gap_s
-                due = now - (track.last_look_at or now) >= tracking.reverify_interval_s
+                due = _since(track.last_look_at, now) >= tracking.reverify_interval_s
                 if track.recheck or due:
                     checks.append((track, detection))
                 continue
@@ -465,7 +465,7 @@ class RecognitionLoop:
             track.pending = last[-1]
             return self._decide_pending(track, frame, lost=lost)
         misses = sum(1 for m in track.looks if not m.accepted(matching))
-        looked_for = frame.monotonic - (track.first_look_at or frame.monotonic)
+        looked_for = _since(track.first_look_at, frame.monotonic)
         if lost or (misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s):
             return self._finish(track, Verdict.UNKNOWN, track.looks[-1], frame)
         return None
@@ -492,7 +492,7 @@ class RecognitionLoop:
         evidence = track.evidence
         if self.liveness is None or evidence is None:
             return self._finish(track, Verdict.ACCEPTED, match, frame)
-        waited = frame.monotonic - (track.first_look_at or frame.monotonic)
+        waited = _since(track.first_look_at, frame.monotonic)
         if not lost and not evidence.ready and waited < self.liveness.config.max_wait_s:
             return None
         verdict = evidence.verdict()
@@ -544,6 +544,12 @@ class RecognitionLoop:
 
     def stats(self) -> dict[str, Any]:
         return {**self.counters, "tracks": len(self._tracks)}
+
+
+def _since(start: float | None, now: float) -> float:
+    """Seconds from ``start`` to ``now``, 0 without a start: a monotonic time of 0.0 is a
+    time like any other (a replay's first frame), not a missing one."""
+    return 0.0 if start is None else now - start
 
 
 def _box(box: Box) -> list[int]:

@@ -190,3 +190,14 @@ def test_a_face_that_leaves_before_its_turn_is_still_decided() -> None:
     assert decided["unknown"].match.distance > RecognitionConfig().matching.threshold
     assert [d.verdict for d in decisions].count(Verdict.UNKNOWN) == 1
     assert "tiny" not in {name for _, name in world.described}
+
+
+def test_a_stranger_in_view_from_the_first_frame_is_reported_while_still_there() -> None:
+    """A replay's clock starts at 0.0; a first look at 0.0 is a time, not a missing one (it
+    was read as 'no look yet', and the stranger stayed undecided until he left)."""
+    world = World(_descriptors(["enrolled", "stranger"]))
+    world.frames = [{"stranger": _box(300, 120)}] * int(2 * FPS)
+    decisions = _run(world, ["enrolled"], budget=2, extra_frames=0)
+    assert [d.verdict for d in decisions] == [Verdict.UNKNOWN]
+    rules = RecognitionConfig().decision
+    assert decisions[0].monotonic - rules.reject_after_s < 2 * rules.relook_interval_s
