@@ -208,6 +208,65 @@ class TrackingConfig(StrictModel):
     max_tracks: int = Field(8, ge=1, le=64, description="Faces followed at once, largest first.")
 
 
+class IdleConfig(StrictModel):
+    """The idle gate (edge/recognize/idle.py): no face detection while nothing changes."""
+
+    enabled: bool = Field(
+        True,
+        description="Skip face detection on frames where nothing changed and nobody is "
+        "tracked; off runs the detector on every frame's schedule, as before.",
+    )
+    thumb_width: int = Field(
+        160,
+        ge=32,
+        le=640,
+        description="Width of the grey, blurred thumbnail changes are looked for in (the "
+        "height follows the frame's aspect).",
+    )
+    pixel_threshold: float = Field(
+        10.0,
+        gt=0,
+        le=255,
+        description="A thumbnail pixel has changed when it differs from the background by more "
+        "than this many grey levels (after the whole picture's brightness change is taken "
+        "out); blurred sensor noise stays under 3.",
+    )
+    min_changed: float = Field(
+        0.002,
+        gt=0,
+        le=1,
+        description="Fraction of thumbnail pixels that must change to wake the detector "
+        "(0.002 of 160x90 = 29 pixels; a 60 px face at 720p changes about 60).",
+    )
+    background_s: float = Field(
+        0.5,
+        gt=0,
+        le=600,
+        description="Time constant of the background the thumbnail is compared with: changes "
+        "slower than this (daylight, a cloud) are learnt instead of waking the detector.",
+    )
+    hold_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="After the last change or tracked face, detection keeps its usual "
+        "schedule this long (someone who walked in and stopped).",
+    )
+    scan_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=600,
+        description="While resting, a full scan at most this often when the picture differs "
+        "from the last one a scan found empty (someone who came in too slowly to wake it).",
+    )
+    max_rest_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="While resting, a full scan at least this often, whatever the picture.",
+    )
+
+
 class RecognitionConfig(StrictModel):
     """Detector, quality gates and matching rules."""
 
@@ -223,6 +282,10 @@ class RecognitionConfig(StrictModel):
     )
     tracking: TrackingConfig = Field(
         default_factory=TrackingConfig, description="Face tracking between frames."
+    )
+    idle: IdleConfig = Field(
+        default_factory=IdleConfig,
+        description="Resting while nothing moves: change detection gates the face detector.",
     )
     liveness: LivenessConfig = Field(
         default_factory=LivenessConfig,

@@ -35,6 +35,7 @@ import structlog
 from edge.recognize.config import RecognitionConfig
 from edge.recognize.detector import FaceDetector, create_detector, to_grey
 from edge.recognize.embedder import FaceEmbedder
+from edge.recognize.idle import IdleGate
 from edge.recognize.liveness import LivenessMode, LivenessVerdict
 from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
 from edge.recognize.matcher import Match, Matcher
@@ -146,6 +147,8 @@ class RecognitionLoop:
         if liveness is None and config.liveness.mode is not LivenessMode.OFF:
             liveness = LivenessChecker(config.liveness)
         self.liveness = liveness
+        self.idle = IdleGate(config.idle) if config.idle.enabled else None
+        self._scan_now = False  # the idle gate woke: scan this frame whole
         self._tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
         self._frames = 0
@@ -169,11 +172,13 @@ class RecognitionLoop:
         self._frames += 1
         self.counters["frames"] += 1
         now = frame.monotonic
-        with self.timings.stage("grey"):
-            grey = to_grey(frame.image)
         # Expire first: a frame that comes after a long gap (a stalled camera) must not match
         # the old tracks, whose positions mean nothing any more.
         decisions = self._expire(frame)
+        if self._rests(frame):
+            return decisions
+        with self.timings.stage("grey"):
+            grey = to_grey(frame.image)
         with self.timings.stage("detect"):
             seen = self._detect(grey, now)
         tracking = self.config.tracking
@@ -207,15 +212,30 @@ class RecognitionLoop:
     def reset(self) -> None:
         """Forget every track (after the camera reconnects: positions are meaningless)."""
         self._tracks.clear()
+        if self.idle is not None:
+            self.idle.reset()
 
     # -- detection and tracking ------------------------------------------------------------
+
+    def _rests(self, frame: FrameLike) -> bool:
+        """May this frame skip detection? Only with the idle gate on, nobody tracked and
+        nothing changed (edge/recognize/idle.py); a frame that wakes the gate is scanned whole."""
+        if self.idle is None:
+            return False
+        with self.timings.stage("idle"):
+            gate = self.idle.check(frame.image, frame.monotonic, tracking=bool(self._tracks))
+        self._scan_now = gate.full_scan
+        return gate.rest
 
     def _detect(self, grey: Image, now: float) -> list[tuple[Track, Detection]]:
         tracking = self.config.tracking
         # Scan cadence does not depend on tracks: an empty hallway costs one scan per
         # N frames, and a newcomer waits at most N-1 frames to be found.
-        if (self._frames - 1) % tracking.full_scan_every == 0:
+        scan_now, self._scan_now = self._scan_now, False
+        if scan_now or (self._frames - 1) % tracking.full_scan_every == 0:
             detections = self.detector.detect(grey)[: tracking.max_tracks]
+            if self.idle is not None:
+                self.idle.scanned(now, faces=len(detections))
             return self._one_track_per_face(self._associate(detections, now))
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
@@ -543,7 +563,8 @@ class RecognitionLoop:
         )
 
     def stats(self) -> dict[str, Any]:
-        return {**self.counters, "tracks": len(self._tracks)}
+        idle = {} if self.idle is None else {"idle": self.idle.stats()}
+        return {**self.counters, "tracks": len(self._tracks), **idle}
 
 
 def _since(start: float | None, now: float) -> float:
