@@ -6,8 +6,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge.config import EdgeConfig
+
+if TYPE_CHECKING:
+    from edge.recognize.dlib_info import DlibBuild
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,41 @@ def check_models(config: EdgeConfig) -> CheckResult:
         return CheckResult("models", False, str(exc))
     took = time.perf_counter() - start
     return CheckResult("models", True, f"detector and descriptor loaded in {took:.1f} s")
+
+
+def check_dlib(
+    config: EdgeConfig, *, build: DlibBuild | None = None, cpu: set[str] | None = None
+) -> CheckResult:
+    """Which dlib runs, and whether it is the fast kind: BLAS, and the CPU's SIMD."""
+    from edge.recognize.dlib_info import cpu_simd, probe
+
+    if build is None:
+        try:
+            build = probe()
+        except ImportError as exc:
+            return CheckResult("dlib", False, f"dlib does not import: {exc}")
+    if cpu is None:
+        cpu = cpu_simd()
+    detail = build.describe()
+    how = "scripts/build-dlib.sh (docs/recognition.md, 'A fast dlib')"
+    if not build.blas:
+        # The prebuilt dlib-bin: it works, but each descriptor costs about 6x more CPU.
+        return CheckResult(
+            "dlib",
+            False,
+            f"{detail}; without BLAS the face descriptor takes about 6x longer: build one "
+            f"with {how}",
+            warning=True,
+        )
+    if build.simd == "none" and cpu:
+        return CheckResult(
+            "dlib",
+            False,
+            f"{detail}; this CPU has {'/'.join(sorted(cpu))}, unused: HOG detection is slower; "
+            f"rebuild with {how}",
+            warning=True,
+        )
+    return CheckResult("dlib", True, detail)
 
 
 def check_camera(config: EdgeConfig, *, frames: int = 5, timeout_s: float = 10.0) -> CheckResult:
@@ -177,6 +216,7 @@ def _sync_checks() -> tuple[Check, ...]:
 CHECKS: tuple[Check, ...] = (
     check_config,
     check_models,
+    check_dlib,
     check_store,
     check_camera,
     check_feedback,
