@@ -10,11 +10,12 @@ Measured, for ``[recognition.idle] enabled = false`` and ``true``:
   (a) the still with sensor noise (sigma ``--noise`` grey levels, fresh noise in every frame),
   (b) the same with a slow light change (the whole picture 0.8x -> 1.2x and back, plus a
   left-right gradient of +-8%, over 16 s);
-* **first detection**: a person (``people/john_savage``, face ~150 px) walks in from the right
-  edge and stops; the delay from the capture of the first frame in which the detector alone
-  finds the face to the end of the loop's processing of the frame on which it first tracks it.
-  Entries come after 1.5-4 s of empty scene (varied, so they land at every phase of the gate's
-  scans and the loop's cadence).
+* **first detection**: a person (``people/john_savage``, face ~150 px) either *appears* (steps
+  into view from behind something, whole in one frame) or *walks in* from the right edge in
+  12 frames, then stands; the delay from the capture of the first frame in which the detector
+  alone finds the face to the end of the loop's processing of the frame on which the loop first
+  tracks it. Entries alternate between the two and come after 1.5-4 s of empty scene (varied,
+  so they land at every phase of the gate's scans and the loop's cadence).
 
 The frames are made before the clock starts: generating noise costs more than the gate, and a
 camera hands out frames without the process paying for them. Decoding is not counted for the
@@ -135,6 +136,11 @@ class Frames:
     first_detectable: int
     """Index in ``walk`` of the first frame in which the detector alone finds the face."""
 
+    @property
+    def appear(self) -> list[RGBImage]:
+        """The person there from the first frame: the walk from where it stops."""
+        return self.walk[WALK_FRAMES - 1 :]
+
 
 def make_frames(faces: Path, sigma: float, detector: FaceDetector, light_cycle: bool) -> Frames:
     rng = np.random.default_rng(13)
@@ -154,8 +160,8 @@ def make_frames(faces: Path, sigma: float, detector: FaceDetector, light_cycle: 
         left = round(SIZE[0] + (stop_left - SIZE[0]) * progress)
         walk.append(with_noise(composite(scene, patch, alpha, left, top), sigma, rng))
     first = next((i for i, f in enumerate(walk) if detector.detect(f)), None)
-    if first is None:
-        raise SystemExit("the detector does not find the walking person in any frame")
+    if first is None or first > WALK_FRAMES - 1:
+        raise SystemExit("the detector does not find the person where the walk stops")
     return Frames(noise, lit, walk, first)
 
 
@@ -165,7 +171,7 @@ def make_frames(faces: Path, sigma: float, detector: FaceDetector, light_cycle: 
 @dataclass(slots=True)
 class Shot:
     image: RGBImage
-    entry: int | None = None  # which entry a walk frame belongs to
+    entry: int | None = None  # which entry a frame with the person belongs to
     detectable: bool = False  # the entry's first detectable frame
 
 
@@ -272,14 +278,64 @@ def run(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class _ModelFrame:
+    image: RGBImage
+    index: int
+    monotonic: float
+
+
+def modelled(shots: Sequence[Shot], make_loop: Callable[[], RecognitionLoop]) -> Run:
+    """The same frames on a clock that advances by the loop thread's own CPU time.
+
+    On a machine other processes also load, wall-clock delays measure the load. Here the
+    loop is handed, like the grabber would, the newest frame captured (frame k at k/fps) by
+    the time it finished the previous one, and time moves on by the CPU time ``process()``
+    took: an unloaded core. The grabber thread's share is not in it (see the real-time CPU).
+    """
+    loop = make_loop()
+    clock = 0.0
+    busy = 0.0
+    last = -1
+    detected: dict[int, tuple[float, int]] = {}
+    while True:
+        index = max(last + 1, math.floor(clock * FPS))
+        if index >= len(shots):
+            break
+        clock = max(clock, index / FPS)
+        shot = shots[index]
+        start = time.thread_time()
+        loop.process(_ModelFrame(shot.image, index, index / FPS))
+        spent = time.thread_time() - start
+        clock += spent
+        busy += spent
+        last = index
+        if shot.entry is not None and loop.tracks and shot.entry not in detected:
+            detected[shot.entry] = (clock, index)
+    result = Run(cpu=busy / (len(shots) / FPS), stats=loop.stats())
+    for index, shot in enumerate(shots):
+        if shot.detectable and shot.entry is not None:
+            if shot.entry in detected:
+                at, frame_index = detected[shot.entry]
+                result.detections.append(at - index / FPS)
+                result.late_frames.append(frame_index - index)
+            else:
+                result.detections.append(math.inf)
+                result.late_frames.append(-1)
+    return result
+
+
 def entries(frames: Frames, count: int, rng: np.random.Generator) -> list[Shot]:
     shots: list[Shot] = []
     noise = frames.noise
     for entry in range(count):
         gap = int(rng.uniform(1.5, 4.0) * FPS)
         shots.extend(Shot(noise[(len(shots) + i) % len(noise)]) for i in range(gap))
-        for i, image in enumerate(frames.walk):
-            shots.append(Shot(image, entry, i == frames.first_detectable))
+        # Even entries walk in, odd ones appear (detectable from their first frame).
+        walk = frames.walk if entry % 2 == 0 else frames.appear
+        first = frames.first_detectable if entry % 2 == 0 else 0
+        for i, image in enumerate(walk):
+            shots.append(Shot(image, entry, i == first))
         # Gone for longer than tracking.max_missed_s, so each entry starts untracked.
         shots.extend(Shot(noise[i % len(noise)]) for i in range(int(1.5 * FPS)))
     return shots
@@ -297,22 +353,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--seconds", type=float, default=10.0, help="measured seconds per CPU run (default 10)"
     )
     parser.add_argument(
-        "--entries", type=int, default=8, help="people walking in, per gate setting (default 8)"
+        "--entries", type=int, default=8, help="people coming in, per gate setting (default 8)"
     )
     parser.add_argument(
         "--noise", type=float, default=5.0, help="sensor noise, grey levels sigma (default 5)"
     )
     parser.add_argument("--skip-light", action="store_true", help="no slow light change run")
+    parser.add_argument(
+        "--realtime-entries",
+        action="store_true",
+        help="also time the entries on the wall clock through the threaded pipeline "
+        "(meaningful only on an otherwise idle machine)",
+    )
     args = parser.parse_args(argv)
-    light_cycle = not args.skip_light
-    return bench(args.faces, args.seconds, args.entries, args.noise, light_cycle=light_cycle)
+    if not (args.seconds > 0 and args.entries > 0 and args.noise >= 0):
+        parser.error("--seconds and --entries must be > 0, --noise >= 0")
+    if not (args.faces / "scenes/dogs.jpg").is_file():
+        parser.error(f"{args.faces}: no face data here (--faces or HADIR_FACES_DIR)")
+    return bench(
+        args.faces,
+        args.seconds,
+        args.entries,
+        args.noise,
+        light_cycle=not args.skip_light,
+        realtime=args.realtime_entries,
+    )
 
 
-def bench(faces: Path, seconds: float, entry_count: int, sigma: float, *, light_cycle: bool) -> int:
-    if not (seconds > 0 and entry_count > 0 and sigma >= 0):
-        raise SystemExit("--seconds and --entries must be > 0, --noise >= 0")
-    if not (faces / "scenes/dogs.jpg").is_file():
-        raise SystemExit(f"{faces}: no face data here (--faces or HADIR_FACES_DIR)")
+def bench(
+    faces: Path,
+    seconds: float,
+    entry_count: int,
+    sigma: float,
+    *,
+    light_cycle: bool = True,
+    realtime: bool = False,
+) -> int:
     configure_logging("warning", "console")
     # Liveness only looks at tracked faces, so it changes nothing on an empty scene; off keeps
     # the first-detection numbers about detection.
@@ -327,6 +403,7 @@ def bench(faces: Path, seconds: float, entry_count: int, sigma: float, *, light_
         f" {FPS:g} fps, noise sigma {sigma:g}; the walking face is detectable from walk frame"
         f" {frames.first_detectable} of {len(frames.walk)}"
     )
+    print(f"load average before: {_load()} on {os.cpu_count()} cores")
 
     def loop_factory(enabled: bool) -> Callable[[], RecognitionLoop]:
         config = base.model_copy(update={"idle": IdleConfig(enabled=enabled)})
@@ -338,36 +415,68 @@ def bench(faces: Path, seconds: float, entry_count: int, sigma: float, *, light_
     if light_cycle:
         scenarios.append(("+ slow light change", looped(frames.light, count, ping_pong=True)))
     ok = True
-    print(f"CPU, process time per wall second ({seconds:g} s after a {warmup:g} s warm-up):")
+    print(
+        f"CPU in cores. real time: process time (all threads) per wall second, {seconds:g} s"
+        f" after a {warmup:g} s warm-up; model: the loop thread's CPU per second of frames on"
+        f" an unloaded core (the whole run)"
+    )
     for name, shots in scenarios:
         off = run(shots, loop_factory(False), warmup_s=warmup)
         on = run(shots, loop_factory(True), warmup_s=warmup)
-        ratio = off.cpu / on.cpu if on.cpu > 0 else math.inf
+        model_off = modelled(shots, loop_factory(False))
+        model_on = modelled(shots, loop_factory(True))
         passed = on.cpu <= CPU_TARGET
         ok = ok and passed
         print(
-            f"  {name:20s} gate off {off.cpu:5.3f}  gate on {on.cpu:5.3f}  off/on {ratio:5.1f}x"
+            f"  {name:20s} real time: gate off {off.cpu:5.3f}  on {on.cpu:5.3f}"
             f"  (target on <= {CPU_TARGET}) {'PASS' if passed else 'FAIL'}"
         )
-        print(f"  {'':20s} gate: {_gate(on.stats)}")
-    rng = np.random.default_rng(7)
-    shots = entries(frames, entry_count, rng)
-    print(f"first detection after the face becomes detectable ({entry_count} entries):")
-    for enabled in (False, True):
-        result = run(shots, loop_factory(enabled), warmup_s=0.0)
-        delays = result.detections
-        worst = max(delays)
-        passed = worst <= DELAY_TARGET_S
-        if enabled:
-            ok = ok and passed
         print(
-            f"  gate {'on ' if enabled else 'off'}  median {statistics.median(delays):.3f} s"
-            f"  max {worst:.3f} s  frames late {result.late_frames}"
-            f"  (target max <= {DELAY_TARGET_S} s) {'PASS' if passed else 'FAIL'}"
+            f"  {'':20s} model:     gate off {model_off.cpu:5.3f}  on {model_on.cpu:5.3f}"
+            f"  off/on {_ratio(model_off.cpu, model_on.cpu)}"
         )
+        print(f"  {'':20s} gate: {_gate(on.stats)}")
+    shots = entries(frames, entry_count, np.random.default_rng(7))
+    print(
+        f"first detection, from the capture of the first frame the detector alone finds the"
+        f" face in ({entry_count} entries, alternately appearing and walking in):"
+    )
+    trials = [
+        ("model", enabled, modelled(shots, loop_factory(enabled))) for enabled in (False, True)
+    ]
+    if realtime:
+        trials += [
+            ("real time", enabled, run(shots, loop_factory(enabled), warmup_s=0.0))
+            for enabled in (False, True)
+        ]
+    for label, enabled, result in trials:
+        for kind, parity in (("appears", 1), ("walks in", 0)):
+            delays = result.detections[parity::2]
+            if not delays:
+                continue
+            worst = max(delays)
+            passed = worst <= DELAY_TARGET_S
+            # The verdict is the model's: on a shared machine the wall clock measures the load.
+            if enabled and label == "model":
+                ok = ok and passed
+            print(
+                f"  {label:9s} gate {'on ' if enabled else 'off'} {kind:8s}"
+                f" median {statistics.median(delays):.3f} s  max {worst:.3f} s"
+                f"  frames late {result.late_frames[parity::2]}"
+                f"  (target max <= {DELAY_TARGET_S} s) {'PASS' if passed else 'FAIL'}"
+            )
         if enabled:
-            print(f"           gate: {_gate(result.stats)}")
+            print(f"  {'':9s} gate: {_gate(result.stats)}")
+    print(f"load average after: {_load()}")
     return 0 if ok else 1
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b > 0 else "inf"
 
 
 def _gate(stats: dict[str, Any]) -> str:

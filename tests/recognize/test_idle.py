@@ -161,23 +161,25 @@ def test_without_the_gate_the_loop_scans_on_its_cadence(
 def test_slow_light_change_does_not_wake_the_detector(
     scene: FloatImage, analyzer: FaceAnalyzer
 ) -> None:
-    """The light goes 0.8x -> 1.2x across the picture, with a gradient that turns over, in
-    8 s: no motion; only the rare scan when the picture has drifted from the last empty one."""
+    """The light goes 0.8x -> 1.2x, with a +-8% gradient across the picture turning over, in
+    8 s: neither the motion check nor the drift from the last empty picture (which allows
+    for uneven light, idle.DRIFT_TOLERANCE) asks for a scan after the first frame's."""
     loop, detector = make_loop(analyzer)
     rng = np.random.default_rng(2)
     count = int(8 * FPS)
-    for index in range(count):
-        image = noisy(lit(scene, index / (count - 1)), rng)
+    # Every other frame of a 30 fps camera (the gate runs on the frames' times; making the
+    # lit frames is what takes long).
+    for index in range(0, count, 2):
+        image = noisy(lit(scene, index / (count - 2)), rng)
         loop.process(_Frame(image, index))
     idle = loop.stats()["idle"]
     assert idle["motion"] == 0
     assert idle["hold"] == 0
     assert idle["wakes"] == 0
-    # The first frame, then at most one scan a second (scan_interval_s) as the picture
-    # drifts from the last one a scan found empty: without the gate, 80 scans.
-    assert detector.scans == idle["scans"] == idle["changed"] + idle["periodic"]
-    assert detector.scans <= 1 + 8
-    assert idle["rest"] >= count - 9
+    assert idle["changed"] == 0
+    # Only the first frame (no scan yet); without the gate, 80 scans.
+    assert detector.scans == 1
+    assert idle["rest"] == count // 2 - 1
 
 
 def test_a_face_appearing_on_a_noisy_still_is_detected_on_its_first_frame(
