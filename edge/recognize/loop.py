@@ -120,10 +120,31 @@ class Track:
     first_usable: float | None = None
     recheck: bool = False  # decided, back after a gap: check it is still the same person
     spares: list[_Spare] = field(default_factory=list)  # best views since the last look
+    velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
 
     @property
     def decided(self) -> bool:
         return self.verdict is not None
+
+    def follow(self, box: Box, now: float) -> None:
+        """The face was found at ``box``: move there and update its velocity (smoothed:
+        one jittery detection must not fling the prediction)."""
+        gap = now - self.last_seen
+        if gap > 0:
+            (x0, y0), (x1, y1) = self.box.center, box.center
+            vx, vy = self.velocity
+            self.velocity = ((vx + (x1 - x0) / gap) / 2, (vy + (y1 - y0) / gap) / 2)
+        self.box = box
+        self.last_seen = now
+
+    def predicted(self, now: float) -> Box:
+        """Where the face should be at ``now`` if it kept walking: someone crossing the view
+        moves more than half a face width between processed frames, too far for the
+        overlap with the last box to continue the track."""
+        dt = now - self.last_seen
+        dx, dy = round(self.velocity[0] * dt), round(self.velocity[1] * dt)
+        b = self.box
+        return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
 
 class RecognitionLoop:
@@ -186,8 +207,7 @@ class RecognitionLoop:
         checks: list[tuple[Track, Detection]] = []
         for track, detection in seen:
             gap = now - track.last_seen
-            track.box = detection.box
-            track.last_seen = now
+            track.follow(detection.box, now)
             self.counters["faces"] += 1
             if track.decided:
                 # Back after a gap it may be someone else: checked as soon as the budget
@@ -239,7 +259,7 @@ class RecognitionLoop:
             return self._one_track_per_face(self._associate(detections, now))
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
-            box = track.box
+            box = track.predicted(now)
             pad_x = round(box.width * tracking.roi_margin)
             pad_y = round(box.height * tracking.roi_margin)
             region = Box(box.left - pad_x, box.top - pad_y, box.right + pad_x, box.bottom + pad_y)
@@ -269,7 +289,7 @@ class RecognitionLoop:
         """Greedy IoU matching of detections to tracks; unmatched detections start tracks."""
         pairs = sorted(
             (
-                (det.box.iou(track.box), i, track.id)
+                (det.box.iou(track.predicted(now)), i, track.id)
                 for i, det in enumerate(detections)
                 for track in self._tracks.values()
             ),
