@@ -63,7 +63,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     config = config.model_copy(update={"detector": detector})
     analyzer = FaceAnalyzer(config)
 
-    built = build_gallery(analyzer, args.gallery)
+    built = build_gallery(analyzer, args.gallery, jitters=args.jitters)
     for rejected in built.rejected:
         _print_err(f"gallery: skipped {rejected.message}")
     if not built.templates_per_person:
@@ -94,6 +94,15 @@ def cmd_identify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(records, indent=2))
     return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _jitters_arg(text: str) -> int:
+    from edge.recognize.embedder import check_jitters
+
+    try:
+        return check_jitters(int(text) if text.strip().lstrip("-").isdigit() else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _face_record(face: Any) -> dict[str, Any]:
@@ -277,6 +286,8 @@ def _add_demo_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edge.recognize.embedder import ENROLMENT_JITTERS, MAX_JITTERS
+
     parser = argparse.ArgumentParser(
         prog="hadir",
         description="hadir: face-recognition time and attendance for wall terminals.",
@@ -307,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         choices=[0, 1, 2],
         help="detector upsampling for stills; 1 finds faces down to ~40 px (default 1)",
+    )
+    p.add_argument(
+        "--jitters",
+        type=_jitters_arg,
+        default=ENROLMENT_JITTERS,
+        metavar="N",
+        help="jittered copies each gallery template averages, as the server's enrolment does "
+        f"(0-{MAX_JITTERS}; default {ENROLMENT_JITTERS}; 0 is fastest)",
     )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("images", nargs="+", help="image files or folders")

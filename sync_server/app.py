@@ -53,7 +53,9 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     normalise_url(settings.database_url)  # fail on a bad URL now, not on the first request
     db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
     metrics = Metrics()
-    enroller = Enroller(settings.recognition, settings.enrolment_workers)
+    enroller = Enroller(
+        settings.recognition, settings.enrolment_workers, jitters=settings.enrolment_jitters
+    )
     svc = Services(
         settings=settings,
         db=db,

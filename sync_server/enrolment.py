@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from edge.recognize.analyzer import FaceAnalyzer
 from edge.recognize.config import RecognitionConfig
+from edge.recognize.embedder import check_jitters
 from edge.recognize.image import decode_image
 from edge.recognize.matcher import Gallery
 from edge.recognize.types import DESCRIPTOR_DIM, Descriptor
@@ -90,8 +91,9 @@ class Neighbour:
 
 
 class Enroller:
-    def __init__(self, config: RecognitionConfig, workers: int) -> None:
+    def __init__(self, config: RecognitionConfig, workers: int, *, jitters: int = 0) -> None:
         self.config = config
+        self.jitters = check_jitters(jitters)
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="hadir-enrol")
         self._gallery: tuple[int, Gallery] | None = None
         self._gallery_lock = threading.Lock()
@@ -100,7 +102,7 @@ class Enroller:
         """The one usable face's descriptor; raises the ImageError subclass naming the problem."""
         rgb = decode_image(data, name=name, max_pixels=self.config.max_image_pixels)
         with _pool(self.config).borrow() as analyzer:
-            return analyzer.enrolment_descriptor(rgb, name=name)
+            return analyzer.enrolment_descriptor(rgb, name=name, jitters=self.jitters)
 
     async def describe_async(self, data: bytes, name: str) -> Descriptor:
         loop = asyncio.get_running_loop()

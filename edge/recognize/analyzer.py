@@ -59,9 +59,12 @@ class FaceAnalyzer:
             return face.descriptor
         return self.embedder.describe(rgb, face.shape)
 
-    def enrolment_descriptor(self, rgb: Image, *, name: str = "image") -> Descriptor:
+    def enrolment_descriptor(
+        self, rgb: Image, *, name: str = "image", jitters: int = 0
+    ) -> Descriptor:
         """The descriptor of the one good face an enrolment photo must hold.
 
+        ``jitters`` goes to :meth:`FaceEmbedder.describe` (0: the plain descriptor).
         Raises :class:`NoFaceError`, :class:`SeveralFacesError` or
         :class:`PoorQualityError` naming what is wrong.
         """
@@ -77,7 +80,7 @@ class FaceAnalyzer:
             error = PoorQualityError(f"{name}: face unusable ({face.quality.describe()})")
             error.reason = face.quality.issues[0].value
             raise error
-        return self.embedder.describe(rgb, face.shape)
+        return self.embedder.describe(rgb, face.shape, jitters=jitters)
 
     def __repr__(self) -> str:
         return f"<FaceAnalyzer {self.detector!r} {self.embedder!r}>"

@@ -62,9 +62,13 @@ def iter_images(path: Path) -> Iterator[Path]:
 
 
 def build_gallery(
-    analyzer: FaceAnalyzer, root: Path, *, max_pixels: int | None = None
+    analyzer: FaceAnalyzer, root: Path, *, max_pixels: int | None = None, jitters: int = 0
 ) -> GalleryBuild:
-    """Enrol every ``root/<person>/*`` image that holds exactly one usable face."""
+    """Enrol every ``root/<person>/*`` image that holds exactly one usable face.
+
+    ``jitters``: how many jittered copies each template averages (``hadir identify``
+    passes ``ENROLMENT_JITTERS``, as the server does when it enrols a photo).
+    """
     if not root.is_dir():
         raise FileNotFoundError(f"gallery folder not found: {root}")
     limit = max_pixels or analyzer.config.max_image_pixels
@@ -76,7 +80,7 @@ def build_gallery(
     ):
         for image_path in iter_images(person_dir):
             try:
-                descriptor = enrol_file(analyzer, image_path, max_pixels=limit)
+                descriptor = enrol_file(analyzer, image_path, max_pixels=limit, jitters=jitters)
             except ImageError as exc:
                 result.rejected.append(Rejected(image_path, exc.reason, str(exc)))
                 continue
@@ -90,10 +94,14 @@ def build_gallery(
     return result
 
 
-def enrol_file(analyzer: FaceAnalyzer, path: Path, *, max_pixels: int) -> Descriptor:
+def enrol_file(
+    analyzer: FaceAnalyzer, path: Path, *, max_pixels: int, jitters: int = 0
+) -> Descriptor:
     from edge.recognize.image import read_image
 
-    return analyzer.enrolment_descriptor(read_image(path, max_pixels=max_pixels), name=str(path))
+    return analyzer.enrolment_descriptor(
+        read_image(path, max_pixels=max_pixels), name=str(path), jitters=jitters
+    )
 
 
 def identify(analyzer: FaceAnalyzer, gallery: Gallery, rgb: Image) -> list[IdentifiedFace]:

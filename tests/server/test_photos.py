@@ -36,7 +36,12 @@ def _upload_multipart(api: Api, person_id: str, path: Path) -> dict[str, object]
     return body
 
 
-def test_photo_becomes_the_same_template_the_edge_computes(api: Api, faces_dir: Path) -> None:
+def test_photo_becomes_the_same_template_the_edge_computes(
+    make_api: Callable[..., Api], faces_dir: Path
+) -> None:
+    # Unjittered, the template is bit for bit the edge's descriptor (jittered copies are
+    # random draws; tests/recognize/test_jitter.py covers the default count).
+    api = make_api(enrolment_jitters=0)
     token = api.create_terminal("t1")
     api.create_person("obama")
     photo = faces_dir / "people/barack_obama/obama.jpg"
@@ -189,7 +194,10 @@ def _describe(path: Path) -> np.ndarray:
     return np.asarray(FaceAnalyzer(RecognitionConfig()).enrolment_descriptor(read_image(path)))
 
 
-def test_photo_of_someone_else_is_refused_with_the_distance(api: Api, faces_dir: Path) -> None:
+def test_photo_of_someone_else_is_refused_with_the_distance(
+    make_api: Callable[..., Api], faces_dir: Path
+) -> None:
+    api = make_api(enrolment_jitters=0)  # the distance is checked against _describe's
     obama = faces_dir / "people/barack_obama/obama.jpg"
     biden = faces_dir / "people/joe_biden/biden.jpg"
     api.create_person("obama")
