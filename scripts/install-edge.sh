@@ -27,6 +27,10 @@ Install or update the hadir terminal daemon on this machine (run as root).
   --unit FILE                   unit file to install (default: systemd/hadir-edge.service
                                 next to this script)
   --start                       start (or restart) hadir-edge at the end; default: enable only
+  --fast-dlib                   replace the prebuilt dlib-bin with dlib built here with OpenBLAS
+                                and this CPU's SIMD (scripts/build-dlib.sh): the face descriptor
+                                runs about 6x faster; the build takes minutes (about 40 on a
+                                Pi 4), once: the wheel is cached in /var/cache/hadir/dlib
   --dry-run                     print every step, change nothing (no root needed)
   --print-config                print the edge.toml this run would write, and exit
   --root DIR                    with --dry-run: look for existing files under DIR (tests)
@@ -55,6 +59,7 @@ TIMEZONE=""
 PYTHON=/usr/bin/python3
 UNIT_SRC=""
 START=0
+FAST_DLIB=0
 DRY_RUN=0
 PRINT_CONFIG=0
 ROOT=""
@@ -79,6 +84,7 @@ while [ $# -gt 0 ]; do
         --unit) UNIT_SRC=$value ;;
         --root) ROOT=${value%/} ;;
         --start) START=1 ;;
+        --fast-dlib) FAST_DLIB=1 ;;
         --dry-run) DRY_RUN=1 ;;
         --print-config) PRINT_CONFIG=1 ;;
         -h|--help) usage; exit 0 ;;
@@ -489,6 +495,12 @@ for p in chrony ntp ntpsec openntpd; do
     if pkg_installed "$p"; then NTP_OTHER=$p; break; fi
 done
 [ -n "$NTP_OTHER" ] || packages+=(systemd-timesyncd)
+if [ "$FAST_DLIB" -eq 1 ]; then
+    # What scripts/build-dlib.sh compiles dlib with (it checks for the same packages).
+    PYDEV_PKG=python3-dev
+    case $(basename "$PYTHON") in python3.[0-9]*) PYDEV_PKG="$(basename "$PYTHON")-dev" ;; esac
+    packages+=(g++ make pkg-config libopenblas-dev liblapack-dev "$PYDEV_PKG")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -614,6 +626,10 @@ PY
 else
     # --upgrade: a newer hadir from --source; its dependencies only as far as it needs.
     run "${PIP[@]}" --upgrade "$SOURCE"
+fi
+if [ "$FAST_DLIB" -eq 1 ]; then
+    # Installed under the name dlib-bin: the next upgrade of hadir keeps it (docs/recognition.md).
+    run "$SCRIPT_DIR/build-dlib.sh" --venv "$VENV" --cache "$ROOT/var/cache/hadir/dlib"
 fi
 # ProtectSystem=strict makes /opt read-only to the service: compile now, or every start
 # compiles every module in memory again (seconds on a Pi).
