@@ -4,6 +4,8 @@ empty scene with sensor noise, the real HOG detector (counting its scans), frame
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,3 +306,31 @@ def test_gate_reset_and_a_new_frame_size_start_over(scene: FloatImage) -> None:
 def test_idle_config_refuses_bad_values(key: str, value: float) -> None:
     with pytest.raises(ValidationError, match=key):
         RecognitionConfig.model_validate({"idle": {key: value}})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seconds", "0"], "--seconds and --entries must be > 0"),
+        (["--entries", "-1"], "--seconds and --entries must be > 0"),
+        (["--faces", "/nonexistent"], "/nonexistent: no face data here"),
+    ],
+)
+def test_bench_idle_refuses_bad_arguments_before_any_work(args: list[str], message: str) -> None:
+    """scripts/bench_idle.py, also reached as bench_pipeline.py --section idle (which passes
+    on --faces only)."""
+    root = Path(__file__).resolve().parents[2]
+    scripts = [["scripts/bench_idle.py"]]
+    if args[0] == "--faces":
+        scripts.append(["scripts/bench_pipeline.py", "--section", "idle"])
+    for script in scripts:
+        done = subprocess.run(
+            [sys.executable, *script, *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert message in done.stderr
