@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.capture import EndOfStreamError, ReplayCameraConfig, create_source
+from edge.capture import (
+    CaptureState,
+    EndOfStreamError,
+    FrameGrabber,
+    ReplayCameraConfig,
+    create_source,
+)
 from edge.errors import HadirError
 from edge.logs import configure_logging
 from edge.recognize.analyzer import FaceAnalyzer
@@ -206,7 +213,28 @@ class _Blank:
     monotonic: float
 
 
-def run_crowd(clip: Path) -> dict[str, Any]:
+def _crowd_frames(clip: Path, paced: bool, timings: StageTimings) -> Iterator[Any]:
+    """fast: every frame, stamped with the media clock; paced: the daemon's way, a grabber
+    thread decoding at 25 fps and the loop taking the newest frame when it is free."""
+    if not paced:
+        with create_source(ReplayCameraConfig(path=clip, pace="fast")) as source:
+            while True:
+                try:
+                    with timings.stage("decode"):
+                        frame = source.read()
+                except EndOfStreamError:
+                    return
+                yield frame
+    with FrameGrabber(create_source(ReplayCameraConfig(path=clip, pace="realtime"))) as grabber:
+        while True:
+            latest = grabber.latest(timeout=0.5)
+            if latest is not None:
+                yield latest
+            elif grabber.state is CaptureState.ENDED:
+                return
+
+
+def run_crowd(clip: Path, *, paced: bool) -> dict[str, Any]:
     templates, last_enrolment_frame = crowd_enrolment(clip)
     # 1080p is not downscaled: the faces are 55-135 px, and HOG finds faces from ~80 px.
     config = RecognitionConfig.model_validate({"detector": {"type": "hog", "max_side": 1920}})
@@ -219,65 +247,68 @@ def run_crowd(clip: Path) -> dict[str, Any]:
         embedder=analyzer.embedder,
         timings=timings,
     )
-    source = create_source(ReplayCameraConfig(path=clip, pace="fast"))
-    wall_of: dict[float, float] = {}  # frame monotonic (media clock) -> processing start
+    # Processing start of each frame, by its timestamp: in a fast replay the media clock
+    # says nothing about how long the machine took.
+    wall_of: dict[float, float] = {}
     first_usable: dict[int, float] = {}  # track -> monotonic of its first usable frame
     tracks: dict[int, dict[str, Any]] = {}
     recorded: list[str] = []
     frames = 0
+    last: Any = None
+
+    def process(frame: Any, *, after_clip: bool) -> None:
+        wall_of[frame.monotonic] = time.perf_counter()
+        for decision in loop.process(frame):
+            usable = decision.first_usable
+            took = None
+            if usable is not None:
+                # Paced frames carry the capture time: the wait for the loop counts too.
+                took = (
+                    time.monotonic() - usable
+                    if paced
+                    else time.perf_counter() - wall_of[usable]
+                )
+            tracks[decision.track_id] = {
+                "verdict": decision.verdict.value,
+                "person": decision.person_id,
+                "looks": decision.looks,
+                "frame": decision.frame_index,
+                "clip_s": None if usable is None else decision.monotonic - usable,
+                "wall_s": took,
+                "after_clip": after_clip,
+            }
+            if decision.person_id is not None:
+                with timings.stage("store"):
+                    result = store.record(
+                        decision.person_id,
+                        distance=decision.match.distance,
+                        margin=decision.match.margin,
+                    )
+                if result.recorded:
+                    recorded.append(decision.person_id)
+        for track in loop.tracks:
+            if track.first_usable is not None:
+                first_usable.setdefault(track.id, track.first_usable)
+
     with (
         tempfile.TemporaryDirectory() as tmp,
         EdgeStore.open(Path(tmp) / "edge.sqlite3", StoreConfig(), device_id="bench") as store,
-        source,
     ):
         start = time.perf_counter()
-        blank: _Blank | None = None
-        elapsed = 0.0
-        while True:
-            frame_start = time.perf_counter()
-            if blank is None:
-                try:
-                    with timings.stage("decode"):
-                        frame: Any = source.read()
-                except EndOfStreamError:
-                    elapsed = frame_start - start
-                    blank = _Blank(np.zeros_like(frame.image), frame.index, frame.monotonic)
-                    continue
-                frames += 1
-            else:
-                blank.index += 1
-                blank.monotonic += 1 / CROWD_FPS
-                frame = blank
-                if blank.index - frames > 2 * CROWD_FPS:
-                    break
-            wall_of[frame.monotonic] = frame_start
-            for decision in loop.process(frame):
-                done = time.perf_counter()
-                usable = decision.first_usable
-                tracks[decision.track_id] = {
-                    "verdict": decision.verdict.value,
-                    "person": decision.person_id,
-                    "looks": decision.looks,
-                    "frame": decision.frame_index,
-                    "clip_s": None if usable is None else decision.monotonic - usable,
-                    "wall_s": None if usable is None else done - wall_of[usable],
-                    "after_clip": frame is blank,
-                }
-                if decision.person_id is not None:
-                    with timings.stage("store"):
-                        result = store.record(
-                            decision.person_id,
-                            distance=decision.match.distance,
-                            margin=decision.match.margin,
-                        )
-                    if result.recorded:
-                        recorded.append(decision.person_id)
-            for track in loop.tracks:
-                if track.first_usable is not None:
-                    first_usable.setdefault(track.id, track.first_usable)
+        for frame in _crowd_frames(clip, paced, timings):
+            process(frame, after_clip=False)
+            frames += 1
+            last = frame
+        elapsed = time.perf_counter() - start
+        blank = _Blank(np.zeros_like(last.image), last.index, last.monotonic)
+        for _ in range(round(2 * CROWD_FPS)):  # longer than max_missed_s: every track is lost
+            blank.index += 1
+            blank.monotonic = time.monotonic() if paced else blank.monotonic + 1 / CROWD_FPS
+            process(blank, after_clip=True)
     undecided = sorted(set(first_usable) - set(tracks))
     return {
         "frames": frames,
+        "clip_frames": last.index + 1,
         "elapsed": elapsed,
         "enrolled": sorted(templates),
         "enrolled_until": last_enrolment_frame,
@@ -289,44 +320,58 @@ def run_crowd(clip: Path) -> dict[str, Any]:
     }
 
 
-def report_crowd(clip: Path) -> bool:
-    crowd = run_crowd(clip)
-    fps = crowd["frames"] / crowd["elapsed"]
-    verdict = "PASS" if fps >= CROWD_FPS else "FAIL"
-    print(
-        f"crowd     {crowd['frames']} frames in {crowd['elapsed']:6.2f} s = {fps:6.1f} frames/s"
-        f" = {fps / CROWD_FPS:.2f}x real time (target >= 1x) {verdict}"
-    )
-    print(
-        f"enrolled {crowd['enrolled']} from crops of frames <= {crowd['enrolled_until']};"
-        f" recorded {sorted(crowd['recorded'])}"
-    )
-    print("track  verdict  person     looks  frame  usable->decided: processing s, clip s")
+def _crowd_tracks(crowd: dict[str, Any], took: str) -> float:
+    """Print the per-track table; returns the slowest usable->decided time."""
+    print(f"  track  verdict  person     looks  frame  usable->decided: {took} s, clip s")
     worst = 0.0
     for track_id, t in sorted(crowd["tracks"].items()):
         wall, clip_s = t["wall_s"], t["clip_s"]
         worst = max(worst, wall or 0.0)
-        where = " (lost: decided after it left)" if t["after_clip"] else ""
+        where = " (decided after it left)" if t["after_clip"] else ""
         print(
-            f"  {track_id:3d}  {t['verdict']:8s} {t['person'] or '-':10s} {t['looks']:5d}"
+            f"    {track_id:3d}  {t['verdict']:8s} {t['person'] or '-':10s} {t['looks']:5d}"
             f"  {t['frame']:5d}  {'-' if wall is None else f'{wall:6.3f}'}"
             f"  {'-' if clip_s is None else f'{clip_s:6.3f}'}{where}"
         )
-    print(f"usable tracks never decided: {crowd['undecided'] or 'none'}")
-    ok_latency = worst <= 1.0 and not crowd["undecided"]
+    print(f"  usable tracks never decided: {crowd['undecided'] or 'none'}")
+    return worst if not crowd["undecided"] else float("inf")
+
+
+def report_crowd(clip: Path) -> bool:
+    fast = run_crowd(clip, paced=False)
+    fps = fast["frames"] / fast["elapsed"]
+    verdict = "PASS" if fps >= CROWD_FPS else "FAIL"
     print(
-        f"slowest usable track: {worst:.3f} s processing (target <= 1 s)"
-        f" {'PASS' if ok_latency else 'FAIL'}"
+        f"crowd, every frame: {fast['frames']} frames in {fast['elapsed']:6.2f} s ="
+        f" {fps:6.1f} frames/s = {fps / CROWD_FPS:.2f}x real time (target >= 1x) {verdict}"
     )
-    same = sorted(crowd["recorded"]) == crowd["enrolled"]
-    print(f"recorded exactly the two enrolled, once each: {same} {'PASS' if same else 'FAIL'}")
-    print("crowd per-stage times (count, mean ms, max ms, total s):")
-    for stage, s in crowd["timings"].items():
+    print(
+        f"  enrolled {fast['enrolled']} from crops of frames <= {fast['enrolled_until']};"
+        f" recorded {sorted(fast['recorded'])}"
+    )
+    _crowd_tracks(fast, "processing")
+    print("  per-stage times (count, mean ms, max ms, total s):")
+    for stage, t in fast["timings"].items():
         print(
-            f"  {stage:11s} {s['count']:5d} {s['mean_ms']:9.3f} {s['max_ms']:9.3f}"
-            f" {s['total_s']:8.3f}"
+            f"    {stage:11s} {t['count']:5d} {t['mean_ms']:9.3f} {t['max_ms']:9.3f}"
+            f" {t['total_s']:8.3f}"
         )
-    print(f"crowd counters: {crowd['counters']}")
+    print(f"  counters: {fast['counters']}")
+    paced = run_crowd(clip, paced=True)
+    print(
+        f"crowd, paced like the daemon (25 fps camera, newest frame): processed"
+        f" {paced['frames']} of {paced['clip_frames']} frames"
+        f" ({paced['frames'] / paced['elapsed']:.1f} frames/s);"
+        f" recorded {sorted(paced['recorded'])}"
+    )
+    worst = _crowd_tracks(paced, "capture->decision")
+    ok_latency = worst <= 1.0
+    print(
+        f"slowest usable track, paced: {worst:.3f} s from its first usable frame's capture"
+        f" (target <= 1 s) {'PASS' if ok_latency else 'FAIL'}"
+    )
+    same = all(sorted(run["recorded"]) == run["enrolled"] for run in (fast, paced))
+    print(f"recorded exactly the two enrolled, once each: {same} {'PASS' if same else 'FAIL'}")
     return fps >= CROWD_FPS and ok_latency and same
 
 

@@ -267,7 +267,7 @@ class RecognitionLoop:
             hits = self.detector.detect_region(grey, region, scale)
             if hits:
                 best = max(hits, key=lambda d: d.box.iou(box))
-                if best.box.iou(box) >= tracking.min_iou / 2:
+                if best.box.iou(box) >= tracking.min_iou / 2 and _same_size(best.box, box):
                     found.append((track, best))
         return self._one_track_per_face(found)
 
@@ -292,6 +292,7 @@ class RecognitionLoop:
                 (det.box.iou(track.predicted(now)), i, track.id)
                 for i, det in enumerate(detections)
                 for track in self._tracks.values()
+                if _same_size(det.box, track.box)
             ),
             reverse=True,
         )
@@ -585,6 +586,16 @@ class RecognitionLoop:
     def stats(self) -> dict[str, Any]:
         idle = {} if self.idle is None else {"idle": self.idle.stats()}
         return {**self.counters, "tracks": len(self._tracks), **idle}
+
+
+# A face's box changes little between processed frames (dlib's pyramid steps are ~1.2x; a
+# walker's face grows a few percent a frame). A hit half the size inside a tracked face's
+# region is a part of it, or of a neighbour: following it loses the face.
+_MAX_SIZE_CHANGE = 1.5
+
+
+def _same_size(a: Box, b: Box) -> bool:
+    return max(a.width, b.width) <= _MAX_SIZE_CHANGE * max(1, min(a.width, b.width))
 
 
 def _since(start: float | None, now: float) -> float:

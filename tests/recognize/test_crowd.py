@@ -324,3 +324,15 @@ def test_two_people_enrolled_far_away_are_recorded_once_as_they_walk_up(
             assert face_width > width[decision.person_id], (decision, face_width)
     # Everyone else in the crowd was seen, reported unknown, and recorded nowhere.
     assert any(d.verdict is Verdict.UNKNOWN for d, _ in decisions)
+
+
+def test_a_stray_small_hit_inside_a_tracked_face_does_not_take_the_track() -> None:
+    """In frames 4 and 5 the region search finds only a box half the face's size, partly
+    outside it (a detector hit on part of the face, or a neighbour's). Followed, it drags the
+    track off the face: the next full scan starts a second track and the person is decided
+    twice. A face does not halve in a frame, so the hit is ignored."""
+    world = World(_descriptors(["walker"]))
+    face, stray = _box(400, 90), Box(385, 210, 430, 255)
+    world.frames = [{"walker": stray if index in (4, 5) else face} for index in range(40)]
+    decisions = _run(world, ["walker"], budget=2, extra_frames=int(2 * FPS))
+    assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "walker")]
