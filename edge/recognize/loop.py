@@ -425,16 +425,19 @@ class RecognitionLoop:
         does not apply: this is its last chance), and it is decided on all its looks.
         Only a face that never passed the quality gates stays undecided."""
         spares, track.spares = track.spares, []
-        decision: Decision | None = None
         for spare in spares:
+            if track.pending is not None:
+                break  # recognised; a further look could only undo it
             with self.timings.stage("descriptor"):
                 descriptor = self.embedder.describe_chip(spare.chip)
             decision = self._add_look(track, descriptor, spare.score, frame)
             if decision is not None:
                 return decision
+        if track.pending is not None:
+            return self._decide_pending(track, frame, lost=True)
         if track.looks:
-            decision = self._decide(track, frame, lost=True)
-        return decision
+            return self._decide(track, frame, lost=True)
+        return None
 
     def _verify(
         self, track: Track, detection: Detection, frame: FrameLike, grey: Image
@@ -552,6 +555,7 @@ class RecognitionLoop:
         track.verdict = verdict
         track.pending = None
         track.evidence = None  # a decided track gathers nothing more
+        track.spares.clear()
         self.counters[verdict.value] += 1
         person = match.person_id if verdict is Verdict.ACCEPTED else None
         extra: dict[str, Any] = {}

@@ -22,6 +22,8 @@ from edge.recognize.analyzer import FaceAnalyzer
 from edge.recognize.config import RecognitionConfig
 from edge.recognize.detector import FaceDetector
 from edge.recognize.embedder import FaceEmbedder, Landmarks
+from edge.recognize.liveness import LivenessConfig, LivenessVerdict
+from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
 from edge.recognize.types import DESCRIPTOR_DIM, Box, Descriptor, Detection, Image
@@ -114,11 +116,43 @@ def _descriptors(names: list[str]) -> dict[str, Descriptor]:
     return found
 
 
-def _run(world: World, enrolled: list[str], budget: int, extra_frames: int) -> list[Decision]:
+class _NeverReady(TrackEvidence):
+    """Liveness evidence that never has enough frames: a recognised face waits for it."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def observe(self, grey: Image, box: Box, monotonic: float) -> None:
+        self.frames += 1
+
+    @property
+    def ready(self) -> bool:
+        return False
+
+    def verdict(self) -> LivenessVerdict:
+        return LivenessVerdict(0.9, True, (), self.frames)
+
+
+class _SlowLiveness(LivenessChecker):
+    def __init__(self) -> None:
+        self.config = LivenessConfig(mode="flag", max_wait_s=10.0)
+
+    def start(self) -> TrackEvidence:
+        return _NeverReady()
+
+
+def _run(
+    world: World,
+    enrolled: list[str],
+    budget: int,
+    extra_frames: int,
+    liveness: LivenessChecker | None = None,
+) -> list[Decision]:
     """Play the world's frames (textured, so every face is sharp), then ``extra_frames``
     empty ones so departed faces' tracks are lost."""
+    mode = "off" if liveness is None else liveness.config.mode.value
     config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": "off"}, "decision": {"descriptors_per_frame": budget}}
+        {"liveness": {"mode": mode}, "decision": {"descriptors_per_frame": budget}}
     )
     gallery = Gallery.from_mapping({name: world.faces[name][None] for name in enrolled})
     loop = RecognitionLoop(
@@ -126,6 +160,7 @@ def _run(world: World, enrolled: list[str], budget: int, extra_frames: int) -> l
         Matcher(gallery),
         detector=ScriptedDetector(world),
         embedder=ScriptedEmbedder(world),
+        liveness=liveness,
     )
     rng = np.random.default_rng(1)
     image = rng.normal(120, 40, (720, 1280, 3)).clip(0, 255).astype(np.uint8)
@@ -218,6 +253,31 @@ def test_a_face_crossing_the_view_fast_stays_one_track() -> None:
     decisions = _run(world, ["walker"], budget=2, extra_frames=int(2 * FPS))
     assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "walker")]
     assert {d.track_id for d in decisions} == {1}
+
+
+def test_a_face_recognised_from_its_kept_views_is_not_undone_by_a_worse_one() -> None:
+    """The passer gets one look (frame 1), then leaves; his kept views are frame 2 (his
+    face) and frame 3 (the same track, but a view that matches nobody: turned, smeared).
+    When his track is lost the better view completes his recognition, and the worse one
+    must not be described after it and turn him into an unknown face."""
+    world = World(_descriptors(["big", "passer", "smeared"]))
+    for index in range(int(2 * FPS)):
+        frame = {"big": _box(20, 140)}
+        if index < 3:
+            frame["passer"] = _box(600, 90)
+        elif index == 3:
+            frame["smeared"] = Box(602, 200, 690, 288)
+        world.frames.append(frame)
+    decisions = _run(
+        world, ["big", "passer"], budget=1, extra_frames=int(2 * FPS), liveness=_SlowLiveness()
+    )
+    looks = [(frame, name) for frame, name in world.described if name != "big"]
+    assert looks[0] == (1, "passer")  # frame 0 went to the bigger face
+    passer = [d for d in decisions if d.person_id == "passer"]
+    assert [(d.verdict, d.looks) for d in passer] == [(Verdict.ACCEPTED, 2)]
+    assert passer[0].liveness is not None
+    assert "smeared" not in {name for _, name in world.described}
+    assert [d.verdict for d in decisions].count(Verdict.UNKNOWN) == 0
 
 
 # -- the real crowd clip -------------------------------------------------------------------
