@@ -135,7 +135,7 @@ def test_sensor_noise_does_not_wake_the_detector(
 ) -> None:
     """12 s of an empty scene with strong sensor noise (sigma 8): the first frame is scanned,
     then one scan per max_rest_s; without the gate it would be every third frame."""
-    loop, detector = make_loop(analyzer)
+    loop, detector = make_loop(analyzer, max_rest_s=10.0)
     count = int(12 * FPS)
     for index, image in enumerate(empty_frames(scene, count, sigma=8.0)):
         loop.process(_Frame(image, index))
