@@ -23,6 +23,8 @@ from edge.recognize.types import Image
 from sync_server.config import ServerConfig
 from sync_server.enrolment import Enroller
 
+from .conftest import PeopleSet
+
 CLIP = "video/short_hamilton_clip.mp4"
 LMM = "people/lin_manuel_miranda/lmm1.png"
 
@@ -88,6 +90,34 @@ def test_describe_refuses_a_bad_count_before_dlib_sees_it(analyzer: FaceAnalyzer
 
 
 # --- real faces -----------------------------------------------------------------------------
+
+
+@pytest.mark.faces
+def test_a_jittered_template_is_closer_to_the_persons_other_photos(
+    faces_dir: Path, analyzer: FaceAnalyzer, people: PeopleSet
+) -> None:
+    """Each person enrolled from their first photo, plain and jittered; every other photo
+    of theirs is probed as the terminal would, unjittered. Averaged over the probes, the
+    jittered template is the closer one (scripts/measure_jitter.py has the whole table)."""
+    plain: list[float] = []
+    jittered: list[float] = []
+    for rows in people.by_person.values():
+        if len(rows) < 2:
+            continue
+        first_path, first_plain = rows[0]
+        template = analyzer.enrolment_descriptor(
+            read_image(first_path), name=str(first_path), jitters=ENROLMENT_JITTERS
+        )
+        for _, probe in rows[1:]:
+            plain.append(float(np.linalg.norm(probe - first_plain)))
+            jittered.append(float(np.linalg.norm(probe - template)))
+    print(
+        f"\n{len(plain)} genuine probes: mean distance {np.mean(plain):.4f} to the plain "
+        f"template, {np.mean(jittered):.4f} to the template of {ENROLMENT_JITTERS} jitters; "
+        f"largest {max(plain):.3f} / {max(jittered):.3f}"
+    )
+    assert np.mean(jittered) < np.mean(plain)
+
 
 
 @pytest.mark.faces

@@ -17,6 +17,9 @@ from edge.protocol import (
     decode_template,
     encode_template,
 )
+from edge.recognize.analyzer import FaceAnalyzer
+from edge.recognize.embedder import ENROLMENT_JITTERS
+from edge.recognize.image import read_image
 from edge.recognize.types import Descriptor
 from edge.sync import ProtocolError, SyncClient
 
@@ -49,6 +52,31 @@ def test_every_real_descriptor_passes_with_a_wide_margin(
         f"(bound {TEMPLATE_MAX_VALUE})"
     )
     # The bounds are documented as leaving at least 1.8x either way.
+    assert norms.min() >= TEMPLATE_MIN_NORM * 1.8
+    assert norms.max() * 1.8 <= TEMPLATE_MAX_NORM
+    assert largest * 1.8 <= TEMPLATE_MAX_VALUE
+
+
+@pytest.mark.faces
+def test_jittered_templates_pass_with_the_same_margin(
+    analyzer: FaceAnalyzer, people: PeopleSet
+) -> None:
+    """Templates made from photos average jittered copies (the server's default): an average
+    of descriptors is no longer than they are, and must keep the same room to the bounds."""
+    rows = []
+    for found in people.by_person.values():
+        path = found[0][0]
+        image = read_image(path)
+        rows.append(analyzer.enrolment_descriptor(image, name=str(path), jitters=ENROLMENT_JITTERS))
+    real = np.stack(rows).astype(np.float32)
+    for row in real:
+        np.testing.assert_array_equal(decode_template(encode_template(row)), row)
+    norms = np.linalg.norm(real, axis=1)
+    largest = float(np.abs(real).max())
+    print(
+        f"\n{len(real)} templates of {ENROLMENT_JITTERS} jitters: L2 norm "
+        f"{norms.min():.3f}-{norms.max():.3f}, largest |value| {largest:.3f}"
+    )
     assert norms.min() >= TEMPLATE_MIN_NORM * 1.8
     assert norms.max() * 1.8 <= TEMPLATE_MAX_NORM
     assert largest * 1.8 <= TEMPLATE_MAX_VALUE
