@@ -17,8 +17,9 @@ loop whether detection may be skipped:
 * **rest**: otherwise, no grey conversion and no detection at all.
 
 The thumbnail is an RGB frame shrunk with linear interpolation (which averages 2x2 pixels),
-turned grey and blurred (sigma 1 thumbnail pixel): sensor noise of sigma 5 grey levels in the
-frame is about 0.7 in the thumbnail, far under ``pixel_threshold``. Before comparing, the
+turned grey and blurred (sigma 1 thumbnail pixel): with sensor noise of sigma 5 grey levels in
+the frame, two thumbnails of a still scene differ with a spread of ~0.4 (sigma 20: ~1.2), far
+under ``pixel_threshold``. Before comparing, the
 thumbnail is scaled so its mean matches the background's: a light change that brightens or
 darkens the whole picture (daylight, a cloud, the camera's exposure) is a gain, not a change.
 What light does unevenly is learnt by the background, whose time constant is ``background_s``.
