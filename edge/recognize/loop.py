@@ -7,6 +7,9 @@ Throughput is bounded by detection, first-recognition latency by the descriptor
   frames; in between, only a region around each tracked face is searched, at a
   scale that brings the face to ~``roi_face_px`` (which also recovers faces a
   little under HOG's ~80 px minimum);
+* while nobody is tracked and the picture does not change, the idle gate
+  (``idle.py``) skips grey conversion and detection altogether; the frame that
+  wakes it is scanned whole at once;
 * a descriptor is computed only for an undecided track: when it is new, when
   its quality clearly improved, or at most every ``relook_interval_s``;
 * at most ``descriptors_per_frame`` descriptors per frame: in a crowd the faces
