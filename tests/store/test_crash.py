@@ -54,6 +54,15 @@ class _Child:
                 else:
                     self.lines.append(line)
 
+    def printed(self, count: int, timeout: float) -> bool:
+        """Wait until the writer has reported ``count`` committed events."""
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < count:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                return False
+            time.sleep(0.001)
+        return True
+
     def kill(self) -> tuple[list[str], bytes]:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
@@ -81,7 +90,10 @@ def test_sigkill_never_loses_a_committed_event(tmp_path: Path) -> None:
             early_kills += 1
         else:
             assert child.ready.wait(30), f"writer did not start (seed {seed})"
-            time.sleep(rng.uniform(0.0, 0.25))
+            # Counted in events, not seconds, so a loaded machine still writes enough to mean
+            # something; the random pause after it lands the kill anywhere in a write.
+            assert child.printed(rng.randint(1, 40), 30), f"writer stalled (seed {seed})"
+            time.sleep(rng.uniform(0.0, 0.05))
         lines, stderr = child.kill()
         assert child.proc.returncode == -signal.SIGKILL, stderr.decode()
         assert all(uuid.UUID(line).version == 7 for line in lines)
