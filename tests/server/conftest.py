@@ -87,6 +87,10 @@ def settings(db_url: str, tmp_path: Path) -> ServerConfig:
         database_url=db_url,
         admin_token=ADMIN_TOKEN,
         data_dir=tmp_path / "data",
+        # Plain templates: these tests check the API, not template quality, and ten jittered
+        # passes cost most of a second per uploaded photo. tests/recognize/test_jitter.py covers
+        # the jittered enrolment; the demo and the subprocess tests run the default.
+        enrolment_jitters=0,
     )
 
 
