@@ -354,7 +354,10 @@ class EdgeDaemon:
         self.counters.decisions.append(decision)
         if decision.verdict is Verdict.UNKNOWN:
             self.counters.unknown += 1
-            self.feedback.signal(Outcome.UNKNOWN)
+            if not decision.departed:
+                # A face decided after it left has nobody to tell: a red light and a long
+                # beep then would only startle the next person walking up.
+                self.feedback.signal(Outcome.UNKNOWN)
             return
         assert decision.person_id is not None
         mode = self.config.recognition.liveness.mode

@@ -82,6 +82,8 @@ class Decision:
     liveness: LivenessVerdict | None = None
     # Monotonic time of the first frame in which the face passed the quality gates.
     first_usable: float | None = None
+    # Decided when its track was lost: the face has left, nobody is there to see feedback.
+    departed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,7 @@ class Track:
     evidence: TrackEvidence | None = None  # liveness, while undecided
     pending: Match | None = None  # recognised, waiting for enough liveness evidence
     first_usable: float | None = None
+    departed: bool = False  # lost from view: whatever is decided now is decided after it left
     recheck: bool = False  # decided, back after a gap: check it is still the same person
     spares: list[_Spare] = field(default_factory=list)  # best views since the last look
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
@@ -330,6 +333,7 @@ class RecognitionLoop:
         for track_id, track in list(self._tracks.items()):
             if frame.monotonic - track.last_seen > limit:
                 del self._tracks[track_id]
+                track.departed = True
                 decision: Decision | None = None
                 if track.pending is not None:
                     decision = self._decide_pending(track, frame, lost=True)
@@ -576,6 +580,7 @@ class RecognitionLoop:
             margin=round(min(match.margin, 9.0), 3),
             looks=len(track.looks),
             frame=frame.index,
+            departed=track.departed,
             **extra,
         )
         return Decision(
@@ -588,6 +593,7 @@ class RecognitionLoop:
             len(track.looks),
             liveness,
             track.first_usable,
+            track.departed,
         )
 
     def stats(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,18 @@ def terminal(tmp_path: Path) -> Iterator[Callable[[str], Terminal]]:
     for each in made:
         each.daemon.close()
         each.pins.reset()
+
+
+def test_an_unknown_face_decided_after_it_left_is_counted_without_feedback(
+    terminal: Callable[[str], Terminal],
+) -> None:
+    term = terminal("off")
+    term.act(dataclasses.replace(_unknown(3), departed=True))
+    assert term.daemon.counters.unknown == 1
+    assert term.pin_states() == ([F], [F], [F])  # nobody there: no light, no beep
+    term.act(_unknown(4))
+    assert term.daemon.counters.unknown == 2
+    assert T in term.pin_states()[1]  # a face still in view is told it is not known
 
 
 def _recognised(person: str, liveness: LivenessVerdict | None, track_id: int = 7) -> Decision:

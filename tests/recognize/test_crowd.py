@@ -229,6 +229,9 @@ def test_a_face_that_leaves_before_its_turn_is_still_decided() -> None:
     assert decided["passer"].looks == 2  # its two best views, described when it was lost
     assert decided["unknown"].looks == 2
     assert decided["unknown"].match.distance > RecognitionConfig().matching.threshold
+    assert [d.departed for d in decisions] == [
+        name in {"passer", "unknown"} for name in (d.person_id or "unknown" for d in decisions)
+    ]
     assert [d.verdict for d in decisions].count(Verdict.UNKNOWN) == 1
     assert "tiny" not in {name for _, name in world.described}
 
