@@ -24,8 +24,8 @@ Raspberry Pi, and check that it identifies faces and records attendance there (r
   -h, --help        this text
 
 Exit status: 0 the answers were right; 1 a step failed or an answer was wrong; 2 usage
-error; 3 this machine cannot emulate arm64 (the message names the cause). .ci/run fails
-on 3 too, unless HADIR_ARM64_CHECK=optional makes it a loud skip.
+error; 3 this machine cannot emulate arm64 (the message names the cause). .ci/run prints
+a loud skip banner on 3, or fails on it too when HADIR_ARM64_CHECK=required.
 EOF
 }
 
