@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build dlib from its source package (PyPI sdist) with OpenBLAS and this CPU's SIMD, cache
 # the wheel, and install it into a venv in place of the prebuilt dlib-bin. dlib-bin has no
-# BLAS: its face descriptor takes about 6x longer. See docs/recognition.md ("A fast dlib").
+# BLAS: its face descriptor takes about 5x longer. See docs/recognition.md ("A fast dlib").
 # --dry-run prints the plan ("+ command") and changes nothing.
 set -Eeuo pipefail
 

@@ -29,8 +29,8 @@ Install or update the hadir terminal daemon on this machine (run as root).
   --start                       start (or restart) hadir-edge at the end; default: enable only
   --fast-dlib                   replace the prebuilt dlib-bin with dlib built here with OpenBLAS
                                 and this CPU's SIMD (scripts/build-dlib.sh): the face descriptor
-                                runs about 6x faster; the build takes minutes (about 40 on a
-                                Pi 4), once: the wheel is cached in /var/cache/hadir/dlib
+                                runs about 5x faster. The build is long (an estimate: about an
+                                hour on a Pi 4), once: the wheel is cached in /var/cache/hadir/dlib
   --dry-run                     print every step, change nothing (no root needed)
   --print-config                print the edge.toml this run would write, and exit
   --root DIR                    with --dry-run: look for existing files under DIR (tests)

@@ -64,11 +64,11 @@ def check_dlib(
     detail = build.describe()
     how = "scripts/build-dlib.sh (docs/recognition.md, 'A fast dlib')"
     if not build.blas:
-        # The prebuilt dlib-bin: it works, but each descriptor costs about 6x more CPU.
+        # The prebuilt dlib-bin: it works, but each descriptor costs about 5x more CPU.
         return CheckResult(
             "dlib",
             False,
-            f"{detail}; without BLAS the face descriptor takes about 6x longer: build one "
+            f"{detail}; without BLAS the face descriptor takes about 5x longer: build one "
             f"with {how}",
             warning=True,
         )
