@@ -322,6 +322,9 @@ class EdgeDaemon:
             "store": self._store_text(),
             **self.stats(),
         }
+        idle = self.loop.stats().get("idle")
+        if idle is not None:
+            fields["idle"] = idle  # how often the detector rested, and why it woke
         if self.sync is not None:
             fields["sync"] = self.sync.status().as_dict()
         log.info("daemon_status", **fields)

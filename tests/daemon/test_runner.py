@@ -20,6 +20,7 @@ from edge.daemon.runner import DECISIONS_KEPT, EdgeDaemon, liveness_evidence
 from edge.feedback import GPIOFeedbackConfig, create_feedback
 from edge.feedback.gpio import GPIOFeedback
 from edge.protocol import MAX_LIVENESS_REASONS, LivenessEvidence
+from edge.recognize.idle import GateReason
 from edge.recognize.liveness import LivenessVerdict
 from edge.recognize.loop import Decision, Verdict
 from edge.recognize.matcher import Match
@@ -251,6 +252,18 @@ def test_the_status_line_counts_refused_faces(terminal: Callable[[str], Terminal
         term.daemon.log_status()  # what SIGUSR1 asks for
     (status,) = _lines(logs, "daemon_status")
     assert (status["refused"], status["recorded"]) == (2, 0)
+
+
+def test_the_status_line_says_how_the_idle_gate_spent_the_frames(daemon: EdgeDaemon) -> None:
+    assert daemon.run(max_frames=5) == 0
+    with capture_logs() as logs:
+        daemon.log_status()
+    (status,) = _lines(logs, "daemon_status")
+    assert status["frames"] >= 1
+    assert status["idle"] == daemon.loop.stats()["idle"]
+    # Every frame the loop saw is counted under the one reason the gate gave for it.
+    by_reason = [status["idle"].get(reason.value, 0) for reason in GateReason]
+    assert sum(by_reason) == status["frames"]
 
 
 def test_odd_detector_values_cost_the_value_not_the_punch() -> None:
