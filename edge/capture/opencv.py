@@ -17,7 +17,8 @@ from edge.capture.config import OpenCVCameraConfig
 from edge.capture.errors import CameraBackendUnavailableError, CameraOpenError, CameraReadError
 from edge.capture.frame import RGBImage
 from edge.capture.gstreamer import is_gstreamer_pipeline
-from edge.capture.source import Clock, FrameSource, WallClock, utc_now
+from edge.capture.source import Clock, FrameSource, WallClock
+from edge.clock import utc_now
 
 log = structlog.get_logger("edge.capture")
 

@@ -23,7 +23,8 @@ import structlog
 from edge.capture.config import Picamera2CameraConfig
 from edge.capture.errors import CameraBackendUnavailableError, CameraOpenError, CameraReadError
 from edge.capture.frame import RGBImage
-from edge.capture.source import Clock, FrameSource, WallClock, utc_now
+from edge.capture.source import Clock, FrameSource, WallClock
+from edge.clock import utc_now
 
 log = structlog.get_logger("edge.capture")
 

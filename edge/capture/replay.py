@@ -26,7 +26,8 @@ from edge.capture.errors import (
 )
 from edge.capture.frame import RGBImage
 from edge.capture.opencv import bgr_to_rgb
-from edge.capture.source import Clock, FrameSource, WallClock, utc_now
+from edge.capture.source import Clock, FrameSource, WallClock
+from edge.clock import utc_now
 
 log = structlog.get_logger("edge.capture")
 

@@ -6,7 +6,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -14,13 +14,10 @@ import numpy as np
 
 from edge.capture.errors import CameraReadError
 from edge.capture.frame import Frame, RGBImage
+from edge.clock import utc_now
 
 Clock = Callable[[], float]
 WallClock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FrameSource(ABC):

@@ -9,7 +9,7 @@
 See docs/store.md.
 """
 
-from edge.store.clock import ClockSyncStatus, kernel_clock_synced, read_boot_id, utc_now, uuid7
+from edge.clock import ClockSyncStatus, kernel_clock_synced, read_boot_id, utc_now, uuid7
 from edge.store.config import StoreConfig
 from edge.store.errors import (
     EnrolmentPageError,

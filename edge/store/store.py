@@ -30,6 +30,7 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 from sqlite_utils import Database
 
+from edge.clock import ClockSyncStatus, read_boot_id, utc_now, uuid7
 from edge.errors import ConfigError
 from edge.protocol import (
     AttendanceEvent,
@@ -46,7 +47,6 @@ from edge.protocol import (
 from edge.recognize.matcher import Gallery
 from edge.recognize.types import DESCRIPTOR_DIM
 from edge.store import migrations
-from edge.store.clock import ClockSyncStatus, read_boot_id, utc_now, uuid7
 from edge.store.config import StoreConfig
 from edge.store.db import (
     ConnectionPool,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from edge.clock import utc_now
 from edge.config import StrictModel
 from edge.store import ClockSyncStatus, StoreConfig, kernel_clock_synced, read_boot_id, uuid7
-from edge.store.clock import utc_now
 
 
 def test_uuid7_layout_and_time() -> None:

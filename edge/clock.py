@@ -1,8 +1,9 @@
-"""Clocks the store reads, and their defaults on a Linux terminal.
+"""The terminal's clocks in one place, and their defaults on a Linux terminal.
 
-The store never calls ``time`` or ``datetime.now`` directly: every clock is
-injected (``now``, ``monotonic``, ``boot_id``, ``clock_synced``), so tests drive
-time by hand and never patch it.
+Capture, store and sync never call ``time`` or ``datetime.now`` directly: every
+clock is injected (``now``, ``monotonic``, ``boot_id``, ``clock_synced``) with a
+default from here, so tests drive time by hand and never patch it. ``uuid7`` is
+here because its time part is the event's wall time.
 """
 
 from __future__ import annotations
