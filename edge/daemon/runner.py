@@ -33,7 +33,7 @@ from edge.capture import CaptureState, FrameGrabber, FrameSource, create_source
 from edge.config import EdgeConfig
 from edge.daemon.notify import SystemdNotifier, Watchdog
 from edge.daemon.signals import SignalRequests, StartupCancelledError, install_signal_handlers
-from edge.feedback import Feedback, Outcome, create_feedback
+from edge.feedback import Feedback, Signal, create_feedback
 from edge.protocol import MAX_LIVENESS_REASONS, LivenessEvidence, LivenessReason
 from edge.recognize.liveness import LivenessMode, LivenessVerdict
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
@@ -217,7 +217,7 @@ class EdgeDaemon:
                     if state is CaptureState.ENDED:
                         break
                     if state is CaptureState.FAILED:
-                        self.feedback.signal(Outcome.ERROR)
+                        self.feedback.signal(Signal.ERROR)
                         log.error("camera_failed", **self.grabber.health().as_dict())
                         code = EXIT_CAMERA_FAILED
                         break
@@ -360,7 +360,7 @@ class EdgeDaemon:
             if not decision.departed:
                 # A face decided after it left has nobody to tell: a red light and a long
                 # beep then would only startle the next person walking up.
-                self.feedback.signal(Outcome.UNKNOWN)
+                self.feedback.signal(Signal.UNKNOWN)
             return
         assert decision.person_id is not None
         mode = self.config.recognition.liveness.mode
@@ -380,7 +380,7 @@ class EdgeDaemon:
         except StoreError as exc:
             # The person must not walk away believing they were recorded.
             self.counters.store_errors += 1
-            self.feedback.signal(Outcome.ERROR)
+            self.feedback.signal(Signal.ERROR)
             log.error(
                 "record_failed",
                 track_id=decision.track_id,
@@ -390,10 +390,10 @@ class EdgeDaemon:
             return
         if result.recorded:
             self.counters.recorded += 1
-            self.feedback.signal(Outcome.ACCEPTED)
+            self.feedback.signal(Signal.ACCEPTED)
         else:
             self.counters.already_recorded += 1
-            self.feedback.signal(Outcome.ALREADY_RECORDED)
+            self.feedback.signal(Signal.ALREADY_RECORDED)
         log.info(
             "attendance",
             outcome=result.outcome.value,
@@ -417,7 +417,7 @@ class EdgeDaemon:
     def _refuse(self, decision: Decision, verdict: LivenessVerdict) -> None:
         """A photo or a screen showing someone enrolled: no event, the refused signal."""
         self.counters.refused += 1
-        self.feedback.signal(Outcome.REFUSED)
+        self.feedback.signal(Signal.REFUSED)
         log.warning("presentation_attack_refused", **_verdict_fields(decision, verdict))
 
     def _maybe_status(self, *, now: bool = False) -> None:

@@ -14,7 +14,7 @@ from edge.feedback.config import (
 )
 from edge.feedback.errors import FeedbackError
 from edge.feedback.factory import create_feedback
-from edge.feedback.patterns import DEFAULT_PATTERNS, OFF, Outcome, Pattern, Step
+from edge.feedback.patterns import DEFAULT_PATTERNS, OFF, Pattern, Signal, Step
 from edge.feedback.simple import LogFeedback, NoFeedback
 
 __all__ = [
@@ -28,10 +28,10 @@ __all__ = [
     "LogFeedbackConfig",
     "NoFeedback",
     "NoFeedbackConfig",
-    "Outcome",
     "Pattern",
     "PatternFeedback",
     "PatternPlayer",
+    "Signal",
     "Step",
     "create_feedback",
 ]

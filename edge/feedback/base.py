@@ -15,7 +15,7 @@ from typing import Self
 
 import structlog
 
-from edge.feedback.patterns import DEFAULT_PATTERNS, OFF, Outcome, Pattern, Step
+from edge.feedback.patterns import DEFAULT_PATTERNS, OFF, Pattern, Signal, Step
 
 log = structlog.get_logger("edge.feedback")
 
@@ -28,7 +28,7 @@ class Feedback(ABC):
     """
 
     def __init__(self) -> None:
-        self.when_signalled: Callable[[Outcome], None] | None = None
+        self.when_signalled: Callable[[Signal], None] | None = None
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -36,9 +36,9 @@ class Feedback(ABC):
     def closed(self) -> bool:
         return self._closed
 
-    def signal(self, outcome: Outcome | str) -> None:
+    def signal(self, outcome: Signal | str) -> None:
         """Start the pattern for ``outcome`` and return at once. Ignored after close()."""
-        outcome = Outcome(outcome)
+        outcome = Signal(outcome)
         if self._closed:
             log.debug("feedback_after_close", outcome=str(outcome))
             return
@@ -63,7 +63,7 @@ class Feedback(ABC):
         self._close()
 
     @abstractmethod
-    def _signal(self, outcome: Outcome) -> None: ...
+    def _signal(self, outcome: Signal) -> None: ...
 
     def _close(self) -> None:
         return None
@@ -182,17 +182,17 @@ class PatternFeedback(Feedback):
         self,
         *,
         time_scale: float = 1.0,
-        patterns: Mapping[Outcome, Pattern] | None = None,
+        patterns: Mapping[Signal, Pattern] | None = None,
     ) -> None:
         super().__init__()
-        self.patterns: Mapping[Outcome, Pattern] = {**DEFAULT_PATTERNS, **(patterns or {})}
+        self.patterns: Mapping[Signal, Pattern] = {**DEFAULT_PATTERNS, **(patterns or {})}
         self._player = PatternPlayer(self._apply, time_scale=time_scale)
 
     @abstractmethod
     def _apply(self, step: Step) -> None:
         """Set every output as ``step`` says."""
 
-    def _signal(self, outcome: Outcome) -> None:
+    def _signal(self, outcome: Signal) -> None:
         self._player.play(self.patterns[outcome])
 
     def wait_idle(self, timeout: float | None = None) -> bool:

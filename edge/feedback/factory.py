@@ -12,7 +12,7 @@ from edge.feedback.config import (
     LogFeedbackConfig,
     NoFeedbackConfig,
 )
-from edge.feedback.patterns import Outcome, Pattern
+from edge.feedback.patterns import Pattern, Signal
 from edge.feedback.simple import LogFeedback, NoFeedback
 
 
@@ -20,7 +20,7 @@ def create_feedback(
     config: FeedbackConfig,
     *,
     pin_factory: Any | None = None,
-    patterns: Mapping[Outcome, Pattern] | None = None,
+    patterns: Mapping[Signal, Pattern] | None = None,
 ) -> Feedback:
     """The backend for ``config.type``; gpiozero is imported only for ``gpio``."""
     if isinstance(config, GPIOFeedbackConfig):

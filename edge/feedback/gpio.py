@@ -15,7 +15,7 @@ import structlog
 from edge.feedback.base import PatternFeedback
 from edge.feedback.config import GPIOFeedbackConfig
 from edge.feedback.errors import FeedbackError
-from edge.feedback.patterns import Outcome, Pattern, Step
+from edge.feedback.patterns import Pattern, Signal, Step
 
 log = structlog.get_logger("edge.feedback")
 
@@ -33,7 +33,7 @@ class GPIOFeedback(PatternFeedback):
         config: GPIOFeedbackConfig,
         *,
         pin_factory: Any | None = None,
-        patterns: Mapping[Outcome, Pattern] | None = None,
+        patterns: Mapping[Signal, Pattern] | None = None,
     ) -> None:
         self.config = config
         self._devices: list[Any] = []

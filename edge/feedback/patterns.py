@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 
-class Outcome(StrEnum):
+class Signal(StrEnum):
     """What the terminal tells the person in front of it."""
 
     ACCEPTED = "accepted"
@@ -49,31 +49,31 @@ OFF = Step(0.0)
 _SHORT_BEEP = 0.12
 _ERROR_BLINK = (Step(0.12, red=True, buzzer=True), Step(0.18))
 
-DEFAULT_PATTERNS: Mapping[Outcome, Pattern] = MappingProxyType(
+DEFAULT_PATTERNS: Mapping[Signal, Pattern] = MappingProxyType(
     {
         # Green for a moment with one short beep: "recorded".
-        Outcome.ACCEPTED: (
+        Signal.ACCEPTED: (
             Step(_SHORT_BEEP, green=True, buzzer=True),
             Step(1.5 - _SHORT_BEEP, green=True),
         ),
         # Green with two short beeps: "already recorded just now".
-        Outcome.ALREADY_RECORDED: (
+        Signal.ALREADY_RECORDED: (
             Step(0.08, green=True, buzzer=True),
             Step(0.08, green=True),
             Step(0.08, green=True, buzzer=True),
             Step(1.26, green=True),
         ),
         # Red with one long beep: "not recognised".
-        Outcome.UNKNOWN: (
+        Signal.UNKNOWN: (
             Step(0.7, red=True, buzzer=True),
             Step(0.8, red=True),
         ),
         # Red blinking with three beeps, then more blinking: "something is broken".
-        Outcome.ERROR: _ERROR_BLINK * 3 + (Step(0.15, red=True), Step(0.15)) * 3,
+        Signal.ERROR: _ERROR_BLINK * 3 + (Step(0.15, red=True), Step(0.15)) * 3,
         # Red held steady with two long beeps: "refused". Steady red with two beeps is neither
         # the one long beep of "not recognised" nor the blinking of "broken", so the person,
         # and whoever stands nearby, can tell that a face was seen and deliberately turned down.
-        Outcome.REFUSED: (
+        Signal.REFUSED: (
             Step(0.3, red=True, buzzer=True),
             Step(0.15, red=True),
             Step(0.3, red=True, buzzer=True),

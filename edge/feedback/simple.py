@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from edge.feedback.base import Feedback
-from edge.feedback.patterns import Outcome
+from edge.feedback.patterns import Signal
 
 log = structlog.get_logger("edge.feedback")
 
@@ -13,12 +13,12 @@ log = structlog.get_logger("edge.feedback")
 class LogFeedback(Feedback):
     """One log line per outcome, for machines without GPIO."""
 
-    def _signal(self, outcome: Outcome) -> None:
+    def _signal(self, outcome: Signal) -> None:
         log.info("feedback", outcome=str(outcome))
 
 
 class NoFeedback(Feedback):
     """Does nothing (observers attached with ``when_signalled`` still hear every outcome)."""
 
-    def _signal(self, outcome: Outcome) -> None:
+    def _signal(self, outcome: Signal) -> None:
         return None

@@ -22,8 +22,8 @@ from edge.feedback import (
     LogFeedbackConfig,
     NoFeedback,
     NoFeedbackConfig,
-    Outcome,
     PatternPlayer,
+    Signal,
     Step,
     create_feedback,
 )
@@ -36,7 +36,7 @@ def test_log_backend_logs_one_line_per_outcome() -> None:
     feedback = create_feedback(LogFeedbackConfig())
     assert isinstance(feedback, LogFeedback)
     with structlog.testing.capture_logs() as logs, feedback:
-        for outcome in Outcome:
+        for outcome in Signal:
             feedback.signal(outcome)
     assert [(e["event"], e["outcome"]) for e in logs] == [
         ("feedback", "accepted"),
@@ -51,22 +51,22 @@ def test_log_backend_logs_one_line_per_outcome() -> None:
 def test_none_backend_still_tells_observers() -> None:
     feedback = create_feedback(NoFeedbackConfig())
     assert isinstance(feedback, NoFeedback)
-    seen: list[Outcome] = []
+    seen: list[Signal] = []
     feedback.when_signalled = seen.append
-    feedback.signal(Outcome.ERROR)
+    feedback.signal(Signal.ERROR)
     feedback.close()
-    feedback.signal(Outcome.ACCEPTED)
-    assert seen == [Outcome.ERROR]
+    feedback.signal(Signal.ACCEPTED)
+    assert seen == [Signal.ERROR]
     assert "closed" in repr(feedback)
 
 
 def test_a_failing_observer_does_not_break_signal() -> None:
-    def explode(outcome: Outcome) -> None:
+    def explode(outcome: Signal) -> None:
         raise RuntimeError("observer bug")
 
     feedback = NoFeedback()
     feedback.when_signalled = explode
-    feedback.signal(Outcome.ACCEPTED)
+    feedback.signal(Signal.ACCEPTED)
 
 
 class Recorder:
@@ -86,10 +86,10 @@ class Recorder:
 def test_player_plays_steps_then_turns_off() -> None:
     recorder = Recorder()
     player = PatternPlayer(recorder, time_scale=0)
-    player.play(DEFAULT_PATTERNS[Outcome.ACCEPTED])
+    player.play(DEFAULT_PATTERNS[Signal.ACCEPTED])
     assert player.wait_idle(20)
     player.close()
-    assert recorder.steps == [*DEFAULT_PATTERNS[Outcome.ACCEPTED], OFF, OFF]
+    assert recorder.steps == [*DEFAULT_PATTERNS[Signal.ACCEPTED], OFF, OFF]
 
 
 def test_player_survives_output_errors() -> None:
@@ -113,11 +113,11 @@ def test_player_refuses_negative_scale_and_steps() -> None:
 def test_patterns_can_be_overridden_per_outcome(factory: Any) -> None:
     from edge.feedback.gpio import GPIOFeedback
 
-    custom = {Outcome.ACCEPTED: (Step(0, red=True),)}
+    custom = {Signal.ACCEPTED: (Step(0, red=True),)}
     config = GPIOFeedbackConfig(green_pin=17, red_pin=27, time_scale=0)
     with GPIOFeedback(config, pin_factory=factory, patterns=custom) as feedback:
-        assert feedback.patterns[Outcome.UNKNOWN] == DEFAULT_PATTERNS[Outcome.UNKNOWN]
-        feedback.signal(Outcome.ACCEPTED)
+        assert feedback.patterns[Signal.UNKNOWN] == DEFAULT_PATTERNS[Signal.UNKNOWN]
+        feedback.signal(Signal.ACCEPTED)
         assert feedback.wait_idle(20)
     assert [s.state for s in factory.pin(27).states] == [False, True, False]
 

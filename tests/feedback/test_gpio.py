@@ -10,7 +10,7 @@ from edge.feedback import (
     Feedback,
     FeedbackError,
     GPIOFeedbackConfig,
-    Outcome,
+    Signal,
     Step,
     create_feedback,
 )
@@ -29,7 +29,7 @@ def leds(factory: MockFactory, **options: object) -> GPIOFeedback:
     return feedback
 
 
-def play(feedback: Feedback, outcome: Outcome) -> None:
+def play(feedback: Feedback, outcome: Signal) -> None:
     feedback.signal(outcome)
     assert feedback.wait_idle(timeout=20)
 
@@ -37,16 +37,16 @@ def play(feedback: Feedback, outcome: Outcome) -> None:
 @pytest.mark.parametrize(
     ("outcome", "green", "red", "buzzer"),
     [
-        (Outcome.ACCEPTED, [F, T, F], [F], [F, T, F]),
-        (Outcome.ALREADY_RECORDED, [F, T, F], [F], [F, T, F, T, F]),
-        (Outcome.UNKNOWN, [F], [F, T, F], [F, T, F]),
-        (Outcome.ERROR, [F], [F, T, F] * 6, [F, T, F] * 3),
-        (Outcome.REFUSED, [F], [F, T, F], [F, T, F, T, F]),
+        (Signal.ACCEPTED, [F, T, F], [F], [F, T, F]),
+        (Signal.ALREADY_RECORDED, [F, T, F], [F], [F, T, F, T, F]),
+        (Signal.UNKNOWN, [F], [F, T, F], [F, T, F]),
+        (Signal.ERROR, [F], [F, T, F] * 6, [F, T, F] * 3),
+        (Signal.REFUSED, [F], [F, T, F], [F, T, F, T, F]),
     ],
 )
 def test_outcome_patterns(
     factory: MockFactory,
-    outcome: Outcome,
+    outcome: Signal,
     green: list[bool],
     red: list[bool],
     buzzer: list[bool],
@@ -68,24 +68,24 @@ def compress(levels: list[bool]) -> list[bool]:
 
 
 def test_beep_lengths_tell_the_outcomes_apart() -> None:
-    def beeps(outcome: Outcome) -> list[float]:
+    def beeps(outcome: Signal) -> list[float]:
         return [s.seconds for s in DEFAULT_PATTERNS[outcome] if s.buzzer]
 
-    assert len(beeps(Outcome.ACCEPTED)) == 1
-    assert len(beeps(Outcome.ALREADY_RECORDED)) == 2
-    assert len(beeps(Outcome.ERROR)) == 3
-    assert beeps(Outcome.UNKNOWN)[0] > 3 * beeps(Outcome.ACCEPTED)[0]
+    assert len(beeps(Signal.ACCEPTED)) == 1
+    assert len(beeps(Signal.ALREADY_RECORDED)) == 2
+    assert len(beeps(Signal.ERROR)) == 3
+    assert beeps(Signal.UNKNOWN)[0] > 3 * beeps(Signal.ACCEPTED)[0]
     # Refused: two beeps like "already recorded", but each far longer, and with red, not green.
-    refused = beeps(Outcome.REFUSED)
+    refused = beeps(Signal.REFUSED)
     assert len(refused) == 2
-    assert min(refused) > 3 * max(beeps(Outcome.ALREADY_RECORDED))
+    assert min(refused) > 3 * max(beeps(Signal.ALREADY_RECORDED))
 
 
 def test_every_outcome_has_a_pattern_of_its_own(factory: MockFactory) -> None:
     """Played on the pins, no two outcomes look and sound the same; refused is one of them."""
-    assert set(DEFAULT_PATTERNS) == set(Outcome)
-    seen: dict[tuple[tuple[object, ...], ...], Outcome] = {}
-    for outcome in Outcome:
+    assert set(DEFAULT_PATTERNS) == set(Signal)
+    seen: dict[tuple[tuple[object, ...], ...], Signal] = {}
+    for outcome in Signal:
         pins = MockFactory()
         try:
             with leds(pins) as feedback:
@@ -101,14 +101,14 @@ def test_every_outcome_has_a_pattern_of_its_own(factory: MockFactory) -> None:
             pins.reset()
         assert trace not in seen, f"{outcome} plays like {seen.get(trace)}"
         seen[trace] = outcome
-    assert Outcome.REFUSED in seen.values()
+    assert Signal.REFUSED in seen.values()
 
 
 def test_active_low_wiring_inverts_the_pins(factory: MockFactory) -> None:
     with leds(factory, led_active_high=False, buzzer_active_high=False) as feedback:
         # Off at start means pins driven high.
         assert states(factory, GREEN) == [F, T]
-        play(feedback, Outcome.ACCEPTED)
+        play(feedback, Signal.ACCEPTED)
         assert states(factory, GREEN) == [F, T, F, T]
         assert states(factory, BUZZER) == [F, T, F, T]
         assert states(factory, RED) == [F, T]
@@ -117,8 +117,8 @@ def test_active_low_wiring_inverts_the_pins(factory: MockFactory) -> None:
 def test_rgb_led_without_pwm(factory: MockFactory) -> None:
     config = GPIOFeedbackConfig(rgb_pins=RGB, buzzer_pin=BUZZER, time_scale=0)
     with create_feedback(config, pin_factory=factory) as feedback:
-        play(feedback, Outcome.ACCEPTED)
-        play(feedback, Outcome.UNKNOWN)
+        play(feedback, Signal.ACCEPTED)
+        play(feedback, Signal.UNKNOWN)
     red, green, blue = RGB
     assert states(factory, green) == [F, T, F]
     assert states(factory, red) == [F, T, F]
@@ -128,7 +128,7 @@ def test_rgb_led_without_pwm(factory: MockFactory) -> None:
 def test_rgb_led_with_pwm_and_brightness(pwm_factory: MockFactory) -> None:
     config = GPIOFeedbackConfig(rgb_pins=RGB, rgb_pwm=True, rgb_brightness=0.25, time_scale=0)
     with create_feedback(config, pin_factory=pwm_factory) as feedback:
-        play(feedback, Outcome.ALREADY_RECORDED)
+        play(feedback, Signal.ALREADY_RECORDED)
     red, green, blue = RGB
     assert states(pwm_factory, green)[1:] == [0.25, 0.0]
     assert states(pwm_factory, red)[1:] == []
@@ -139,23 +139,23 @@ def test_buzzer_only(factory: MockFactory) -> None:
     with create_feedback(
         GPIOFeedbackConfig(buzzer_pin=BUZZER, time_scale=0), pin_factory=factory
     ) as feedback:
-        play(feedback, Outcome.ERROR)
+        play(feedback, Signal.ERROR)
     assert states(factory, BUZZER) == [F, T, F, T, F, T, F]
 
 
 LONG = {
-    Outcome.ERROR: (Step(600, red=True),),
-    Outcome.ACCEPTED: (Step(0.01, green=True, buzzer=True),),
+    Signal.ERROR: (Step(600, red=True),),
+    Signal.ACCEPTED: (Step(0.01, green=True, buzzer=True),),
 }
 
 
 def test_signal_returns_at_once_and_a_newer_outcome_preempts(factory: MockFactory) -> None:
     config = GPIOFeedbackConfig(green_pin=GREEN, red_pin=RED, buzzer_pin=BUZZER)
     with GPIOFeedback(config, pin_factory=factory, patterns=LONG) as feedback:
-        feedback.signal(Outcome.ERROR)  # a 10-minute pattern: signal() must not wait for it
+        feedback.signal(Signal.ERROR)  # a 10-minute pattern: signal() must not wait for it
         assert not feedback.wait_idle(timeout=0)
         wait_until(lambda: factory.pin(RED).state)
-        feedback.signal(Outcome.ACCEPTED)
+        feedback.signal(Signal.ACCEPTED)
         assert feedback.wait_idle(timeout=20)  # far less than the 600 s it pre-empted
     assert states(factory, RED) == [F, T, F]
     assert states(factory, GREEN) == [F, T, F]
@@ -165,29 +165,29 @@ def test_signal_returns_at_once_and_a_newer_outcome_preempts(factory: MockFactor
 def test_close_turns_everything_off_mid_pattern(factory: MockFactory) -> None:
     config = GPIOFeedbackConfig(green_pin=GREEN, red_pin=RED, buzzer_pin=BUZZER)
     feedback = GPIOFeedback(config, pin_factory=factory, patterns=LONG)
-    feedback.signal(Outcome.ERROR)
+    feedback.signal(Signal.ERROR)
     wait_until(lambda: factory.pin(RED).state)
     feedback.close()
     feedback.close()
     assert feedback.closed
     assert states(factory, RED) == [F, T, F]
     assert factory.pin(RED).function == "input"  # released
-    feedback.signal(Outcome.ACCEPTED)  # ignored after close, no error
+    feedback.signal(Signal.ACCEPTED)  # ignored after close, no error
     assert states(factory, GREEN) == [F]
     # The pins are free again for a new backend.
     leds(factory).close()
 
 
 def test_when_signalled_sees_every_outcome(factory: MockFactory) -> None:
-    seen: list[Outcome] = []
+    seen: list[Signal] = []
     with leds(factory) as feedback:
         feedback.when_signalled = seen.append
         feedback.signal("unknown")
-        feedback.signal(Outcome.ACCEPTED)
+        feedback.signal(Signal.ACCEPTED)
         assert feedback.wait_idle(timeout=20)
         with pytest.raises(ValueError, match="'maybe'"):
             feedback.signal("maybe")
-    assert seen == [Outcome.UNKNOWN, Outcome.ACCEPTED]
+    assert seen == [Signal.UNKNOWN, Signal.ACCEPTED]
 
 
 def test_pin_in_use_is_a_feedback_error(factory: MockFactory) -> None:

@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.capture import ReplayCameraConfig, create_source
 from edge.config import EdgeConfig
 from edge.daemon.runner import EdgeDaemon
-from edge.feedback import Outcome
+from edge.feedback import Signal
 from edge.feedback.config import GPIOFeedbackConfig
 from edge.feedback.gpio import GPIOFeedback
 from edge.recognize.analyzer import FaceAnalyzer
@@ -40,7 +40,7 @@ def test_clip_records_him_once_and_reports_the_stranger_unknown(
         GPIOFeedbackConfig(green_pin=GREEN, red_pin=RED, buzzer_pin=BUZZER, time_scale=0),
         pin_factory=pins,
     )
-    signalled: list[Outcome] = []
+    signalled: list[Signal] = []
     feedback.when_signalled = signalled.append
     source = create_source(
         ReplayCameraConfig(path=faces_dir / "video/short_hamilton_clip.mp4", pace="fast")
@@ -56,7 +56,7 @@ def test_clip_records_him_once_and_reports_the_stranger_unknown(
     assert 82 <= accepted[0].frame_index <= 130
     assert len(unknown) == 1
     assert 217 <= unknown[0].frame_index <= 275
-    assert signalled == [Outcome.ACCEPTED, Outcome.UNKNOWN]
+    assert signalled == [Signal.ACCEPTED, Signal.UNKNOWN]
 
     # The green LED lit for him, the red one for the stranger, the buzzer for both.
     assert True in [s.state for s in pins.pin(GREEN).states]

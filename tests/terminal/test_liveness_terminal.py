@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.capture import ReplayCameraConfig, create_source
 from edge.config import EdgeConfig
 from edge.daemon.runner import EdgeDaemon
-from edge.feedback import Outcome
+from edge.feedback import Signal
 from edge.feedback.config import GPIOFeedbackConfig
 from edge.feedback.gpio import GPIOFeedback
 from edge.recognize.analyzer import FaceAnalyzer
@@ -65,7 +65,7 @@ def test_a_held_up_photo_is_refused_or_flagged(
         GPIOFeedbackConfig(green_pin=17, red_pin=27, buzzer_pin=22, time_scale=0),
         pin_factory=pins,
     )
-    signalled: list[Outcome] = []
+    signalled: list[Signal] = []
     feedback.when_signalled = signalled.append
     clip = _held_still(faces_dir, tmp_path / "frames")
     source = create_source(ReplayCameraConfig(path=clip, pace="fast", fps=15))
@@ -85,7 +85,7 @@ def test_a_held_up_photo_is_refused_or_flagged(
         events = reopened.pending()
     if mode == "refuse":
         assert events == []
-        assert signalled == [Outcome.REFUSED]
+        assert signalled == [Signal.REFUSED]
         assert daemon.stats()["refused"] == 1
     else:
         assert [e.person_id for e in events] == ["budi"]
@@ -93,4 +93,4 @@ def test_a_held_up_photo_is_refused_or_flagged(
         assert evidence is not None
         assert not evidence.passed
         assert "no_motion" in evidence.reasons
-        assert signalled == [Outcome.ACCEPTED]
+        assert signalled == [Signal.ACCEPTED]

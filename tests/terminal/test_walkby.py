@@ -10,7 +10,7 @@ from edge.capture import ReplayCameraConfig, create_source
 from edge.capture.synth import make_walkby_clip
 from edge.config import EdgeConfig
 from edge.daemon.runner import EdgeDaemon
-from edge.feedback import LogFeedback, Outcome
+from edge.feedback import LogFeedback, Signal
 from edge.recognize.analyzer import FaceAnalyzer
 from edge.store import EdgeStore
 
@@ -35,12 +35,12 @@ def _photos(faces_dir: Path, person: str) -> list[Path]:
     return sorted((faces_dir / "people" / person).iterdir())
 
 
-def _run(config: EdgeConfig, clip: Path) -> tuple[EdgeDaemon, list[Outcome]]:
+def _run(config: EdgeConfig, clip: Path) -> tuple[EdgeDaemon, list[Signal]]:
     store = EdgeStore.open(
         config.store.resolve_path(config.data_dir), config.store, device_id=config.device.id
     )
     feedback = LogFeedback()
-    signalled: list[Outcome] = []
+    signalled: list[Signal] = []
     feedback.when_signalled = signalled.append
     source = create_source(ReplayCameraConfig(path=clip, pace="fast"))
     daemon = EdgeDaemon(config, store=store, source=source, feedback=feedback)
@@ -68,7 +68,7 @@ def test_everyone_enrolled_recorded_once_strangers_never(
     recorded = [d.person_id for d in first.counters.decisions if d.person_id is not None]
     assert sorted(recorded) == sorted(ENROLLED)
     assert first.counters.recorded == len(ENROLLED)
-    assert signalled.count(Outcome.ACCEPTED) == len(ENROLLED)
+    assert signalled.count(Signal.ACCEPTED) == len(ENROLLED)
     # Each decision happened while that person was on screen.
     by_person = {s.person: s for s in segments}
     for decision in first.counters.decisions:
@@ -80,7 +80,7 @@ def test_everyone_enrolled_recorded_once_strangers_never(
     second, signalled_again = _run(config, clip)
     assert second.counters.recorded == 0
     assert second.counters.already_recorded == len(ENROLLED)
-    assert Outcome.ACCEPTED not in signalled_again
+    assert Signal.ACCEPTED not in signalled_again
     with EdgeStore.open(
         config.store.resolve_path(config.data_dir), config.store, device_id="lobby"
     ) as store:
