@@ -5,28 +5,14 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from edge.checks import Check, CheckResult
 from edge.config import EdgeConfig
+from edge.sync.doctor import SYNC_CHECKS
 
 if TYPE_CHECKING:
     from edge.recognize.dlib_info import DlibBuild
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str
-    warning: bool = False  # reported, but does not fail the doctor
-
-    def line(self) -> str:
-        mark = "ok  " if self.ok else ("warn" if self.warning else "FAIL")
-        return f"[{mark}] {self.name}: {self.detail}"
-
-
-Check = Callable[[EdgeConfig], CheckResult]
 
 
 def check_config(config: EdgeConfig) -> CheckResult:
@@ -207,12 +193,6 @@ def check_clock(config: EdgeConfig) -> CheckResult:
     )
 
 
-def _sync_checks() -> tuple[Check, ...]:
-    from edge.sync.doctor import check_server, check_server_clock, check_token
-
-    return (check_server, check_token, check_server_clock)
-
-
 CHECKS: tuple[Check, ...] = (
     check_config,
     check_models,
@@ -221,7 +201,7 @@ CHECKS: tuple[Check, ...] = (
     check_camera,
     check_feedback,
     check_clock,
-    *_sync_checks(),
+    *SYNC_CHECKS,
 )
 
 
@@ -241,4 +221,4 @@ def doctor(config: EdgeConfig, *, out: Callable[[str], object] = print) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["CHECKS", "CheckResult", "doctor", "run_checks"]
+__all__ = ["CHECKS", "Check", "CheckResult", "doctor", "run_checks"]

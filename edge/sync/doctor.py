@@ -10,19 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import httpx
 
+from edge.checks import Check, CheckResult
+from edge.clock import kernel_clock_synced, utc_now
 from edge.config import EdgeConfig
 from edge.errors import ConfigError
-from edge.store import kernel_clock_synced, utc_now
 from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig, tls_trust
 from edge.sync.errors import AuthError, SyncError
-
-if TYPE_CHECKING:
-    from edge.daemon.doctor import CheckResult
 
 CLOCK_OK_S = 2.0
 """A wall clock within this of the server's is fine."""
@@ -31,19 +28,6 @@ FUTURE_SKEW_S = 300.0
 rejected as future_time."""
 
 _DISABLED = "sync disabled (no sync.server_url): events stay on this terminal"
-
-
-def _result(name: str, ok: bool, detail: str, warning: bool = False) -> CheckResult:
-    # Imported when a check runs: edge.daemon.doctor imports this module to list the checks.
-    from edge.daemon.doctor import CheckResult as Result
-
-    return Result(name, ok, detail, warning)
-
-
-def _sync_of(config: EdgeConfig) -> SyncConfig | None:
-    # Until EdgeConfig has a [sync] section, the checks report sync as disabled.
-    section = getattr(config, "sync", None)
-    return section if isinstance(section, SyncConfig) else None
 
 
 def _client(
@@ -66,12 +50,12 @@ def probe_server(
     ``server token`` line checks and names."""
     name = "server"
     if sync is None or sync.server_url is None:
-        return _result(name, False, _DISABLED, warning=True)
+        return CheckResult(name, False, _DISABLED, warning=True)
     url = sync.server_url.rstrip("/")
     try:
         verify = tls_trust(sync)
     except ConfigError as exc:
-        return _result(name, False, str(exc))
+        return CheckResult(name, False, str(exc))
     try:
         with httpx.Client(
             base_url=url,
@@ -84,12 +68,12 @@ def probe_server(
             response = http.get("/healthz")
             rtt = time.perf_counter() - started
     except httpx.HTTPError as exc:
-        return _result(name, False, f"{url} not reachable: {type(exc).__name__}: {exc}")
+        return CheckResult(name, False, f"{url} not reachable: {type(exc).__name__}: {exc}")
     if response.status_code != 200:
-        return _result(
+        return CheckResult(
             name, False, f"{url} answered /healthz with {response.status_code}: not a hadir server?"
         )
-    return _result(name, True, f"{url} reachable ({rtt * 1000:.0f} ms)")
+    return CheckResult(name, True, f"{url} reachable ({rtt * 1000:.0f} ms)")
 
 
 def probe_token(
@@ -101,29 +85,31 @@ def probe_token(
 ) -> CheckResult:
     name = "server token"
     if sync is None or sync.server_url is None:
-        return _result(name, True, "skipped: sync disabled")
+        return CheckResult(name, True, "skipped: sync disabled")
     try:
         with _client(sync, transport=transport, environ=environ) as client:
             identity = client.whoami()
     except ConfigError as exc:
-        return _result(name, False, str(exc))
+        return CheckResult(name, False, str(exc))
     except AuthError as exc:
-        return _result(
+        return CheckResult(
             name,
             False,
             f"the server refused the token ({exc.status} {exc.reason or 'unauthorised'}): "
             "issue one with `hadir server add-terminal` and put it in sync.token_file",
         )
     except SyncError as exc:
-        return _result(name, False, f"cannot check the token: {exc}")
+        return CheckResult(name, False, f"cannot check the token: {exc}")
     if identity.id != device_id:
-        return _result(
+        return CheckResult(
             name,
             False,
             f"the token belongs to terminal {identity.id!r} but this terminal is "
             f"{device_id!r} (device.id): the server would refuse its events",
         )
-    return _result(name, True, f"valid for terminal {identity.id!r} in group {identity.group!r}")
+    return CheckResult(
+        name, True, f"valid for terminal {identity.id!r} in group {identity.group!r}"
+    )
 
 
 def probe_clock(
@@ -138,14 +124,14 @@ def probe_clock(
     """Offset of this wall clock to the server's, measured at the middle of one request."""
     name = "server clock"
     if sync is None or sync.server_url is None:
-        return _result(name, True, "skipped: sync disabled")
+        return CheckResult(name, True, "skipped: sync disabled")
     try:
         with _client(sync, transport=transport, environ=environ) as client:
             before, started = now(), perf()
             identity = client.whoami()
             rtt = perf() - started
     except (ConfigError, SyncError) as exc:
-        return _result(name, False, f"cannot read the server clock: {exc}")
+        return CheckResult(name, False, f"cannot read the server clock: {exc}")
     offset = (before - identity.server_time).total_seconds() + rtt / 2
     synced = clock_synced()
     ntp = "synchronised" if synced else "NOT synchronised"
@@ -154,9 +140,9 @@ def probe_clock(
         f"server's (round trip {rtt * 1000:.0f} ms; NTP {ntp})"
     )
     if abs(offset) <= max(CLOCK_OK_S, rtt):
-        return _result(name, True, text)
+        return CheckResult(name, True, text)
     if offset > FUTURE_SKEW_S and synced:
-        return _result(
+        return CheckResult(
             name,
             False,
             text + ": the server will reject events as future_time; fix the NTP source",
@@ -166,25 +152,26 @@ def probe_clock(
         if not synced
         else "check the NTP source of this terminal or of the server"
     )
-    return _result(name, False, f"{text}: {hint}", warning=True)
+    return CheckResult(name, False, f"{text}: {hint}", warning=True)
 
 
 def check_server(config: EdgeConfig) -> CheckResult:
     """The sync server answers ``/healthz``."""
-    return probe_server(_sync_of(config))
+    return probe_server(config.sync)
 
 
 def check_token(config: EdgeConfig) -> CheckResult:
     """The server accepts this terminal's token, and it belongs to this device id."""
-    return probe_token(_sync_of(config), config.device.id)
+    return probe_token(config.sync, config.device.id)
 
 
 def check_server_clock(config: EdgeConfig) -> CheckResult:
     """This wall clock against the server's."""
-    return probe_clock(_sync_of(config))
+    return probe_clock(config.sync)
 
 
-SYNC_CHECKS = (check_server, check_token, check_server_clock)
+SYNC_CHECKS: tuple[Check, ...] = (check_server, check_token, check_server_clock)
+"""The sync lines of ``hadir edge doctor``, in the order it prints them."""
 
 __all__ = [
     "SYNC_CHECKS",

@@ -90,7 +90,7 @@ def test_clock_offset(offset: timedelta, synced: bool, ok: bool, warning: bool, 
 
 def test_disabled_sync_and_the_doctor_signature() -> None:
     config = EdgeConfig()
-    # Until [sync] is part of EdgeConfig (or when it has no server_url): a warning and skips.
+    # [sync] without a server_url: a warning and skips.
     server = check_server(config)
     assert (server.ok, server.warning) == (False, True)
     assert "sync disabled" in server.detail
