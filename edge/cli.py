@@ -57,7 +57,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from edge.recognize.identify import build_gallery, identify, iter_images
     from edge.recognize.image import read_image
 
-    log = structlog.get_logger("hadir.identify")
+    log = structlog.get_logger(__name__)
     config = load_edge_config(args.config).recognition
     detector = config.detector.model_copy(update={"upsample": args.upsample})
     config = config.model_copy(update={"detector": detector})
@@ -177,7 +177,7 @@ def cmd_edge_run(args: argparse.Namespace) -> int:
     try:
         daemon = EdgeDaemon.from_config(config, signals=signals)
     except StartupCancelledError as exc:
-        structlog.get_logger("hadir.daemon").info(
+        structlog.get_logger(__name__).info(
             "daemon_stopped",
             during="start-up",
             detail=str(exc),

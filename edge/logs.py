@@ -4,22 +4,28 @@ Under systemd stdout is the journal, not a TTY: one JSON object per line.
 On a terminal: readable ``key=value`` lines.
 
 Libraries log through the standard library (httpx, alembic, uvicorn, apscheduler, SQLAlchemy)
-or :mod:`warnings` (gpiozero's pin factory fallbacks). Both go through the same renderer as
-structlog's own events, so the journal never gets a plain-text line between JSON objects;
-and they are kept at WARNING, because their INFO lines (every HTTP request, every Alembic
-plugin loaded) describe their internals, not ours.
+or :mod:`warnings` (gpiozero's pin factory fallbacks). Both go through structlog's
+``ProcessorFormatter`` to the same renderer as structlog's own events, so the journal never
+gets a plain-text line between JSON objects; and they are kept at WARNING, because their
+INFO lines (every HTTP request, every Alembic plugin loaded) describe their internals, not
+ours.
+
+Every line names its logger: the library's for theirs, the module's ``__name__`` for ours
+(``structlog.get_logger(__name__)`` in every module), so ``jq 'select(.logger |
+startswith("edge.sync"))'`` picks one part of the program.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 import structlog
 
-# stdlib loggers under this name are ours and follow the configured level.
-OWN_LOGGER = "hadir"
+# stdlib loggers under these names are ours (our packages' ``__name__``s) and follow the
+# configured level; everyone else's stay at THIRD_PARTY_LEVEL.
+OWN_LOGGERS = ("edge", "sync_server")
 THIRD_PARTY_LEVEL = logging.WARNING
 
 
@@ -40,6 +46,38 @@ class _StderrProxy:
         return sys.stderr.isatty()
 
 
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A ``PrintLogger`` that keeps the name it was asked for, for :func:`_add_logger_name`."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedPrintLoggerFactory:
+    """``PrintLoggerFactory``, except that ``get_logger(name)``'s name is kept, not dropped.
+
+    Our events are printed directly rather than through the stdlib ``logging`` machinery:
+    a debug call at info level then costs one no-op method call (the filtering bound
+    logger), which matters in the per-frame loop.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(self._file, str(args[0]) if args else "")
+
+
+def _add_logger_name(
+    logger: Any, method_name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    name = getattr(logger, "name", "")
+    if name:
+        event_dict.setdefault("logger", name)
+    return event_dict
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger. Idempotent."""
     if stream is None:
@@ -58,12 +96,13 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _add_logger_name,
             timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=_NamedPrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
@@ -89,7 +128,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         old.close()
     root.addHandler(handler)
     root.setLevel(max(numeric, THIRD_PARTY_LEVEL))
-    logging.getLogger(OWN_LOGGER).setLevel(numeric)
+    for own in OWN_LOGGERS:
+        logging.getLogger(own).setLevel(numeric)
     # warnings.warn (gpiozero's PinFactoryFallback, deprecations) would print two plain lines.
     logging.captureWarnings(True)
 
@@ -103,5 +143,5 @@ def log_fatal(event: str, message: str) -> bool:
     processors = structlog.get_config()["processors"]
     if not processors or not isinstance(processors[-1], structlog.processors.JSONRenderer):
         return False
-    structlog.get_logger("hadir").error(event, error=message)
+    structlog.get_logger(__name__).error(event, error=message)
     return True

@@ -34,7 +34,7 @@ from sync_server.ingest import prune_expired
 from sync_server.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
 
-log = structlog.get_logger("hadir.server")
+log = structlog.get_logger(__name__)
 
 # How run_server hands the settings to worker processes it does not create itself.
 SETTINGS_ENV = "_HADIR_SERVER_SETTINGS_JSON"

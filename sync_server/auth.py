@@ -40,7 +40,7 @@ from sync_server.db import Database, UTCDateTime, auth_failures, terminals, utcn
 from sync_server.errors import ApiError
 from sync_server.metrics import Metrics
 
-log = structlog.get_logger("hadir.server.auth")
+log = structlog.get_logger(__name__)
 
 _CHALLENGE = 'Bearer realm="hadir"'
 # auth_failures.client holds a key of at most 64 characters: a kind, then the address or

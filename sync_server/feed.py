@@ -37,7 +37,7 @@ from sync_server.db import (
 
 Op = Literal["upsert", "delete"]
 
-log = structlog.get_logger("hadir.server")
+log = structlog.get_logger(__name__)
 
 
 def publish(db: Database, conn: Connection, person_id: str, group: str) -> int | None:

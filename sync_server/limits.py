@@ -27,7 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from sync_server.errors import ApiError
 from sync_server.metrics import ASGIApp, Message, Receive, Scope, Send
 
-log = structlog.get_logger("hadir.server.limits")
+log = structlog.get_logger(__name__)
 
 
 class BodyTooLargeError(ApiError):

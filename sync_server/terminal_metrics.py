@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from sync_server.db import Database, heartbeats, terminals
 
-log = structlog.get_logger("hadir.server")
+log = structlog.get_logger(__name__)
 
 
 class TerminalStoreCollector(Collector):

@@ -40,7 +40,7 @@ from edge.capture.errors import EndOfStreamError
 from edge.capture.frame import Frame
 from edge.capture.source import Clock, FrameSource
 
-log = structlog.get_logger("edge.capture")
+log = structlog.get_logger(__name__)
 
 FPS_SMOOTHING = 0.1
 """Weight of the newest frame interval in the fps moving average."""

@@ -20,7 +20,7 @@ from edge.capture.gstreamer import is_gstreamer_pipeline
 from edge.capture.source import Clock, FrameSource, WallClock
 from edge.clock import utc_now
 
-log = structlog.get_logger("edge.capture")
+log = structlog.get_logger(__name__)
 
 _APIS = {
     "any": cv2.CAP_ANY,

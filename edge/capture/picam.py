@@ -26,7 +26,7 @@ from edge.capture.frame import RGBImage
 from edge.capture.source import Clock, FrameSource, WallClock
 from edge.clock import utc_now
 
-log = structlog.get_logger("edge.capture")
+log = structlog.get_logger(__name__)
 
 INSTALL_HINT = (
     "picamera2 is not installed in this Python environment. On Raspberry Pi OS run "

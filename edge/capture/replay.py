@@ -29,7 +29,7 @@ from edge.capture.opencv import bgr_to_rgb
 from edge.capture.source import Clock, FrameSource, WallClock
 from edge.clock import utc_now
 
-log = structlog.get_logger("edge.capture")
+log = structlog.get_logger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_FOLDER_FPS = 10.0

@@ -34,7 +34,7 @@ __all__ = [
     "watchdog_interval",
 ]
 
-log = structlog.get_logger("edge.daemon")
+log = structlog.get_logger(__name__)
 
 Clock = Callable[[], float]
 FieldValue = str | int | float | bool

@@ -45,7 +45,7 @@ from edge.wording import plural
 if TYPE_CHECKING:
     from edge.sync import SyncService
 
-log = structlog.get_logger("hadir.daemon")
+log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_CAMERA_FAILED = 3

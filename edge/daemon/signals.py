@@ -38,7 +38,7 @@ __all__ = [
     "install_signal_handlers",
 ]
 
-log = structlog.get_logger("hadir.daemon")
+log = structlog.get_logger(__name__)
 
 EXIT_RESTART = 75
 """After SIGHUP: EX_TEMPFAIL, non-zero so that ``Restart=on-failure`` restarts the daemon."""

@@ -17,7 +17,7 @@ import structlog
 
 from edge.feedback.patterns import DEFAULT_PATTERNS, OFF, Pattern, Signal, Step
 
-log = structlog.get_logger("edge.feedback")
+log = structlog.get_logger(__name__)
 
 
 class Feedback(ABC):

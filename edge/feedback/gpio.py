@@ -17,7 +17,7 @@ from edge.feedback.config import GPIOFeedbackConfig
 from edge.feedback.errors import FeedbackError
 from edge.feedback.patterns import Pattern, Signal, Step
 
-log = structlog.get_logger("edge.feedback")
+log = structlog.get_logger(__name__)
 
 NO_GPIO_HINT = (
     'on a machine without GPIO set [feedback] type = "log" '

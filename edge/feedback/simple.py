@@ -7,7 +7,7 @@ import structlog
 from edge.feedback.base import Feedback
 from edge.feedback.patterns import Signal
 
-log = structlog.get_logger("edge.feedback")
+log = structlog.get_logger(__name__)
 
 
 class LogFeedback(Feedback):

@@ -40,7 +40,7 @@ import structlog
 from edge.recognize.config import IdleConfig
 from edge.recognize.types import Image
 
-log = structlog.get_logger("hadir.recognize")
+log = structlog.get_logger(__name__)
 
 Thumbnail = npt.NDArray[np.float32]
 

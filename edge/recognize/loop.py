@@ -46,7 +46,7 @@ from edge.recognize.quality import Quality, assess
 from edge.recognize.timing import StageTimings
 from edge.recognize.types import Box, Descriptor, Detection, Image
 
-log = structlog.get_logger("hadir.recognize")
+log = structlog.get_logger(__name__)
 
 
 class FrameLike(Protocol):

@@ -73,7 +73,7 @@ from edge.store.types import (
     StoreStats,
 )
 
-_log = structlog.get_logger("edge.store")
+_log = structlog.get_logger(__name__)
 
 MEMORY = ":memory:"
 MAX_TEMPLATES_PER_PERSON = 64

@@ -57,7 +57,7 @@ from edge.sync.errors import (
 )
 from edge.sync.scheduler import SCHEDULER_LOGGER, TickExecutor, TickJobStore, TickTrigger
 
-log = structlog.get_logger("hadir.sync")
+log = structlog.get_logger(__name__)
 
 TICK_JOB_ID = "hadir-sync-tick"
 PUSH, PULL, HEARTBEAT = "push", "pull", "heartbeat"

@@ -37,9 +37,9 @@ from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.base import BaseTrigger
 
-log = structlog.get_logger("hadir.sync")
+log = structlog.get_logger(__name__)
 
-SCHEDULER_LOGGER = "hadir.sync.scheduler"
+SCHEDULER_LOGGER = f"{__name__}.apscheduler"
 """APScheduler's own log lines go here. It logs two INFO lines per job run; the
 logger is set to WARNING so a 1 s tick does not flood the journal."""
 

@@ -21,7 +21,7 @@ from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig
 from edge.sync.jobs import HeartbeatHealth, SyncService
 
-log = structlog.get_logger("hadir.sync")
+log = structlog.get_logger(__name__)
 
 # Stages that together make up the work on one face (see edge.recognize.loop).
 _FACE_STAGES = ("detect", "landmarks", "descriptor", "match")

@@ -24,7 +24,7 @@ from sync_server.schemas import (
     ReviewList,
 )
 
-log = structlog.get_logger("hadir.server.events")
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/admin/events",

@@ -36,7 +36,7 @@ from sync_server.schemas import (
     TemplatesImported,
 )
 
-log = structlog.get_logger("hadir.server")
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/admin/people",

@@ -27,7 +27,7 @@ from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import ApiError, error_responses
 from sync_server.schemas import ApiModel, GroupName
 
-log = structlog.get_logger("hadir.server.reports")
+log = structlog.get_logger(__name__)
 
 # Longest date range of one export or push: a year of day rows is already millions of lines.
 MAX_RANGE_DAYS = 366

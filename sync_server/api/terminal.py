@@ -26,7 +26,7 @@ from sync_server.ingest import ingest_batch, remember_ref
 from sync_server.schemas import TerminalSelf
 from sync_server.timefix import ClockRef
 
-log = structlog.get_logger("hadir.server")
+log = structlog.get_logger(__name__)
 
 router = APIRouter(
     tags=["terminal"], responses=error_responses(401, 403, 413, 429), route_class=TerminalRoute

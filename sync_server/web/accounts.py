@@ -35,7 +35,7 @@ from sync_server.auth import FailureLimiter
 from sync_server.config import WebConfig
 from sync_server.db import Database, admin_accounts, utcnow, web_sessions
 
-log = structlog.get_logger("hadir.server.web")
+log = structlog.get_logger(__name__)
 
 # scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and about 50 ms per check on a small server,
 # the parameters OWASP lists for scrypt.

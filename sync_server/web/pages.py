@@ -55,7 +55,7 @@ from sync_server.metrics import ASGIApp, Message, Receive, Scope, Send
 from sync_server.schemas import PersonCreate, TerminalCreate
 from sync_server.web import accounts
 
-log = structlog.get_logger("hadir.server.web")
+log = structlog.get_logger(__name__)
 
 PREFIX = "/admin"
 SESSION_COOKIE = "hadir_session"
