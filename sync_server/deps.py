@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +32,11 @@ class Services:
     auth: Authenticator
     metrics: Metrics
     enroller: Enroller
+
+    @property
+    def site_zone(self) -> ZoneInfo:
+        """The site's time zone (``site_timezone``): the wall clock of its days and shifts."""
+        return ZoneInfo(self.settings.site_timezone)
 
 
 _terminal_scheme = HTTPBearer(
