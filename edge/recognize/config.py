@@ -206,6 +206,13 @@ class TrackingConfig(StrictModel):
         "person: the track is split and the newcomer decided on its own.",
     )
     max_tracks: int = Field(8, ge=1, le=64, description="Faces followed at once, largest first.")
+    scan_worker: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Run the whole-frame scans in a second process, so following and "
+        "recognising the faces already in view never waits for them (dlib holds Python's "
+        "lock while it detects: a thread would not help). auto: on when the device has two "
+        "or more cores. New faces are then found a scan's duration later.",
+    )
 
 
 class IdleConfig(StrictModel):

@@ -7,6 +7,10 @@ Throughput is bounded by detection, first-recognition latency by the descriptor
   frames; in between, only a region around each tracked face is searched, at a
   scale that brings the face to ~``roi_face_px`` (which also recovers faces a
   little under HOG's ~80 px minimum);
+* with a scan worker (``scanner.py``, on multi-core devices) the whole-frame scans
+  run in a second process: every frame only searches the regions of known faces,
+  and a scan's answer, a few frames later, starts tracks for the faces it found
+  that nobody was following (``_adopt``);
 * while nobody is tracked and the picture does not change, the idle gate
   (``idle.py``) skips grey conversion and detection altogether; the frame that
   wakes it is scanned whole at once;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,6 +48,7 @@ from edge.recognize.liveness import LivenessMode, LivenessVerdict
 from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
 from edge.recognize.matcher import Match, Matcher
 from edge.recognize.quality import Quality, assess
+from edge.recognize.scanner import Scanner, ScanResult
 from edge.recognize.timing import StageTimings
 from edge.recognize.types import Box, Descriptor, Detection, Image
 
@@ -127,6 +133,11 @@ class Track:
     recheck: bool = False  # decided, back after a gap: check it is still the same person
     spares: list[_Spare] = field(default_factory=list)  # best views since the last look
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
+    # Started from a scan worker's answer about an earlier frame: not yet found in a live one.
+    adopted: bool = False
+    # Recent (time, box): where was this face when a frame now answered by the scan worker
+    # was captured?
+    trail: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=TRAIL))
 
     @property
     def decided(self) -> bool:
@@ -136,6 +147,8 @@ class Track:
         """The face was found at ``box``: move there and update its velocity (smoothed:
         one jittery detection must not fling the prediction)."""
         gap = now - self.last_seen
+        self.trail.append((now, box))
+        self.adopted = False
         if gap > 0:
             (x0, y0), (x1, y1) = self.box.center, box.center
             vx, vy = self.velocity
@@ -152,6 +165,12 @@ class Track:
         b = self.box
         return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
+    def box_at(self, when: float) -> Box:
+        """Where the face was at ``when`` (the nearest sighting kept)."""
+        if not self.trail:
+            return self.box
+        return min(self.trail, key=lambda seen: abs(seen[0] - when))[1]
+
 
 class RecognitionLoop:
     """Frames in, decisions out. Not thread-safe: one loop per camera thread."""
@@ -165,6 +184,7 @@ class RecognitionLoop:
         embedder: FaceEmbedder | None = None,
         timings: StageTimings | None = None,
         liveness: LivenessChecker | None = None,
+        scanner: Scanner | None = None,
     ) -> None:
         self.config = config
         self.matcher = matcher
@@ -175,6 +195,8 @@ class RecognitionLoop:
             liveness = LivenessChecker(config.liveness)
         self.liveness = liveness
         self.idle = IdleGate(config.idle) if config.idle.enabled else None
+        self.scanner = scanner
+        self._submitted_at = -config.tracking.full_scan_every  # frame of the last scan asked for
         self._scan_now = False  # the idle gate woke: scan this frame whole
         self._tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
@@ -248,8 +270,12 @@ class RecognitionLoop:
         nothing changed (edge/recognize/idle.py); a frame that wakes the gate is scanned whole."""
         if self.idle is None:
             return False
+        # A scan in flight must be collected, so it counts as following faces.
+        busy = self.scanner is not None and self.scanner.busy
         with self.timings.stage("idle"):
-            gate = self.idle.check(frame.image, frame.monotonic, tracking=bool(self._tracks))
+            gate = self.idle.check(
+                frame.image, frame.monotonic, tracking=bool(self._tracks) or busy
+            )
         self._scan_now = gate.full_scan
         return gate.rest
 
@@ -258,24 +284,86 @@ class RecognitionLoop:
         # Scan cadence does not depend on tracks: an empty hallway costs one scan per
         # N frames, and a newcomer waits at most N-1 frames to be found.
         scan_now, self._scan_now = self._scan_now, False
+        scanner = self.scanner if self.scanner is not None and self.scanner.ready else None
+        if scanner is not None:
+            result = scanner.poll()
+            if result is not None:
+                self._adopt(result)
+            due = self._frames - self._submitted_at >= tracking.full_scan_every
+            if (scan_now or due) and scanner.submit(grey, self._frames, now):
+                self._submitted_at = self._frames
+            return self._follow(grey, now)
         if scan_now or (self._frames - 1) % tracking.full_scan_every == 0:
             detections = self.detector.detect(grey)[: tracking.max_tracks]
             if self.idle is not None:
                 self.idle.scanned(now, faces=len(detections))
             return self._one_track_per_face(self._associate(detections, now))
+        return self._follow(grey, now)
+
+    def _follow(self, grey: Image, now: float) -> list[tuple[Track, Detection]]:
+        """Search the region around each tracked face (where it should be by now)."""
+        tracking = self.config.tracking
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
             box = track.predicted(now)
-            pad_x = round(box.width * tracking.roi_margin)
-            pad_y = round(box.height * tracking.roi_margin)
+            margin = tracking.roi_margin
+            if track.adopted:
+                # Seen only in a frame the worker scanned a while ago, and how it moves is
+                # not known yet: the longer ago, the farther it may have walked.
+                margin += ADOPTED_DRIFT * max(0.0, now - track.last_seen)
+            pad_x = round(box.width * margin)
+            pad_y = round(box.height * margin)
             region = Box(box.left - pad_x, box.top - pad_y, box.right + pad_x, box.bottom + pad_y)
             scale = tracking.roi_face_px / max(1, box.width)
-            hits = self.detector.detect_region(grey, region, scale)
-            if hits:
-                best = max(hits, key=lambda d: d.box.iou(box))
-                if best.box.iou(box) >= tracking.min_iou / 2 and _same_size(best.box, box):
-                    found.append((track, best))
+            hits = [
+                hit
+                for hit in self.detector.detect_region(grey, region, scale)
+                if _same_size(hit.box, box)
+            ]
+            if not hits:
+                continue
+            if track.adopted:
+                # No overlap needed: the face has moved since; the nearest face of its size.
+                best = min(hits, key=lambda d: _distance(d.box, box))
+                found.append((track, best))
+                continue
+            best = max(hits, key=lambda d: d.box.iou(box))
+            if best.box.iou(box) >= tracking.min_iou / 2:
+                found.append((track, best))
         return self._one_track_per_face(found)
+
+    def _adopt(self, result: ScanResult) -> None:
+        """A scan from the worker came back: start tracks for the faces in it that no track
+        was following when that frame was captured. They are found again in the current
+        frame by the region search that follows, or expire unseen."""
+        tracking = self.config.tracking
+        detections = result.detections[: tracking.max_tracks]
+        if self.idle is not None:
+            self.idle.scanned(result.monotonic, faces=len(detections))
+        for det in detections:
+            if len(self._tracks) >= tracking.max_tracks:
+                break
+            if any(
+                det.box.iou(track.box_at(result.monotonic)) >= tracking.min_iou
+                for track in self._tracks.values()
+            ):
+                continue
+            track = Track(
+                next(self._ids), det.box, result.monotonic, result.monotonic, self._frames
+            )
+            track.adopted = True
+            self._tracks[track.id] = track
+            log.debug(
+                "track_started",
+                track_id=track.id,
+                box=_box(det.box),
+                scanned_frame=result.frame_index,
+            )
+
+    def close(self) -> None:
+        """Stop the scan worker, if any. Idempotent."""
+        if self.scanner is not None:
+            self.scanner.close()
 
     def _one_track_per_face(
         self, found: list[tuple[Track, Detection]]
@@ -284,7 +372,11 @@ class RecognitionLoop:
         of a departed person's track finds it too) would decide it twice: keep the track
         whose previous box fits the face best, drop the other."""
         kept: list[tuple[Track, Detection]] = []
-        for track, det in sorted(found, key=lambda p: p[0].box.iou(p[1].box), reverse=True):
+        # A track adopted from an older scan loses to one that followed the face live.
+        ranked = sorted(
+            found, key=lambda p: (not p[0].adopted, p[0].box.iou(p[1].box)), reverse=True
+        )
+        for track, det in ranked:
             if any(det.box.iou(other.box) > 0.5 for _, other in kept):
                 self._tracks.pop(track.id, None)
                 continue
@@ -601,6 +693,14 @@ class RecognitionLoop:
         return {**self.counters, "tracks": len(self._tracks), **idle}
 
 
+TRAIL = 64
+"""Sightings kept per track: two seconds at 30 fps, longer than a scan takes on a Pi."""
+
+ADOPTED_DRIFT = 3.0
+"""Face widths per second an adopted face may have moved since its scanned frame: a brisk
+walk across the view; farther than that, the next scan finds it again."""
+
+
 # A face's box changes little between processed frames (dlib's pyramid steps are ~1.2x; a
 # walker's face grows a few percent a frame). A hit half the size inside a tracked face's
 # region is a part of it, or of a neighbour: following it loses the face.
@@ -609,6 +709,11 @@ _MAX_SIZE_CHANGE = 1.5
 
 def _same_size(a: Box, b: Box) -> bool:
     return max(a.width, b.width) <= _MAX_SIZE_CHANGE * max(1, min(a.width, b.width))
+
+
+def _distance(a: Box, b: Box) -> float:
+    (ax, ay), (bx, by) = a.center, b.center
+    return float(np.hypot(ax - bx, ay - by))
 
 
 def _since(start: float | None, now: float) -> float:
