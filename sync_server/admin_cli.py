@@ -15,11 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from edge.exit_codes import EXIT_FAILED, EXIT_OK
 from edge.wording import plural
 from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
-
-EXIT_OK = 0
-EXIT_PARTIAL = 1
 
 
 def person_id_from_name(name: str) -> str:
@@ -61,7 +59,7 @@ def cmd_person_add(args: argparse.Namespace) -> int:
                     f"(distance {warning['distance']:.3f}): {warning['detail']}",
                     file=sys.stderr,
                 )
-    return EXIT_PARTIAL if rejected else EXIT_OK
+    return EXIT_FAILED if rejected else EXIT_OK
 
 
 def cmd_person_rm(args: argparse.Namespace) -> int:
@@ -167,7 +165,7 @@ def cmd_review_mark(args: argparse.Namespace) -> int:
                 print(f"event {event_id}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
                 continue
             print(f"event {event_id} reviewed by {item['reviewed_by']} at {item['reviewed_at']}")
-    return EXIT_PARTIAL if refused else EXIT_OK
+    return EXIT_FAILED if refused else EXIT_OK
 
 
 def _event_id(value: str) -> uuid.UUID:

@@ -1,7 +1,8 @@
 """``hadir server ...``: run the sync server and a few admin helpers that work on the database.
 
-edge/cli.py hooks this in with ``add_server_parser(sub)``; ``python -m sync_server``
-runs the same commands without the rest of the ``hadir`` CLI. Importing this module
+edge/cli.py, where the ``hadir`` command is composed, adds these with
+``add_server_parser(sub)``; ``python -m sync_server`` runs the same commands without
+the rest of the ``hadir`` CLI. Importing this module
 needs none of the server's dependencies (a terminal's ``hadir --help`` must work
 without them); the commands import them when they run.
 """
@@ -22,14 +23,11 @@ from typing import TYPE_CHECKING, Any
 from edge.config import load_config
 from edge.credentials import read_first_line
 from edge.errors import ConfigError, HadirError
+from edge.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error, run_handler
 from sync_server.config import ServerConfig, resolve_admin_token
 
 if TYPE_CHECKING:
     from sync_server.db import Database
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 # Where scripts/install-server.sh writes the config and the service reads it: commands run
 # from a shell find the server's database without being told.
@@ -224,7 +222,7 @@ def cmd_add_terminal(args: argparse.Namespace) -> int:
         with db.write() as conn:
             exists = conn.execute(sa.select(terminals.c.id).where(terminals.c.id == args.id))
             if exists.first() is not None:
-                print(f"hadir: terminal {args.id!r} already exists", file=sys.stderr)
+                print_error(f"terminal {args.id!r} already exists")
                 return EXIT_FAILED
             conn.execute(
                 sa.insert(terminals).values(
@@ -270,7 +268,7 @@ def cmd_add_admin(args: argparse.Namespace) -> int:
         migrate(db)
         created = set_account(db, args.username, password, reset=args.reset)
     except AccountError as exc:
-        print(f"hadir: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_FAILED
     finally:
         db.dispose()
@@ -356,15 +354,4 @@ def main(argv: Sequence[str] | None = None, *, default_config: Path = DEFAULT_CO
         prog="python -m sync_server", description="The hadir sync server (hadir server ...)."
     )
     _add_commands(parser, default_config)
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.handler(args)
-        return code
-    except ConfigError as exc:
-        print(f"hadir: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except HadirError as exc:
-        print(f"hadir: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+    return run_handler(parser.parse_args(argv))

@@ -9,9 +9,10 @@
 The server URL comes from ``--server``, ``HADIR_SERVER_URL`` or the admin config file; the
 admin token from ``HADIR_ADMIN_TOKEN`` (or ``HADIR_ADMIN_TOKEN_FILE``) or the admin config
 file (``--admin-config``, default ``~/.config/hadir/admin.toml``), never from the command line:
-see :mod:`sync_server.admin_client`. edge/cli.py hooks this in with
-``add_reports_parser(sub)``; ``python -m sync_server.reports_cli`` runs it alone. Importing
-this module needs only httpx and the standard library (a terminal's ``hadir --help`` too).
+see :mod:`sync_server.admin_client`. edge/cli.py, where the ``hadir`` command is
+composed, adds these with ``add_reports_parser(sub)``; ``python -m
+sync_server.reports_cli`` runs it alone. Importing this module needs only httpx and
+the standard library (a terminal's ``hadir --help`` too).
 """
 
 from __future__ import annotations
@@ -27,13 +28,10 @@ from typing import IO, Any
 
 import httpx
 
-from edge.errors import ConfigError, HadirError
+from edge.exit_codes import EXIT_OK, run_handler
 from edge.wording import plural
 from sync_server.admin_client import AdminApiError, AdminCredentials, load_credentials
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 REPORTS_PATH = "/api/v1/admin/reports"
 
 
@@ -377,21 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="hadir attendance reports (hadir attendance ...).",
     )
     _add_commands(parser)
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.handler(args)
-        return code
-    except ConfigError as exc:
-        print(f"hadir: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except AdminApiError as exc:
-        print(f"hadir: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except HadirError as exc:
-        print(f"hadir: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+    # Alone, a request the server refused exits 1; under `hadir` (edge/cli.py) it exits 2.
+    return run_handler(parser.parse_args(argv), failed=(AdminApiError,))
 
 
 if __name__ == "__main__":
