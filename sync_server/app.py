@@ -22,14 +22,20 @@ from starlette.exceptions import HTTPException
 from edge import __version__
 from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
-from sync_server.api import admin_events, admin_people, admin_terminals, health, terminal
+from sync_server.api import admin_events, admin_people, admin_terminals, health, shifts, terminal
 from sync_server.api import reports as admin_reports
 from sync_server.auth import Authenticator
 from sync_server.config import ServerConfig, resolve_admin_token
 from sync_server.db import Database, migrate, normalise_url, utcnow
 from sync_server.deps import Services
+from sync_server.domain_errors import DomainError
 from sync_server.enrolment import Enroller
-from sync_server.errors import document_error_shapes, http_error_handler, validation_error_handler
+from sync_server.errors import (
+    document_error_shapes,
+    domain_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from sync_server.ingest import prune_expired
 from sync_server.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
@@ -95,6 +101,7 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     )
     app.state.services = svc
     app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     generate_openapi = app.openapi
 
@@ -109,7 +116,8 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         admin_terminals.router,
         admin_people.router,
         admin_events.router,
-        *admin_reports.routers,
+        admin_reports.router,
+        shifts.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from sync_server.domain_errors import ConflictError, DomainError, NotFoundError, UnacceptableError
+
 INVALID_REQUEST = "invalid_request"
 _MAX_PROBLEMS = 50  # a batch of 500 bad events need not produce a 500-item answer
 _MAX_TEXT = 500
@@ -154,6 +156,27 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         headers["Allow"] = ", ".join(allowed_methods(request))
     body: dict[str, Any] = {"reason": reason, "detail": _text(exc.detail)}
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+# The one place a refusal of the operations gets its HTTP status (most specific class first).
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UnacceptableError, 422),
+)
+
+
+def http_status(exc: DomainError | HTTPException) -> int:
+    """The status code that answers ``exc``: for pages that render a refusal themselves."""
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    return next((code for kind, code in _DOMAIN_STATUS if isinstance(exc, kind)), 400)
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    body = {"reason": exc.reason, "detail": _text(exc.detail)}
+    return JSONResponse(body, status_code=http_status(exc))
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

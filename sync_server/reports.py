@@ -55,6 +55,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from edge.protocol import EARLIEST_TIME, LATEST_TIME
 from sync_server.config import HrmsConfig
 from sync_server.db import (
     UTCDateTime,
@@ -65,6 +66,7 @@ from sync_server.db import (
     person_shifts,
     shifts,
 )
+from sync_server.domain_errors import UnacceptableError
 
 SECOND_US = 1_000_000
 MINUTE_US = 60 * SECOND_US
@@ -75,6 +77,13 @@ SHIFT_LEAD = timedelta(hours=4)
 SHIFT_LEAD_US = 4 * HOUR_US
 # shift_id of "no shift" in the query's shift table (real ids start at 1).
 NO_SHIFT = 0
+# Longest date range of one export or push: a year of day rows is already millions of lines.
+MAX_RANGE_DAYS = 366
+# Days a report may ask for: those events can have (docs/protocol.md, "Limits"). Day windows
+# reach a day beyond, which at year 1 or 9999 is past what a datetime can hold.
+FIRST_DAY = EARLIEST_TIME.date()
+LAST_DAY = LATEST_TIME.date() - timedelta(days=1)
+_DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -143,6 +152,16 @@ def zone(name: str) -> ZoneInfo:
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
+
+
+def check_range(first: date, last: date) -> None:
+    """Refuse a range of days an export or push cannot cover (``UnacceptableError`` bad_range)."""
+    if not FIRST_DAY <= first <= LAST_DAY or not FIRST_DAY <= last <= LAST_DAY:
+        raise UnacceptableError("bad_range", f"days must be from {_DAYS}")
+    if last < first:
+        raise UnacceptableError("bad_range", "'to' is before 'from'")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise UnacceptableError("bad_range", f"at most {MAX_RANGE_DAYS} days per request")
 
 
 # --- the zone's UTC offset as SQL ---------------------------------------------------------------

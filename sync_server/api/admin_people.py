@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from edge.errors import ImageError
 from edge.protocol import decode_template
-from edge.recognize.types import Descriptor
 from sync_server import people
 from sync_server.deps import AdminRoute, Services, admin, services
-from sync_server.enrolment import Neighbour, consensus
 from sync_server.errors import ApiError, error_responses
 from sync_server.feed import template_bytes
+from sync_server.people import PhotoOutcome as PhotoOutcome  # the admin web's, until it moves
+from sync_server.people import enrol_photos as enrol_photos  # the admin web's, until it moves
 from sync_server.schemas import (
     ChangeVersion,
     Deleted,
@@ -133,7 +127,8 @@ def import_templates(
     vectors = [decode_template(t) for t in body.templates]
     warnings: list[DuplicateWarning] = []
     for vector in vectors:
-        warnings.extend(_warnings(svc.enroller.neighbours(svc.db, vector, person_id)))
+        neighbours = svc.enroller.neighbours(svc.db, vector, person_id)
+        warnings.extend(people.duplicate_warnings(neighbours))
     ids, count, version = people.add_templates(
         svc.db,
         person_id,
@@ -196,183 +191,10 @@ async def upload_photo(
     person_id: PersonIdPath, request: Request, svc: ServicesDep, force: ForceQuery = False
 ) -> Any:
     data, name = await _read_photo(request)
-    answer = await enrol_photo(svc, person_id, data, name, force=force)
+    answer = await people.enrol_photo(svc, person_id, data, name, force=force)
     if not answer.created:
         return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return answer
-
-
-@dataclass(frozen=True, slots=True)
-class _Described:
-    name: str
-    digest: str
-    descriptor: Descriptor
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoOutcome:
-    """One photo of an upload of several: its answer, or the error that refused it."""
-
-    name: str
-    answer: PhotoAccepted | None = None
-    error: ApiError | None = None
-
-
-async def enrol_photo(
-    svc: Services, person_id: str, data: bytes, name: str, *, force: bool = False
-) -> PhotoAccepted:
-    """Compute a template from a photo and store it.
-
-    Raises :class:`ApiError` 422 with the reason for an unusable photo or, unless ``force``,
-    a face that is not the person's (nothing stored), 404 for an unknown person, 409 when the
-    person has the most templates allowed. The same photo twice answers ``created=False``
-    with the existing template.
-    """
-    prepared = await _prepare(svc, person_id, data, name)
-    if isinstance(prepared, PhotoAccepted):
-        return prepared
-    return await _store(svc, person_id, prepared, force=force)
-
-
-async def enrol_photos(
-    svc: Services, person_id: str, photos: Sequence[tuple[bytes, str]], *, force: bool = False
-) -> list[PhotoOutcome]:
-    """Several photos of one person in one go (the admin web's upload); outcomes in order.
-
-    For a person without templates yet, the photos are first checked against each other:
-    the face most of them agree on (:func:`sync_server.enrolment.consensus`) anchors the rest,
-    so a wrong photo is refused wherever it is in the upload. Then each is stored as
-    :func:`enrol_photo` stores one, anchor first.
-    """
-    outcomes: dict[int, PhotoOutcome] = {}
-    fresh: list[tuple[int, _Described]] = []
-    for index, (data, name) in enumerate(photos):
-        try:
-            prepared = await _prepare(svc, person_id, data, name)
-        except ApiError as exc:
-            outcomes[index] = PhotoOutcome(name, error=exc)
-            continue
-        if isinstance(prepared, PhotoAccepted):
-            outcomes[index] = PhotoOutcome(name, answer=prepared)
-        else:
-            fresh.append((index, prepared))
-    if not force and len(fresh) > 1:
-        try:
-            enrolled = await run_in_threadpool(people.template_count, svc.db, person_id)
-        except ApiError as exc:  # deleted meanwhile
-            outcomes.update((index, PhotoOutcome(d.name, error=exc)) for index, d in fresh)
-            fresh = []
-        else:
-            if not enrolled:
-                fresh = _refuse_outliers(svc, person_id, fresh, outcomes)
-    for index, described in fresh:
-        if index in outcomes:
-            continue
-        try:
-            answer = await _store(svc, person_id, described, force=force)
-        except ApiError as exc:
-            outcomes[index] = PhotoOutcome(described.name, error=exc)
-        else:
-            outcomes[index] = PhotoOutcome(described.name, answer=answer)
-    return [outcomes[index] for index in range(len(photos))]
-
-
-def _refuse_outliers(
-    svc: Services,
-    person_id: str,
-    fresh: list[tuple[int, _Described]],
-    outcomes: dict[int, PhotoOutcome],
-) -> list[tuple[int, _Described]]:
-    """Refuse (into ``outcomes``) the photos far from the upload's consensus face; returns
-    the photos to store, the anchor first so the others are checked against it when stored."""
-    threshold = svc.enroller.config.matching.threshold
-    anchor, distances = consensus([d.descriptor for _, d in fresh], threshold)
-    anchor_name = fresh[anchor][1].name
-    for (index, described), distance in zip(fresh, distances, strict=True):
-        if distance <= threshold:
-            continue
-        error = ApiError(
-            422,
-            people.NOT_SAME_PERSON,
-            f"the face is {distance:.3f} from the one in {anchor_name} (the face most photos "
-            f"of this upload agree on), over the matching threshold {threshold}: "
-            + people.FORCE_HINT,
-        )
-        _rejected(svc, person_id, described.name, error)
-        outcomes[index] = PhotoOutcome(described.name, error=error)
-    return [fresh[anchor], *(item for k, item in enumerate(fresh) if k != anchor)]
-
-
-async def _prepare(
-    svc: Services, person_id: str, data: bytes, name: str
-) -> PhotoAccepted | _Described:
-    """The existing answer for a photo already enrolled, else the photo's descriptor."""
-    digest = hashlib.sha256(data).hexdigest()
-    existing = await run_in_threadpool(people.find_photo, svc.db, person_id, digest)
-    if existing is not None:
-        template_id, count = existing
-        return PhotoAccepted(
-            person_id=person_id,
-            template_id=template_id,
-            created=False,
-            templates=count,
-            version=None,
-            warnings=[],
-        )
-    try:
-        descriptor: Descriptor = await svc.enroller.describe_async(data, name)
-    except ImageError as exc:
-        error = ApiError(422, exc.reason, str(exc))
-        _rejected(svc, person_id, name, error)
-        raise error from exc
-    return _Described(name, digest, descriptor)
-
-
-async def _store(
-    svc: Services, person_id: str, photo: _Described, *, force: bool
-) -> PhotoAccepted:
-    neighbours = await run_in_threadpool(
-        svc.enroller.neighbours, svc.db, photo.descriptor, person_id
-    )
-    try:
-        ids, count, version = await run_in_threadpool(
-            partial(
-                people.add_templates,
-                svc.db,
-                person_id,
-                [people.NewTemplate(template_bytes(photo.descriptor), photo.digest, photo.name)],
-                same_person_within=None if force else svc.enroller.config.matching.threshold,
-            )
-        )
-    except ApiError as exc:
-        if exc.reason == people.NOT_SAME_PERSON:
-            _rejected(svc, person_id, photo.name, exc)
-        raise
-    svc.metrics.photos.labels("accepted").inc()
-    warnings = _warnings(neighbours)
-    log.info(
-        "photo_enrolled",
-        person_id=person_id,
-        template_id=ids[0],
-        version=version,
-        forced=force,
-        warnings=[w.person_id for w in warnings],
-    )
-    return PhotoAccepted(
-        person_id=person_id,
-        template_id=ids[0],
-        created=True,
-        templates=count,
-        version=version,
-        warnings=warnings,
-    )
-
-
-def _rejected(svc: Services, person_id: str, name: str, error: ApiError) -> None:
-    svc.metrics.photos.labels(error.reason).inc()
-    log.info(
-        "photo_rejected", person_id=person_id, photo=name, reason=error.reason, detail=error.detail
-    )
 
 
 async def _read_photo(request: Request) -> tuple[bytes, str]:
@@ -395,15 +217,3 @@ async def _read_photo(request: Request) -> tuple[bytes, str]:
         "unsupported_media_type",
         "send multipart/form-data with a 'photo' file, or the image with an image/* type",
     )
-
-
-def _warnings(neighbours: list[Neighbour]) -> list[DuplicateWarning]:
-    return [
-        DuplicateWarning(
-            person_id=n.person_id,
-            distance=round(n.distance, 4),
-            detail=f"the face is {n.distance:.3f} from {n.person_id}, under the matching "
-            "threshold: the same person enrolled twice, a twin, or the wrong photo",
-        )
-        for n in neighbours
-    ]
