@@ -135,6 +135,7 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
     # Started from a scan worker's answer about an earlier frame: not yet found in a live one.
     adopted: bool = False
+    searched_at: float | None = None  # the last region search for this face
     # Recent (time, box): where was this face when a frame now answered by the scan worker
     # was captured?
     trail: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=TRAIL))
@@ -305,6 +306,10 @@ class RecognitionLoop:
         tracking = self.config.tracking
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
+            searched = track.searched_at
+            if track.decided and searched is not None and now - searched < DECIDED_FOLLOW_S:
+                continue
+            track.searched_at = now
             box = track.predicted(now)
             margin = tracking.roi_margin
             if track.adopted:
@@ -695,6 +700,11 @@ class RecognitionLoop:
 
 TRAIL = 64
 """Sightings kept per track: two seconds at 30 fps, longer than a scan takes on a Pi."""
+
+DECIDED_FOLLOW_S = 0.06
+"""A decided face is searched for at most this often (every other frame at 25-30 fps): it
+only has to stay followed, and well within reacquire_gap_s; undecided faces are searched
+in every frame, their liveness evidence reads each one."""
 
 ADOPTED_DRIFT = 3.0
 """Face widths per second an adopted face may have moved since its scanned frame: a brisk
