@@ -4,6 +4,11 @@
 # BLAS: its face descriptor takes about 5x longer. See docs/recognition.md ("A fast dlib").
 # --dry-run prints the plan ("+ command") and changes nothing.
 set -Eeuo pipefail
+PROG=build-dlib
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+. "$SCRIPT_DIR/_lib.sh"
+stop_on_error
 
 usage() {
     cat <<'EOF'
@@ -42,11 +47,6 @@ the prebuilt wheel: VENV/bin/pip install --force-reinstall dlib-bin==VERSION.
 Exit status: 0 done, 1 a step failed, 2 usage error.
 EOF
 }
-
-die() { printf 'build-dlib: error: %s\n' "$*" >&2; exit 1; }
-usage_error() { printf 'build-dlib: %s (see --help)\n' "$*" >&2; exit 2; }
-warn() { printf 'build-dlib: warning: %s\n' "$*" >&2; }
-trap 'printf "build-dlib: error: the last step failed (exit %s); nothing after it was done\n" "$?" >&2; exit 1' ERR
 
 VENV=${VIRTUAL_ENV:-/opt/hadir/venv}
 VERSION=""
@@ -100,30 +100,8 @@ fi
 [ -r "$CPUINFO" ] || die "cannot read $CPUINFO"
 
 # ---------------------------------------------------------------------------------------
-# Helpers, as in install-edge.sh: every change goes through run, which prints it and skips
-# it on --dry-run.
-
-quote() {
-    local word out=()
-    for word in "$@"; do
-        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=("$word"); else out+=("'${word//\'/\'\\\'\'}'"); fi
-    done
-    printf '%s' "${out[*]}"
-}
-
-run() {
-    printf '+ %s\n' "$(quote "$@")"
-    if [ "$DRY_RUN" -eq 0 ]; then "$@"; fi
-}
-
-step() { printf '\n== %s\n' "$*"; }
-have() { printf '= %s\n' "$*"; }
-
-pkg_installed() {
-    local status
-    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
-    [ "$status" = "install ok installed" ]
-}
+# Helpers beyond scripts/_lib.sh's (every change goes through its run, which prints it and
+# skips it on --dry-run).
 
 # cpu_line KEY...: the value of the first /proc/cpuinfo line whose key is one of KEYs.
 cpu_line() {

@@ -6,6 +6,10 @@
 # The rootfs (as a tarball) and pip's wheel cache are kept between runs; the project source
 # is copied in fresh every run. See docs/operations.md, "The arm64 check".
 set -Eeuo pipefail
+PROG=check-arm64
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+. "$SCRIPT_DIR/_lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -29,13 +33,13 @@ a loud skip banner on 3, or fails on it too when HADIR_ARM64_CHECK=required.
 EOF
 }
 
+# 2, a usage error, is _lib.sh's usage_error.
 EXIT_FAILED=1
-EXIT_USAGE=2
 EXIT_CANNOT=3
 
 say() { printf 'check-arm64: %s\n' "$*"; }
+# Its own die: a wrong answer reads FAILED in a CI log.
 die() { printf 'check-arm64: FAILED: %s\n' "$*" >&2; exit "$EXIT_FAILED"; }
-usage_error() { printf 'check-arm64: %s (see --help)\n' "$*" >&2; exit "$EXIT_USAGE"; }
 # The machine, not the project: say what is missing, loudly, with its own status.
 cannot() {
     printf '\ncheck-arm64: CANNOT RUN: this machine cannot emulate arm64: %s\n' "$*" >&2
@@ -44,7 +48,6 @@ cannot() {
 }
 trap 'printf "check-arm64: FAILED: the last step failed (exit %s)\n" "$?" >&2; exit 1' ERR
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$SCRIPT_DIR")
 
 SUITE=bookworm
@@ -98,20 +101,9 @@ done
 CACHE_DIR=${CACHE_DIR%/}
 
 # ---------------------------------------------------------------------------------------
-# Helpers. Every change goes through run, which prints it and skips it on --dry-run.
+# Helpers beyond scripts/_lib.sh's (every change goes through its run, which prints it and
+# skips it on --dry-run).
 
-quote() {
-    local word out=()
-    for word in "$@"; do
-        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=("$word"); else out+=("'${word//\'/\'\\\'\'}'"); fi
-    done
-    printf '%s' "${out[*]}"
-}
-run() {
-    printf '+ %s\n' "$(quote "$@")"
-    if [ "$DRY_RUN" -eq 0 ]; then "$@"; fi
-}
-step() { printf '\n== %s\n' "$*"; }
 elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
 WORK=""

@@ -7,6 +7,7 @@
 # portrait that scikit-image ships.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/_venv.sh
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+. scripts/_lib.sh
 ensure_venv demo
 exec "$VENV/bin/hadir" --log-format console --log-level warning demo "$@"

@@ -5,6 +5,11 @@
 # so running it again converges (and is how a terminal is upgraded: --source NEW).
 # --dry-run prints every step ("+ command") and changes nothing. See docs/operations.md.
 set -Eeuo pipefail
+PROG=install-edge
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+. "$SCRIPT_DIR/_lib.sh"
+stop_on_error
 
 usage() {
     cat <<'EOF'
@@ -41,13 +46,6 @@ An existing /etc/hadir/edge.toml is never overwritten: --server-url, --device-id
 EOF
 }
 
-die() { printf 'install-edge: error: %s\n' "$*" >&2; exit 1; }
-usage_error() { printf 'install-edge: %s (see --help)\n' "$*" >&2; exit 2; }
-warn() { printf 'install-edge: warning: %s\n' "$*" >&2; }
-# A command that fails stops the run: say so, with its status, under its "+ ..." line.
-trap 'printf "install-edge: error: the last step failed (exit %s); nothing after it was done\n" "$?" >&2; exit 1' ERR
-
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$SCRIPT_DIR")
 
 PLATFORM=auto
@@ -108,43 +106,8 @@ if [ -n "$TIMEZONE" ] && ! [[ $TIMEZONE =~ ^[A-Za-z0-9/_+-]+$ ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------
-# Helpers: every change goes through run/put_file, which print it and skip it on --dry-run.
-
-# Shell-quote a word only when it needs it, so printed commands stay readable.
-quote() {
-    local word out=()
-    for word in "$@"; do
-        if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=("$word"); else out+=("'${word//\'/\'\\\'\'}'"); fi
-    done
-    printf '%s' "${out[*]}"
-}
-
-run() {
-    printf '+ %s\n' "$(quote "$@")"
-    if [ "$DRY_RUN" -eq 0 ]; then "$@"; fi
-}
-
-# put_file MODE OWNER GROUP DEST [NOTE]: write stdin to DEST (install(1): mode and owner
-# set before the content is visible). On --dry-run the content is shown, indented, unless
-# a NOTE says what it is (secrets are never printed).
-put_file() {
-    local mode=$1 owner=$2 group=$3 dest=$4 note=${5:-}
-    if [ -n "$note" ]; then
-        printf '+ install -m %s -o %s -g %s /dev/stdin %s  # %s\n' "$mode" "$owner" "$group" "$dest" "$note"
-    else
-        printf '+ install -m %s -o %s -g %s /dev/stdin %s  <<EOF\n' "$mode" "$owner" "$group" "$dest"
-    fi
-    if [ "$DRY_RUN" -eq 1 ]; then
-        if [ -n "$note" ]; then cat >/dev/null; else sed 's/^/  | /'; printf '  EOF\n'; fi
-    else
-        install -m "$mode" -o "$owner" -g "$group" /dev/stdin "$dest"
-    fi
-}
-
-step() { printf '\n== %s\n' "$*"; }
-have() { printf '= %s\n' "$*"; }
-
-# --- probes: read-only. Under --root they look at files below DIR, not at this system.
+# Helpers beyond scripts/_lib.sh's. Probes are read-only; under --root they look at files
+# below DIR, not at this system.
 
 user_exists() {
     if [ -n "$ROOT" ]; then grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null; else getent passwd "$1" >/dev/null; fi
@@ -164,22 +127,8 @@ user_in_group() {  # user group
     fi
 }
 
-pkg_installed() {
-    local status
-    status=$(dpkg-query ${ROOT:+--admindir="$ROOT/var/lib/dpkg"} -W -f='${Status}' "$1" 2>/dev/null) || return 1
-    [ "$status" = "install ok installed" ]
-}
-
 pkg_available() {
     [ -z "$ROOT" ] && apt-cache show "$1" >/dev/null 2>&1
-}
-
-unit_enabled() {
-    if [ -n "$ROOT" ]; then
-        compgen -G "$ROOT/etc/systemd/system/*.wants/$1" >/dev/null
-    else
-        systemctl is-enabled --quiet "$1" 2>/dev/null
-    fi
 }
 
 # cv2_has_gstreamer PYTHON: that interpreter's cv2 was built with GStreamer.
@@ -194,27 +143,8 @@ sys.exit(0 if lines and "YES" in lines[0] else 1)
 PY
 }
 
-# False in a chroot or an image build, where enable works (offline) but start and
-# daemon-reload do not. A dry run shows those steps as a real run on a live system would.
-systemd_live() { [ "$DRY_RUN" -eq 1 ] || [ -d /run/systemd/system ]; }
-
-unit_active() { [ -z "$ROOT" ] && systemctl is-active --quiet "$1" 2>/dev/null; }
-
-# Stop here on a real run; on --dry-run say what would stop it and show the rest.
-preflight_fail() {
-    if [ "$DRY_RUN" -eq 1 ]; then warn "a real run would stop here: $*"; else die "$*"; fi
-}
-
-toml_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
-
-# Python: the interpreter apt installs when it is missing (/usr/bin/python3[.N] or a bare
-# python3[.N] name), so a minimal Debian without python3 does not stop at the preflight.
-PY_PKG=""
-case $PYTHON in
-    /usr/bin/python3|/usr/bin/python3.[0-9]*|python3|python3.[0-9]*) PY_PKG=${PYTHON##*/} ;;
-esac
-python_version() { "$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
-python_new_enough() { "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+# Python: the package apt installs it from when it is missing ("" when apt cannot).
+PY_PKG=$(python_package)
 python_too_old() {  # the message for a Python older than 3.11
     if [ "$PLATFORM" = jetson ]; then
         echo "hadir needs Python 3.11+, $PYTHON is $PY_VERSION. JetPack 5/6 ship Python 3.8/3.10 and \
@@ -225,31 +155,6 @@ or see docs/operations.md (Jetson) for a USB camera with --platform generic --py
     fi
 }
 
-# The version of hadir in the venv (from its dist-info folder), and the one --source gives
-# (a source tree's edge/__init__.py, a wheel's file name, NAME==VERSION); "" when unknown.
-installed_version() {
-    local d
-    for d in "$VENV"/lib/python3*/site-packages/hadir-*.dist-info; do
-        [ -d "$d" ] || continue
-        d=${d##*/hadir-}
-        printf '%s\n' "${d%.dist-info}"
-        return 0
-    done
-}
-source_version() {
-    if [ -d "$SOURCE" ]; then
-        sed -n 's/^__version__ = "\([^"]*\)".*/\1/p' "$SOURCE/edge/__init__.py" 2>/dev/null | head -n1
-    elif [[ $SOURCE == *.whl ]]; then
-        local base=${SOURCE##*/}
-        base=${base#*-}
-        printf '%s\n' "${base%%-*}"
-    elif [[ $SOURCE =~ ==[[:space:]]*([0-9][A-Za-z0-9.+!-]*)$ ]]; then
-        printf '%s\n' "${BASH_REMATCH[1]}"
-    fi
-}
-# older A B: version A sorts before version B.
-older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }
-
 # config_value SECTION KEY: that value in an existing edge.toml ("" when unset or unreadable).
 config_value() {
     "$PYTHON" - "$CONFIG" "$1" "$2" 2>/dev/null <<'PY' || true
@@ -259,21 +164,6 @@ import tomllib
 with open(sys.argv[1], "rb") as f:
     print(tomllib.load(f).get(sys.argv[2], {}).get(sys.argv[3], ""))
 PY
-}
-
-# The venv's hadir command on the PATH (/usr/local/bin, in sudo's secure_path too), so
-# "hadir ..." works as the docs write it. Someone else's file there is left alone.
-LINK_TARGET=/opt/hadir/venv/bin/hadir
-link_hadir() {
-    local link=$ROOT/usr/local/bin/hadir
-    if [ "$(readlink "$link" 2>/dev/null)" = "$LINK_TARGET" ]; then
-        have "$link -> $LINK_TARGET"
-    elif [ -e "$link" ] || [ -L "$link" ]; then
-        warn "$link exists and is not a link to $LINK_TARGET: left as it is (call $LINK_TARGET)"
-    else
-        [ -d "$ROOT/usr/local/bin" ] || run install -d -m 0755 "$ROOT/usr/local/bin"
-        run ln -s "$LINK_TARGET" "$link"
-    fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -291,17 +181,6 @@ detect_platform() {
     else
         echo generic
     fi
-}
-
-detect_timezone() {
-    local zone=""
-    if [ -r "$ROOT/etc/timezone" ]; then
-        zone=$(head -n1 "$ROOT/etc/timezone" | tr -d '[:space:]')
-    elif [ -L "$ROOT/etc/localtime" ]; then
-        zone=$(readlink "$ROOT/etc/localtime")
-        zone=${zone#*zoneinfo/}
-    fi
-    if [[ $zone =~ ^[A-Za-z0-9/_+-]+$ ]] && [[ $zone != Etc/UTC ]]; then echo "$zone"; else echo UTC; fi
 }
 
 if [ "$PLATFORM" = auto ]; then

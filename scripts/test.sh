@@ -3,7 +3,7 @@
 # ruff, mypy and the whole pytest suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/_venv.sh
+. scripts/_lib.sh
 ensure_venv dev
 
 echo "== ruff"

@@ -163,7 +163,7 @@ def _shellcheck() -> str:
 
 
 def _lint(*args: str) -> None:
-    # From the repository root, as the scripts run: ". scripts/_venv.sh" resolves.
+    # From the repository root, as .ci/run runs it (demo.sh and test.sh source scripts/_lib.sh).
     result = subprocess.run(
         [_shellcheck(), "--external-sources", *args],
         capture_output=True,
