@@ -122,9 +122,9 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     if settings.web.enabled:
-        from sync_server.web import pages
+        from sync_server.web.app import mount
 
-        pages.mount(app)
+        mount(app)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_json_body_bytes,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sync_server.config import AuthConfig, WebConfig
 from sync_server.db import Database, admin_accounts, migrate, utcnow, web_sessions
 from sync_server.web import accounts
-from sync_server.web.pages import SESSION_COOKIE
+from sync_server.web.session import SESSION_COOKIE
 from tests.server.helpers import table_counts
 from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USER, Web, csrf_of
 

@@ -1,0 +1,273 @@
+"""The people pages: list and search, enrol with photos, a person's page, add photos, delete.
+
+Photos go through the same enrolment as the JSON API, so a photo's rejection reason and
+the duplicate-face warning are the API's, word for word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+import structlog
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from sync_server import people, review
+from sync_server.api import admin_people
+from sync_server.api import reports as reports_api
+from sync_server.db import events, templates
+from sync_server.db import people as people_table
+from sync_server.deps import Services, services
+from sync_server.errors import ApiError
+from sync_server.schemas import PersonCreate
+from sync_server.web.forms import MAX_PHOTOS, field_problems, text
+from sync_server.web.render import LIST_LIMIT, PREFIX, Page, redirect, render
+from sync_server.web.session import admin_router, load_page, load_post
+
+log = structlog.get_logger(__name__)
+
+PERSON_FLAGGED = 50  # flagged events on a person's page
+
+router = admin_router()
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _people_list(svc: Services, q: str) -> tuple[list[Any], int]:
+    count = sa.func.count(templates.c.id).label("templates")
+    query = (
+        sa.select(
+            people_table.c.id,
+            people_table.c.name,
+            people_table.c.group_name,
+            people_table.c.department,
+            people_table.c.employee_id,
+            count,
+        )
+        .select_from(people_table.outerjoin(templates, templates.c.person_id == people_table.c.id))
+        .group_by(people_table.c.id)
+        .order_by(people_table.c.name, people_table.c.id)
+    )
+    if q:
+        pattern = _like(q)
+        query = query.where(
+            sa.or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        people_table.c.id,
+                        people_table.c.name,
+                        people_table.c.department,
+                        people_table.c.employee_id,
+                        people_table.c.group_name,
+                    )
+                )
+            )
+        )
+    with svc.db.read() as conn:
+        rows = conn.execute(query.limit(LIST_LIMIT + 1)).all()
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(people_table)).scalar_one())
+    return list(rows), total
+
+
+async def _people_page(
+    request: Request,
+    page: Page,
+    *,
+    status: int = 200,
+    problem: str | None = None,
+    values: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    svc = services(request)
+    q = request.query_params.get("q", "").strip()
+    rows, total = await run_in_threadpool(_people_list, svc, q)
+    return render(
+        page,
+        "people.html",
+        status=status,
+        people=rows[:LIST_LIMIT],
+        more=len(rows) > LIST_LIMIT,
+        total=total,
+        q=q,
+        problem=problem,
+        values=values or {"group": "default"},
+        max_photos=MAX_PHOTOS,
+    )
+
+
+@router.get("/people")
+async def people_page(request: Request) -> Response:
+    return await _people_page(request, await load_page(request))
+
+
+@dataclass(slots=True)
+class PhotoResult:
+    """One uploaded photo's fate, shown next to its file name."""
+
+    filename: str
+    accepted: bool
+    reason: str = ""
+    detail: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[PhotoResult]:
+    # One call for the whole upload: the photos of a new person are checked against each other.
+    results: list[PhotoResult | None] = []
+    photos: list[tuple[bytes, str]] = []
+    for upload in form.getlist("photos"):
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        name = upload.filename[:200]
+        data = await upload.read()
+        if not data:
+            results.append(PhotoResult(name, False, "unreadable", "the file is empty"))
+            continue
+        results.append(None)
+        photos.append((data, name))
+    force = text(form, "force_photo") == "yes"
+    outcomes = iter(await admin_people.enrol_photos(svc, person_id, photos, force=force))
+    return [_photo_result(next(outcomes)) if r is None else r for r in results]
+
+
+def _photo_result(outcome: admin_people.PhotoOutcome) -> PhotoResult:
+    if outcome.answer is None:
+        error = outcome.error
+        assert error is not None
+        return PhotoResult(outcome.name, False, error.reason, str(error.detail))
+    answer = outcome.answer
+    detail = "enrolled" if answer.created else "already enrolled (same photo)"
+    return PhotoResult(outcome.name, True, "", detail, tuple(w.detail for w in answer.warnings))
+
+
+@router.post("/people")
+async def enrol_person(request: Request) -> Response:
+    session, form, page = await load_post(request)
+    svc = services(request)
+    values = {k: text(form, k) for k in ("id", "name", "group", "department")}
+    try:
+        try:
+            body = PersonCreate(id=values["id"], name=values["name"], group=values["group"])
+            department = (
+                reports_api.PersonAttendanceUpdate(department=values["department"])
+                if values["department"]
+                else None
+            )
+        except ValidationError as exc:
+            return await _people_page(
+                request, page, status=422, problem=field_problems(exc), values=values
+            )
+        try:
+            await run_in_threadpool(people.create, svc.db, body)
+            if department is not None:
+                await run_in_threadpool(
+                    reports_api.update_person_attendance, body.id, department, svc
+                )
+        except ApiError as exc:
+            return await _people_page(
+                request, page, status=exc.status_code, problem=str(exc.detail), values=values
+            )
+        log.info("web_person_created", username=session.username, person_id=body.id)
+        results = await _enrol_photos(svc, body.id, form)
+    finally:
+        await form.close()
+    return await _person_page(request, page, body.id, results=results, created=True)
+
+
+def _person_data(svc: Services, person_id: str) -> dict[str, Any]:
+    with svc.db.read() as conn:
+        info = people.load(conn, person_id)
+        attendance = reports_api.person_attendance(conn, person_id)
+        # The latest flagged events, open or reviewed (newest first).
+        query = review.review_query(
+            include_reviewed=True, person_id=person_id, limit=PERSON_FLAGGED
+        ).order_by(None)
+        flagged = conn.execute(query.order_by(events.c.corrected_time.desc(), events.c.id)).all()
+    return {
+        "info": info,
+        "attendance": attendance,
+        "flagged": [review.review_item(r._mapping) for r in flagged],
+    }
+
+
+async def _person_page(
+    request: Request,
+    page: Page,
+    person_id: str,
+    *,
+    results: list[PhotoResult] | None = None,
+    created: bool = False,
+) -> HTMLResponse:
+    svc = services(request)
+    try:
+        data = await run_in_threadpool(_person_data, svc, person_id)
+    except ApiError as exc:
+        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    return render(
+        page,
+        "person.html",
+        person=data["info"],
+        attendance=data["attendance"],
+        flagged=data["flagged"],
+        results=results or [],
+        created=created,
+        max_photos=MAX_PHOTOS,
+    )
+
+
+@router.get("/people/{person_id}")
+async def person_page(request: Request, person_id: str) -> Response:
+    return await _person_page(request, await load_page(request), person_id)
+
+
+@router.post("/people/{person_id}/photos")
+async def add_photos(request: Request, person_id: str) -> Response:
+    _, form, page = await load_post(request)
+    try:
+        results = await _enrol_photos(services(request), person_id, form)
+    finally:
+        await form.close()
+    if not results:
+        results = [PhotoResult("(none)", False, "missing_photo", "choose at least one photo")]
+    return await _person_page(request, page, person_id, results=results)
+
+
+@router.get("/people/{person_id}/delete")
+async def confirm_delete_person(request: Request, person_id: str) -> Response:
+    page = await load_page(request)
+    try:
+        data = await run_in_threadpool(_person_data, services(request), person_id)
+    except ApiError as exc:
+        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    return render(page, "person_delete.html", person=data["info"])
+
+
+@router.post("/people/{person_id}/delete")
+async def delete_person(request: Request, person_id: str) -> Response:
+    session, form, page = await load_post(request)
+    svc = services(request)
+    if text(form, "confirm") != person_id:
+        data = await run_in_threadpool(_person_data, svc, person_id)
+        return render(
+            page,
+            "person_delete.html",
+            status=422,
+            person=data["info"],
+            problem=f"type {person_id} to confirm",
+        )
+    try:
+        version = await run_in_threadpool(people.delete, svc.db, person_id)
+    except ApiError as exc:
+        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    log.info("web_person_deleted", username=session.username, person_id=person_id, version=version)
+    return redirect(f"{PREFIX}/people?deleted={quote(person_id)}")
