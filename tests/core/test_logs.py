@@ -7,12 +7,14 @@ stdlib line rendered by the same renderer.
 
 from __future__ import annotations
 
+import ast
 import http.server
 import io
 import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +23,8 @@ import structlog
 
 from edge.feedback import LogFeedback, Signal
 from edge.logs import OWN_LOGGERS, configure_logging
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -109,3 +113,30 @@ def test_an_httpx_request_line_is_one_json_object_with_its_logger(journal: io.St
     assert line["level"] == "info"
     assert line["event"] == f'HTTP Request: GET {url} "HTTP/1.1 200 OK"'
     assert "timestamp" in line
+
+
+def _get_logger_calls(path: Path) -> list[ast.Call]:
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_logger"
+        ):
+            calls.append(node)
+    return calls
+
+
+def test_every_module_logs_under_its_own_name() -> None:
+    # One scheme: a line's "logger" is the module that wrote it, so a filter by prefix
+    # (edge.sync, sync_server.api) finds every line of that part and nothing else.
+    found, wrong = 0, []
+    for package in OWN_LOGGERS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for call in _get_logger_calls(path):
+                found += 1
+                named = [arg.id for arg in call.args if isinstance(arg, ast.Name)]
+                if named != ["__name__"] or len(call.args) != 1:
+                    wrong.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert found > 20  # the scan sees the modules' loggers
+    assert wrong == [], f"structlog.get_logger(__name__) expected at {wrong}"
