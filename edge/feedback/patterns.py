@@ -1,4 +1,4 @@
-"""What each outcome looks and sounds like.
+"""What each signal looks and sounds like.
 
 A pattern is a list of steps; each step sets every output (green, red, buzzer) for
 a time, so a pattern that pre-empts another never inherits its half-finished state.
