@@ -135,6 +135,7 @@ class Track:
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
     # Started from a scan worker's answer about an earlier frame: not yet found in a live one.
     adopted: bool = False
+    adopted_at: float | None = None  # the frame in which the answer came
     searched_at: float | None = None  # the last region search for this face
     # Recent (time, box): where was this face when a frame now answered by the scan worker
     # was captured?
@@ -289,7 +290,7 @@ class RecognitionLoop:
         if scanner is not None:
             result = scanner.poll()
             if result is not None:
-                self._adopt(result)
+                self._adopt(result, now)
             due = self._frames - self._submitted_at >= tracking.full_scan_every
             if (scan_now or due) and scanner.submit(grey, self._frames, now):
                 self._submitted_at = self._frames
@@ -315,7 +316,7 @@ class RecognitionLoop:
             if track.adopted:
                 # Seen only in a frame the worker scanned a while ago, and how it moves is
                 # not known yet: the longer ago, the farther it may have walked.
-                margin += ADOPTED_DRIFT * max(0.0, now - track.last_seen)
+                margin += ADOPTED_DRIFT * min(MAX_DRIFT_S, max(0.0, now - track.last_seen))
             pad_x = round(box.width * margin)
             pad_y = round(box.height * margin)
             region = Box(box.left - pad_x, box.top - pad_y, box.right + pad_x, box.bottom + pad_y)
@@ -337,7 +338,7 @@ class RecognitionLoop:
                 found.append((track, best))
         return self._one_track_per_face(found)
 
-    def _adopt(self, result: ScanResult) -> None:
+    def _adopt(self, result: ScanResult, now: float) -> None:
         """A scan from the worker came back: start tracks for the faces in it that no track
         was following when that frame was captured. They are found again in the current
         frame by the region search that follows, or expire unseen."""
@@ -357,6 +358,7 @@ class RecognitionLoop:
                 next(self._ids), det.box, result.monotonic, result.monotonic, self._frames
             )
             track.adopted = True
+            track.adopted_at = now
             self._tracks[track.id] = track
             log.debug(
                 "track_started",
@@ -428,7 +430,10 @@ class RecognitionLoop:
         limit = self.config.tracking.max_missed_s
         decided: list[Decision] = []
         for track_id, track in list(self._tracks.items()):
-            if frame.monotonic - track.last_seen > limit:
+            # An adopted face's scan may be older than the limit (a Pi scans 1080p in ~1 s):
+            # it gets the limit from when the loop learnt of it.
+            last = max(track.last_seen, track.adopted_at or track.last_seen)
+            if frame.monotonic - last > limit:
                 del self._tracks[track_id]
                 track.departed = True
                 decision: Decision | None = None
@@ -705,6 +710,10 @@ DECIDED_FOLLOW_S = 0.06
 """A decided face is searched for at most this often (every other frame at 25-30 fps): it
 only has to stay followed, and well within reacquire_gap_s; undecided faces are searched
 in every frame, their liveness evidence reads each one."""
+
+MAX_DRIFT_S = 1.0
+"""The widening stops after a second: a region of ~8 face widths is already a good part of
+the frame; a face that walked farther is found by the next scan."""
 
 ADOPTED_DRIFT = 3.0
 """Face widths per second an adopted face may have moved since its scanned frame: a brisk

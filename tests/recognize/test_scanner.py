@@ -146,6 +146,24 @@ def test_a_face_already_followed_is_not_adopted_again() -> None:
     ]
 
 
+def test_a_scan_slower_than_max_missed_s_still_finds_the_face() -> None:
+    """A Pi scans a 1080p frame in about a second: the answer is older than
+    tracking.max_missed_s, and the adopted track must not expire at once when the region
+    search misses the face for a frame or two (here frames 39 and 40, right after the answer
+    about frame 0 came)."""
+    world = World(_descriptors(["slow"]))
+    world.frames = [
+        {} if i in (39, 40) else {"slow": _box(300 + 2 * i, 110)} for i in range(int(4 * FPS))
+    ]
+    limit = RecognitionConfig().tracking.max_missed_s
+    delay = round(1.5 * limit * FPS)
+    assert delay == 38  # the answer comes in frame 39
+    scanner = LateScanner(world, delay=delay)
+    decisions, detector, _ = _play(world, scanner, ["slow"], extra_frames=0)
+    assert detector.full_scans == 0
+    assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "slow")]
+
+
 def test_a_face_gone_before_its_scan_answers_is_dropped_without_a_decision() -> None:
     world = World(_descriptors(["passer"]))
     world.frames = [{"passer": _box(300, 100)} if i < 2 else {} for i in range(int(FPS))]
