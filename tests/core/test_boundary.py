@@ -139,7 +139,7 @@ def _raising(exc: BaseException) -> object:
     return handler
 
 
-class _Refused(HadirError, RuntimeError):
+class _RefusedError(HadirError, RuntimeError):
     pass
 
 
@@ -149,8 +149,8 @@ class _Refused(HadirError, RuntimeError):
         (ConfigError("x.toml: bad"), (), 2, "hadir: config error: x.toml: bad"),
         (HadirError("no camera"), (), 2, "hadir: no camera"),
         (FileNotFoundError("no such file: a.jpg"), (), 2, "hadir: no such file: a.jpg"),
-        (_Refused("server answered 401"), (), 2, "hadir: server answered 401"),
-        (_Refused("server answered 401"), (_Refused,), 1, "hadir: server answered 401"),
+        (_RefusedError("server answered 401"), (), 2, "hadir: server answered 401"),
+        (_RefusedError("server answered 401"), (_RefusedError,), 1, "hadir: server answered 401"),
         (KeyboardInterrupt(), (), 130, ""),
     ],
 )
