@@ -355,7 +355,7 @@ def test_hrms_push_needs_configuration(make_api: Callable[..., Api]) -> None:
 
 
 def test_csv_chunks_hold_whole_lines() -> None:
-    from sync_server.reports import _CsvChunks
+    from sync_server.reports.export import _CsvChunks
 
     out = _CsvChunks(("n", "name", "note"))
     chunks = [c for i in range(20_000) if (c := out.add((i, "name, with comma", 'quote "x"')))]
