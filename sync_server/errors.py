@@ -6,6 +6,10 @@ its field (``loc``). That list is built here rather than by FastAPI's default ha
 which echoes the offending input back: a NaN, an infinity or a lone surrogate cannot be
 written as JSON, so the answer to a bad value became a 500, which a terminal retries
 forever. docs/protocol.md describes the shapes.
+
+The server's operations refuse with the domain errors of sync_server/domain_errors.py, which
+know nothing of HTTP; :func:`http_status` is the one place they get a status code, for the API
+(through :func:`domain_error_handler`) and for the admin web's pages alike.
 """
 
 from __future__ import annotations
