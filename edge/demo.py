@@ -26,19 +26,14 @@ import enum
 import math
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from edge.errors import HadirError
 
@@ -411,67 +406,6 @@ def _clip_frames(clip: Path, indexes: Sequence[int]) -> dict[int, Any]:
     return found
 
 
-# -- the server --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class DemoServer:
-    """``python -m sync_server run`` on a free loopback port with a SQLite file."""
-
-    def __init__(self, workdir: Path, admin_token: str) -> None:
-        self.workdir = workdir
-        self.admin_token = admin_token
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 60.0) -> None:
-        config = self.workdir / "server.toml"
-        config.write_text(
-            f'database_url = "sqlite:///{self.workdir / "server.db"}"\n'
-            f'[listen]\nhost = "127.0.0.1"\nport = {self.port}\n'
-            '[logging]\nformat = "json"\nlevel = "warning"\n'
-        )
-        env = {**os.environ, "HADIR_ADMIN_TOKEN": self.admin_token}
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sync_server", "run", "--config", str(config)],
-                cwd=self.workdir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise DemoError(f"the server exited at start; its log:\n{self._log_tail()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise DemoError(f"the server did not become ready in {timeout_s} s:\n{self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-20:])
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 # -- the run -----------------------------------------------------------------------------
 
 
@@ -508,6 +442,7 @@ def _run(
     from edge.config import load_edge_config
     from edge.daemon.runner import EdgeDaemon
     from sync_server.admin_client import AdminApiError, AdminClient, AdminCredentials
+    from sync_server.process import ServerProcess, ServerStartError
 
     faces_dir = None if builtin else (faces_dir or default_faces_dir())
     cast = (
@@ -530,8 +465,13 @@ def _run(
         out(f"    {start:4.1f}-{end:4.1f} s  {shot.scene.describe()}")
 
     admin_token = secrets.token_urlsafe(24)
-    server = DemoServer(workdir, admin_token)
-    server.start()
+    server = ServerProcess(
+        workdir, f"sqlite:///{workdir / 'server.db'}", admin_token, log_level="warning"
+    )
+    try:
+        server.start()
+    except ServerStartError as exc:
+        raise DemoError(str(exc)) from exc
     out(f"  server: {server.url} (SQLite, log {server.log_path})")
     try:
         with AdminClient(AdminCredentials(server.url, admin_token)) as admin:
@@ -580,7 +520,7 @@ def _run(
             stats = daemon.stats()
             return _report(admin, cast, mode, stats, out)
     finally:
-        server.stop()
+        server.stop(timeout=15.0)
 
 
 def _progress(daemon: Any, runner: threading.Thread, out: Callable[[str], object]) -> None:

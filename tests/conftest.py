@@ -1,4 +1,8 @@
-"""Shared fixtures. Real faces come from ../shared/faces (or HADIR_FACES_DIR), never the repo."""
+"""Shared fixtures. Real faces come from ../shared/faces (or HADIR_FACES_DIR), never the repo.
+
+The server fixtures (``db_url``, ``settings``, ``api``...) come from the plugin below, for every
+package that needs them (server, web, reports); other shared helpers are in ``tests.support``.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,13 @@ import pytest
 import structlog
 
 from edge.recognize.analyzer import FaceAnalyzer
+from tests.support import ROOT, in_ci
 
-ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.support.server_fixtures"]
 
 
 def _faces_dir() -> Path:
     return Path(os.environ.get("HADIR_FACES_DIR") or ROOT.parent / "shared" / "faces")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +39,7 @@ def faces_dir() -> Path:
             f"real-face data not found at {path} "
             "(put the shared faces there or set HADIR_FACES_DIR)"
         )
-        if _in_ci():
+        if in_ci():
             pytest.fail(message + "; CI requires it")
         pytest.skip(message)
     return path

@@ -15,7 +15,8 @@ from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig
 from sync_server.admin_cli import person_id_from_name
 from sync_server.admin_client import load_credentials
-from tests.server.procs import ROOT, ServerProcess
+from sync_server.process import ServerProcess
+from tests.support import ROOT
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 

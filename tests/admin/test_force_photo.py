@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sync_server.process import ServerProcess
 from tests.admin.test_admin_cli import ADMIN_TOKEN, hadir
-from tests.server.procs import ServerProcess
 
 
 @pytest.mark.faces

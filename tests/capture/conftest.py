@@ -1,11 +1,9 @@
-"""Fixtures for capture tests: the real clip, fake clocks, a scripted source."""
+"""Fixtures for capture tests: the real clip, a fake clock, a scripted source."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +12,11 @@ import pytest
 from edge.capture.errors import EndOfStreamError
 from edge.capture.frame import RGBImage
 from edge.capture.source import FrameSource
+from tests.support.clock import FakeClock
 
 CLIP_FRAMES = 275
 CLIP_FPS = 29.97
 CLIP_SIZE = (640, 360)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll for a condition another thread makes true; the timeout only catches hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.002)
 
 
 @pytest.fixture(scope="session")
@@ -34,30 +24,6 @@ def clip(faces_dir: Path) -> Path:
     path = faces_dir / "video" / "short_hamilton_clip.mp4"
     assert path.is_file(), f"{path} missing from the faces data"
     return path
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told; ``sleep`` advances it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-
-    def wall(self) -> datetime:
-        return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self())
 
 
 @pytest.fixture
@@ -94,7 +60,7 @@ class ScriptedSource(FrameSource):
         if clock is None:
             super().__init__()
         else:
-            super().__init__(monotonic=clock, now=clock.wall)
+            super().__init__(monotonic=clock, now=clock.now)
         self.paced = paced
         self._opens = list(opens)
         self._reads = list(reads)

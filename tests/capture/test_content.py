@@ -28,9 +28,9 @@ from edge.daemon.runner import EdgeDaemon
 from edge.feedback import create_feedback
 from edge.store import EdgeStore
 from edge.sync import daemon_health
+from tests.support.clock import FakeClock
+from tests.support.wait import wait_until
 from tests.terminal.test_process import NotifyListener
-
-from .conftest import FakeClock, wait_until
 
 FPS = 15.0
 CHECK = ContentCheckConfig(frozen_after_s=10.0, blank_after_s=10.0, blank_max_std=1.0)

@@ -9,10 +9,13 @@ from collections.abc import Callable
 import pytest
 import structlog
 
+from edge.backoff import Backoff
 from edge.capture.config import ReconnectConfig
 from edge.capture.errors import CameraOpenError, CameraReadError, SourceNotFoundError
-from edge.capture.grabber import Backoff, CaptureHealth, CaptureState, FrameGrabber
-from tests.capture.conftest import FakeClock, ScriptedSource, wait_until
+from edge.capture.grabber import CaptureHealth, CaptureState, FrameGrabber
+from tests.capture.conftest import ScriptedSource
+from tests.support.clock import FakeClock
+from tests.support.wait import wait_until
 
 NO_JITTER = ReconnectConfig(
     initial_delay=0.5, max_delay=4.0, multiplier=2.0, jitter=0.0, max_failures=0

@@ -19,7 +19,7 @@ from edge.capture import (
 )
 from edge.capture.fake_picamera2 import FakeCameraSystem
 from edge.capture.picam import Picamera2Source
-from tests.capture.conftest import wait_until
+from tests.support.wait import wait_until
 
 SCENE = (200, 100, 50)
 

@@ -22,7 +22,8 @@ from edge.capture import (
     create_source,
 )
 from edge.capture.replay import ReplaySource
-from tests.capture.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, FakeClock
+from tests.capture.conftest import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
+from tests.support.clock import FakeClock
 
 
 def replay(path: Path, **kwargs: object) -> ReplayCameraConfig:
@@ -61,13 +62,13 @@ def test_fast_replay_delivers_every_frame_in_order_as_rgb(clip: Path) -> None:
 def test_realtime_pace_follows_the_schedule_on_an_injected_clock(
     clip: Path, clock: FakeClock
 ) -> None:
-    source = ReplaySource(replay(clip), monotonic=clock, now=clock.wall, sleep=clock.sleep)
+    source = ReplaySource(replay(clip), monotonic=clock, now=clock.now, sleep=clock.sleep)
     assert source.paced
     with source:
         frames = [source.read() for _ in range(30)]
     assert source.nominal_fps == pytest.approx(CLIP_FPS, abs=0.01)
     # Frame k leaves at start + k / fps: 29 periods after the first.
-    assert clock.now - 1000.0 == pytest.approx(29 / CLIP_FPS)
+    assert clock.mono - 1000.0 == pytest.approx(29 / CLIP_FPS)
     gaps = [b.monotonic - a.monotonic for a, b in itertools.pairwise(frames)]
     assert gaps == pytest.approx([1 / CLIP_FPS] * 29)
 
@@ -188,7 +189,7 @@ def test_image_folder_pace_and_loop(tmp_path: Path, clock: FakeClock) -> None:
     with ReplaySource(config, monotonic=clock, sleep=clock.sleep) as source:
         frames = [source.read() for _ in range(6)]
     assert source.nominal_fps == 4
-    assert clock.now - 1000.0 == pytest.approx(5 * 0.25)
+    assert clock.mono - 1000.0 == pytest.approx(5 * 0.25)
     assert [tuple(int(v) for v in f.image[0, 0]) for f in frames] == COLOURS + COLOURS[:2]
 
 

@@ -600,11 +600,11 @@ def server_db(request: pytest.FixtureRequest, machine: Machine) -> Iterator[str]
         return
     import sqlalchemy as sa
 
-    from tests.server.conftest import _fresh_pg_database
+    from tests.support.server_fixtures import fresh_pg_database
 
     _, engine = request.getfixturevalue("pg_cluster")
     assert isinstance(engine, sa.Engine)
-    yield from _fresh_pg_database(engine)
+    yield from fresh_pg_database(engine)
 
 
 def _terminal_sees(machine: Machine, server_url: str) -> tuple[str, str | None]:
@@ -631,7 +631,7 @@ def test_registering_a_terminal_and_rotating_its_token_as_written(
     machine: Machine, server_db: str
 ) -> None:
     from edge.errors import HadirError
-    from tests.server.procs import ServerProcess
+    from sync_server.process import ServerProcess
 
     (machine.base / "etc/hadir").mkdir(mode=0o755)
     machine.extra_path = [str(Path(sys.executable).parent)]  # where pip put `hadir`

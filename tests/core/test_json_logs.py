@@ -15,7 +15,8 @@ import cv2
 import httpx
 import numpy as np
 
-from tests.server.procs import ROOT, ServerProcess
+from sync_server.process import ServerProcess
+from tests.support import ROOT
 
 ADMIN_TOKEN = "admin-token-for-json-logs-0123456789"
 

@@ -15,9 +15,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from edge.daemon.notify import SystemdNotifier, Watchdog, watchdog_interval
+from tests.support.clock import FakeClock
 
 # sockaddr_un.sun_path holds 108 bytes; pytest's tmp_path can be longer.
 MAX_SUN_PATH = 100
+# The cadences below are sums of float steps from here (another start rounds them otherwise).
+CLOCK_START = 500.0
 
 
 class Receiver:
@@ -70,17 +73,6 @@ def abstract_receiver() -> Iterator[Receiver]:
         yield Receiver(sock, "@" + name)
     finally:
         sock.close()
-
-
-class FakeClock:
-    def __init__(self, start: float = 500.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # -- the notifier ------------------------------------------------------------------
@@ -284,7 +276,7 @@ def run_loop(watchdog: Watchdog, clock: FakeClock, seconds: float, step: float, 
 
 
 def test_pings_at_half_the_interval_while_frames_flow(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = make_watchdog(receiver, clock)
     assert watchdog.enabled
     assert (watchdog.interval, watchdog.ping_every) == (30.0, 15.0)
@@ -299,7 +291,7 @@ def test_pings_at_half_the_interval_while_frames_flow(receiver: Receiver) -> Non
 
 
 def test_pings_stop_when_frames_stop_and_resume_when_they_return(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = make_watchdog(receiver, clock, usec=4_000_000, stall_after=5.0)
     assert run_loop(watchdog, clock, 10, 0.1, flowing=True) == [0, 2, 4, 6, 8]
     assert len(receiver.drain()) == 5
@@ -321,7 +313,7 @@ def test_pings_stop_when_frames_stop_and_resume_when_they_return(receiver: Recei
 
 
 def test_occasional_empty_iterations_do_not_stop_the_pings(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = make_watchdog(receiver, clock, usec=2_000_000, stall_after=3.0)
     sent = []
     for i in range(200):
@@ -336,13 +328,13 @@ def test_occasional_empty_iterations_do_not_stop_the_pings(receiver: Receiver) -
 
 
 def test_the_camera_gets_stall_after_to_deliver_its_first_frame(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = make_watchdog(receiver, clock, usec=2_000_000, stall_after=3.0)
     assert run_loop(watchdog, clock, 10, 0.5, flowing=False) == [0, 1.0, 2.0]
 
 
 def test_a_stuck_loop_sends_nothing(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = make_watchdog(receiver, clock, usec=2_000_000)
     assert watchdog.beat(True)
     clock.advance(3600)  # the loop hung inside a driver call
@@ -350,7 +342,7 @@ def test_a_stuck_loop_sends_nothing(receiver: Receiver) -> None:
 
 
 def test_without_watchdog_usec_beats_do_nothing(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = Watchdog(SystemdNotifier(receiver.address, environ={}), monotonic=clock)
     assert not watchdog.enabled
     assert watchdog.ping_every is None
@@ -359,13 +351,13 @@ def test_without_watchdog_usec_beats_do_nothing(receiver: Receiver) -> None:
 
 
 def test_explicit_interval_overrides_the_environment(receiver: Receiver) -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = Watchdog(SystemdNotifier(receiver.address, environ={}), 1.0, monotonic=clock)
     assert run_loop(watchdog, clock, 2, 0.25, flowing=True) == [0, 0.5, 1.0, 1.5]
 
 
 def test_without_notify_socket_the_watchdog_is_inert() -> None:
-    clock = FakeClock()
+    clock = FakeClock(mono=CLOCK_START)
     watchdog = Watchdog(SystemdNotifier(environ={"WATCHDOG_USEC": "2000000"}), monotonic=clock)
     assert not watchdog.enabled
     assert run_loop(watchdog, clock, 10, 0.5, flowing=True) == []

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -29,12 +28,3 @@ def pwm_factory() -> Iterator[MockFactory]:
 def states(factory: MockFactory, pin: int) -> list[object]:
     """Every level the pin went through, from its initial one (changes only)."""
     return [entry.state for entry in factory.pin(pin).states]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll for a condition the worker thread makes true; the timeout only catches hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.002)

@@ -15,7 +15,8 @@ from edge.feedback import (
     create_feedback,
 )
 from edge.feedback.gpio import GPIOFeedback
-from tests.feedback.conftest import BUZZER, GREEN, RED, RGB, states, wait_until
+from tests.feedback.conftest import BUZZER, GREEN, RED, RGB, states
+from tests.support.wait import wait_until
 
 F, T = False, True
 

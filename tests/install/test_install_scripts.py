@@ -823,7 +823,7 @@ def test_an_upgrade_or_a_rerun_is_not_a_downgrade(sandbox: Sandbox, script: Path
 
 
 def test_server_next_steps_work_on_a_minimal_debian(sandbox: Sandbox, tmp_path: Path) -> None:
-    from tests.server.procs import ServerProcess
+    from sync_server.process import ServerProcess
 
     server = ServerProcess(tmp_path / "srv", f"sqlite:///{tmp_path}/srv.db", "t" * 32)
     out = dry_run(sandbox, SERVER, "--listen", f"0.0.0.0:{server.port}").stdout

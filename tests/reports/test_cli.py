@@ -14,10 +14,11 @@ from pathlib import Path
 
 import httpx
 
+from sync_server.process import ServerProcess
 from sync_server.reports_cli import add_reports_parser
 from tests.reports.helpers import backdate_people, local
 from tests.server.helpers import ADMIN_TOKEN, batch, bearer, event
-from tests.server.procs import ROOT, ServerProcess
+from tests.support import ROOT
 
 
 def hadir_attendance(

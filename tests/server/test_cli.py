@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from edge import __version__
 from sync_server.cli import add_server_parser, main
 from sync_server.db import Database, head_revision, terminals
-from tests.server.procs import ROOT, free_port
+from sync_server.process import free_port
+from tests.support import ROOT
 
 CONFIG_ENV = "HADIR_SERVER_CONFIG"  # documented in docs/server.md
 

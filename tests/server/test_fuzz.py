@@ -36,9 +36,10 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from edge.protocol import API_PREFIX, EventStatus
-from tests.server.conftest import PG_ENV, _fresh_pg_database, _in_ci
+from sync_server.process import ServerProcess
 from tests.server.helpers import ADMIN, ADMIN_TOKEN, bearer, utcnow
-from tests.server.procs import ServerProcess
+from tests.support import in_ci
+from tests.support.server_fixtures import PG_ENV, fresh_pg_database
 
 DEVICE = "fz-1"
 ADMIN_PREFIX = API_PREFIX + "/admin"
@@ -85,11 +86,11 @@ def target(
     bounds themselves are tested on both (test_bounds.py)."""
     workdir = tmp_path_factory.mktemp("fuzz")
     databases: Iterator[str] | None = None
-    if not os.environ.get(PG_ENV) and not _in_ci():
+    if not os.environ.get(PG_ENV) and not in_ci():
         url = f"sqlite:///{workdir / 'fuzz.db'}"
     else:
         engine: sa.Engine = request.getfixturevalue("pg_admin_engine")
-        databases = _fresh_pg_database(engine)
+        databases = fresh_pg_database(engine)
         url = next(databases)
     # Bad credentials are part of the fuzzing: the limit must not turn the rest into 429s.
     server = ServerProcess(

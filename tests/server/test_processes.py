@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from edge.protocol import API_PREFIX
+from sync_server.process import ServerProcess
 from tests.server.helpers import ADMIN, ADMIN_TOKEN, batch, bearer, event, heartbeat, table_counts
 from tests.server.helpers import template as make_template
-from tests.server.procs import ServerProcess
 
 pytestmark = pytest.mark.slow
 

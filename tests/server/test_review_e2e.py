@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from edge.protocol import API_PREFIX, LivenessEvidence
 from sync_server.db import Database, events
+from sync_server.process import ServerProcess
 from tests.server.helpers import ADMIN, ADMIN_TOKEN, batch, bearer
-from tests.server.procs import ServerProcess
 from tests.sync.helpers import make_service, open_store
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync_server.process import ServerProcess
 from tests.server.helpers import ADMIN_TOKEN
-from tests.server.procs import ServerProcess
 
 HANG_GUARD_S = 60.0
 

@@ -1,15 +1,13 @@
 """Fixtures of the store tests: a hand-driven clock and a store factory.
 
 Time is never patched: every clock the store reads is injected, and tests
-move :class:`FakeClock` by hand (wall and monotonic separately when a test
-needs the wall clock to jump).
+move :class:`tests.support.clock.FakeClock` by hand (wall and monotonic
+separately when a test needs the wall clock to jump).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,39 +16,7 @@ import pytest
 
 from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, encode_template
 from edge.store import EdgeStore, StoreConfig
-
-BOOT_A = "boot-a"
-BOOT_B = "boot-b"
-
-
-@dataclass
-class FakeClock:
-    """Wall clock (aware UTC), monotonic clock, boot id and NTP state, moved by hand."""
-
-    wall: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
-    mono: float = 1000.0
-    synced: bool = True
-    boot_id: str = BOOT_A
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def clock_synced(self) -> bool:
-        return self.synced
-
-    def advance(self, seconds: float) -> None:
-        """Both clocks move together, as in real life."""
-        self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
-
-    def reboot(self, boot_id: str = BOOT_B, *, uptime_s: float = 5.0) -> None:
-        """A new boot: the monotonic clock restarts near zero."""
-        self.boot_id = boot_id
-        self.mono = uptime_s
-
+from tests.support.clock import FakeClock
 
 OpenStore = Callable[..., EdgeStore]
 

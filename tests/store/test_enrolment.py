@@ -13,7 +13,8 @@ import pytest
 from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, encode_template
 from edge.recognize.matcher import Gallery
 from edge.store import EdgeStore, EnrolmentPageError
-from tests.store.conftest import FakeClock, OpenStore, delete, page, template, upsert
+from tests.store.conftest import OpenStore, delete, page, template, upsert
+from tests.support.clock import FakeClock
 
 
 def _state(store: EdgeStore) -> tuple[int, dict[str, str], dict[str, list[bytes]]]:

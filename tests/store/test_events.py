@@ -18,7 +18,8 @@ from edge.store import (
     StoreClosedError,
     StoreConfig,
 )
-from tests.store.conftest import BOOT_A, FakeClock, OpenStore
+from tests.store.conftest import OpenStore
+from tests.support.clock import BOOT_A, FakeClock
 
 
 def test_record_returns_the_committed_event(store: EdgeStore, clock: FakeClock) -> None:

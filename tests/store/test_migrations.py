@@ -20,7 +20,8 @@ from edge.store import (
     StoreError,
 )
 from edge.store.migrations import APPLICATION_ID, MIGRATIONS
-from tests.store.conftest import FakeClock, OpenStore, template
+from tests.store.conftest import OpenStore, template
+from tests.support.clock import FakeClock
 
 # The schema exactly as version 1 of the store created it: frozen here on
 # purpose, so the test keeps checking the upgrade path even if the migration

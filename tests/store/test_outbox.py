@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edge.store import EdgeStore, EventError, StoreBusyError
-from tests.store.conftest import BOOT_B, FakeClock, OpenStore, page, upsert
+from tests.store.conftest import OpenStore, page, upsert
+from tests.support.clock import BOOT_B, FakeClock
 
 
 def _fill(store: EdgeStore, clock: FakeClock, count: int, prefix: str = "p") -> list[uuid.UUID]:

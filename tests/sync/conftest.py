@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from edge.store import EdgeStore
-from tests.sync.helpers import FakeClock, FakeServer, RealServer, open_store
+from tests.support.clock import FakeClock
+from tests.sync.helpers import FakeServer, RealServer, open_store
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture

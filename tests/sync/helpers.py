@@ -1,14 +1,13 @@
-"""Shared pieces of the sync tests: clocks, stores, a real server, an in-memory fake server."""
+"""Shared pieces of the sync tests: stores, a real server, an in-memory fake server."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +19,12 @@ from edge.protocol import API_PREFIX, encode_template
 from edge.recognize.matcher import Matcher
 from edge.store import EdgeStore, StoreConfig
 from edge.sync import SyncClient, SyncConfig, SyncService
-from tests.server.procs import ServerProcess
+from sync_server.process import ServerProcess
+from tests.support.clock import FakeClock
 
 ADMIN_TOKEN = "sync-test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 BOOT_ID = "test-boot-1"
-
-
-class FakeClock:
-    """A monotonic clock and a wall clock, moved by hand; the wall clock can jump."""
-
-    def __init__(self, wall: datetime | None = None, mono: float = 1000.0) -> None:
-        self.mono = mono
-        self.wall = wall or datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.wall += timedelta(seconds=seconds)
-
-    def jump_wall(self, delta: timedelta) -> None:
-        self.wall += delta
 
 
 def open_store(
@@ -97,17 +76,6 @@ def unit_vectors(seed: int, count: int) -> npt.NDArray[np.float32]:
     return vectors
 
 
-def wait_until(
-    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.02
-) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
 # -- a real server -------------------------------------------------------------------------
 
 
@@ -131,11 +99,12 @@ class RealServer:
     def start(self) -> RealServer:
         self._starts += 1
         proc = ServerProcess(
-            self.workdir, self.database_url, ADMIN_TOKEN, name=f"{self._name}-{self._starts}"
+            self.workdir,
+            self.database_url,
+            ADMIN_TOKEN,
+            name=f"{self._name}-{self._starts}",
+            port=self.port,
         )
-        if self.port is not None:
-            proc.port = self.port
-            proc.url = f"http://127.0.0.1:{self.port}"
         self.proc = proc.start()
         self.port = proc.port
         return self
@@ -146,7 +115,7 @@ class RealServer:
             self.proc.kill()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.proc is not None and self.proc.proc.poll() is None:
+        if self.proc is not None and self.proc.running:
             self.proc.terminate()
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -31,7 +31,8 @@ from edge.recognize.matcher import Matcher
 from edge.store import EdgeStore
 from edge.sync import SyncClient, SyncService
 from edge.sync.scheduler import TickExecutor, TickJobStore, TickTrigger
-from tests.sync.helpers import BOOT_ID, FakeClock, FakeServer, sync_config
+from tests.support.clock import FakeClock
+from tests.sync.helpers import BOOT_ID, FakeServer, sync_config
 
 FORWARD = timedelta(days=5)
 BACK = timedelta(hours=7)

@@ -19,7 +19,7 @@ from edge.sync.doctor import (
     probe_server,
     probe_token,
 )
-from tests.server.procs import free_port
+from sync_server.process import free_port
 from tests.sync.helpers import FakeServer, RealServer
 
 

@@ -17,15 +17,15 @@ from edge.recognize.config import MatchingConfig
 from edge.recognize.matcher import Matcher
 from edge.store import EdgeStore, EnrolmentPageError
 from edge.sync import ProtocolError, SyncClient, SyncService
+from tests.support.clock import FakeClock
+from tests.support.wait import wait_until
 from tests.sync.helpers import (
-    FakeClock,
     FakeServer,
     RealServer,
     make_service,
     open_store,
     sync_config,
     unit_vectors,
-    wait_until,
 )
 
 RULES = MatchingConfig()

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from edge.store import EdgeStore
+from tests.support.wait import wait_until
 from tests.sync.helpers import (
     RealServer,
     make_service,
     open_store,
     record_events,
     store_event_ids,
-    wait_until,
 )
 from tests.sync.proxy import Action, FaultProxy, Request, forward_all
 

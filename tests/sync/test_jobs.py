@@ -31,7 +31,8 @@ from edge.sync import (
     SyncService,
     SyncTimeoutError,
 )
-from tests.sync.helpers import BOOT_ID, FakeClock, FakeServer, record_events, sync_config
+from tests.support.clock import FakeClock
+from tests.sync.helpers import BOOT_ID, FakeServer, record_events, sync_config
 
 
 def _service(

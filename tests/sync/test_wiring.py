@@ -25,6 +25,7 @@ from edge.recognize.matcher import Matcher
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult
 from edge.sync import CREDENTIAL_NAME, SyncConfig, attach_sync, daemon_health
+from tests.support.wait import wait_until
 from tests.sync.helpers import (
     ADMIN,
     FakeServer,
@@ -32,7 +33,6 @@ from tests.sync.helpers import (
     make_service,
     open_store,
     sync_config,
-    wait_until,
 )
 
 

@@ -17,12 +17,6 @@ from sync_server.app import create_app
 from sync_server.config import ServerConfig
 from sync_server.db import Database, migrate
 from sync_server.web.accounts import set_account
-from tests.server.conftest import (  # noqa: F401  (fixtures, found by name)
-    db_url,
-    pg_admin_engine,
-    pg_url,
-    settings,
-)
 from tests.server.helpers import Api
 
 ADMIN_USER = "alice"
@@ -73,7 +67,7 @@ class Web:
 
 
 @pytest.fixture
-def make_web(settings: ServerConfig) -> Iterator[Callable[..., Web]]:  # noqa: F811
+def make_web(settings: ServerConfig) -> Iterator[Callable[..., Web]]:
     """A fresh client (own cookie jar) of an app with the account alice; not logged in."""
     db = Database.from_url(settings.database_url, pool_size=1)
     try:

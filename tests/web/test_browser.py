@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from edge.protocol import API_PREFIX
+from sync_server.process import ServerProcess
 from tests.server.helpers import batch, bearer, event, heartbeat, utcnow
-from tests.server.procs import ROOT, ServerProcess
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.faces, pytest.mark.slow, pytest.mark.browser]
 

@@ -1,8 +1,10 @@
 """Server test fixtures: every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL comes from ``HADIR_TEST_POSTGRES_URL`` (``scripts/pg_test_cluster.sh``
-prints one); each test gets a fresh database in that cluster. Without the URL the
-PostgreSQL half skips locally and fails under ``CI=true``.
+A plugin (``pytest_plugins`` in tests/conftest.py), so the server, web and report tests
+share these by name without importing them. PostgreSQL comes from
+``HADIR_TEST_POSTGRES_URL`` (``scripts/pg_test_cluster.sh`` prints one); each test gets a
+fresh database in that cluster. Without the URL the PostgreSQL half skips locally and
+fails under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -11,34 +13,35 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from sync_server.app import create_app
-from sync_server.config import ServerConfig
-from sync_server.db import normalise_url
-from tests.server.helpers import ADMIN_TOKEN, Api
+from tests.support import in_ci
+
+# Loaded for every test session (pytest_plugins): the server, its web framework and
+# SQLAlchemy are imported by the fixtures that need them, so an edge-only run never pays
+# for them.
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from sync_server.config import ServerConfig
+    from tests.server.helpers import Api
 
 PG_ENV = "HADIR_TEST_POSTGRES_URL"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgres: runs against PostgreSQL")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
 @pytest.fixture(scope="session")
 def pg_admin_engine() -> Iterator[sa.Engine]:
+    import sqlalchemy as sa
+
+    from sync_server.db import normalise_url
+
     base = os.environ.get(PG_ENV)
     if not base:
         message = f"PostgreSQL tests need {PG_ENV} (scripts/pg_test_cluster.sh prints one)"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message + "; CI requires PostgreSQL")
         pytest.skip(message)
     engine = sa.create_engine(normalise_url(base), isolation_level="AUTOCOMMIT", pool_size=1)
@@ -52,7 +55,9 @@ def pg_admin_engine() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def _fresh_pg_database(engine: sa.Engine) -> Iterator[str]:
+def fresh_pg_database(engine: sa.Engine) -> Iterator[str]:
+    import sqlalchemy as sa
+
     name = f"hadir_test_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -72,17 +77,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
     engine: sa.Engine = request.getfixturevalue("pg_admin_engine")
-    yield from _fresh_pg_database(engine)
+    yield from fresh_pg_database(engine)
 
 
 @pytest.fixture
 def pg_url(pg_admin_engine: sa.Engine) -> Iterator[str]:
     """A fresh PostgreSQL database, for tests that only make sense there."""
-    yield from _fresh_pg_database(pg_admin_engine)
+    yield from fresh_pg_database(pg_admin_engine)
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> ServerConfig:
+    from sync_server.config import ServerConfig
+    from tests.server.helpers import ADMIN_TOKEN
+
     return ServerConfig(
         database_url=db_url,
         admin_token=ADMIN_TOKEN,
@@ -97,6 +105,11 @@ def settings(db_url: str, tmp_path: Path) -> ServerConfig:
 @pytest.fixture
 def make_api(settings: ServerConfig) -> Iterator[Callable[..., Api]]:
     """Build an app (with setting overrides) and a client for it; closed after the test."""
+    from fastapi.testclient import TestClient
+
+    from sync_server.app import create_app
+    from tests.server.helpers import Api
+
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> Api:
