@@ -38,7 +38,7 @@ from edge.protocol import API_PREFIX, MAX_BATCH  # noqa: E402
 from edge.recognize.matcher import Matcher  # noqa: E402
 from edge.store import EdgeStore, StoreConfig  # noqa: E402
 from edge.sync import SyncClient, SyncConfig, SyncService  # noqa: E402
-from scripts.bench_sync import ADMIN_TOKEN, Server, make_batches  # noqa: E402
+from scripts.bench_sync import ADMIN_TOKEN, make_batches, start_server  # noqa: E402
 
 TARGET_S = 60.0
 
@@ -128,7 +128,7 @@ def main() -> int:
         store_path = workdir / "terminal.db"
         setup_s = make_backlog(store_path, "bench-drain", args.events, args.synchronous)
         server_db = workdir / "server.db"
-        server = Server(workdir, f"sqlite:///{server_db}", workers=1)
+        server = start_server(workdir, f"sqlite:///{server_db}", workers=1)
         try:
             raw_s = baseline(
                 server.url,

@@ -26,8 +26,6 @@ import json
 import multiprocessing as mp
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from edge.protocol import API_PREFIX, MAX_BATCH, EventBatch  # noqa: E402
 from sync_server.db import Database, migrate, normalise_url  # noqa: E402
 from sync_server.ingest import ingest_batch  # noqa: E402
+from sync_server.process import ServerProcess  # noqa: E402
 
 TARGETS = {"sqlite": 5_000.0, "postgresql": 10_000.0}
 ADMIN_TOKEN = secrets.token_urlsafe(24)
@@ -157,52 +156,11 @@ def _post(client: httpx.Client, token: str, body: bytes) -> dict[str, Any]:
 # --- server process ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, workdir: Path, database_url: str, workers: int) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = workdir / "server.toml"
-        config.write_text(
-            f'database_url = "{database_url}"\n'
-            f'[listen]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = {workers}\n'
-            '[logging]\nlevel = "warning"\nformat = "json"\n'
-        )
-        self.log = workdir / "server.log"
-        env = {**os.environ, "HADIR_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONPATH": str(ROOT)}
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sync_server", "run", "--config", str(config)],
-                cwd=workdir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"server not ready:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def start_server(workdir: Path, database_url: str, workers: int) -> ServerProcess:
+    """The measured server, started as the demo and the tests start theirs."""
+    return ServerProcess(
+        workdir, database_url, ADMIN_TOKEN, workers=workers, log_level="warning"
+    ).start()
 
 
 # --- measurements ------------------------------------------------------------------------
@@ -235,7 +193,7 @@ def http_rate(
     database_url: str, events: int, batch_size: int, connections: int, workers: int
 ) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory(prefix="hadir-bench-") as tmp:
-        server = Server(Path(tmp), database_url, workers)
+        server = start_server(Path(tmp), database_url, workers)
         try:
             tokens = {}
             with httpx.Client(base_url=server.url, timeout=30) as admin:
