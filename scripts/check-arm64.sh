@@ -258,12 +258,22 @@ TARBALL=$CACHE_DIR/rootfs-$SUITE-$ARCH-$KEY.tar.zst
 # pip's cache holds downloads and wheels by content hash: valid for any rootfs, one per
 # interpreter and machine so that nothing of another platform is ever looked at.
 PIP_CACHE=$CACHE_DIR/pip-$ARCH
+# pip's cache stays empty behind a proxy that strips Cache-Control, and every run would fetch
+# ~130 MB again (face_recognition_models is a 100 MB sdist). So the wheels the venv inside was
+# made of are kept in a wheelhouse (scripts/wheelhouse.py) and the next install takes them with
+# --no-index. The key: the project's requirements and the rootfs's key (interpreter, OS
+# packages, month); a changed requirement is a new key, resolved and fetched fresh.
+WHEELS_KEY=$(python3 "$SCRIPT_DIR/wheelhouse.py" key --pyproject "$REPO_DIR/pyproject.toml" "rootfs $KEY") \
+    || die "scripts/wheelhouse.py could not read $REPO_DIR/pyproject.toml (above)"
+WHEELS=$CACHE_DIR/wheels-$ARCH-$WHEELS_KEY
+WHEELS_INSIDE=/var/cache/hadir-wheels
 
 say "arm64 check of $(quote "$REPO_DIR") in emulated Debian $SUITE $ARCH$([ "$DRY_RUN" -eq 1 ] && printf ', dry run: nothing is changed')"
 say "OS packages (from install-edge.sh --platform pi): ${DEBIAN_PACKAGES[*]}"
 say "stand-ins for Raspberry Pi OS packages: ${STANDIN_PACKAGES[*]:-none}"
 say "cache: $TARBALL ($([ -f "$TARBALL" ] && echo present || echo 'absent: debootstrap, several minutes'))"
 say "pip cache: $PIP_CACHE"
+say "wheelhouse: $WHEELS ($([ -f "$WHEELS/complete" ] && echo 'complete: pip installs with --no-index' || echo 'not complete: pip installs from the index, then fills it'))"
 say "faces: $FACES"
 
 # ---------------------------------------------------------------------------------------
@@ -405,17 +415,55 @@ for f in "${FACE_FILES[@]}"; do
 done
 run mkdir -p "$PIP_CACHE"
 mount_into --bind "$PIP_CACHE" "$ROOTFS/root/.cache/pip"
+run mkdir -p "$WHEELS"
+mount_into --bind "$WHEELS" "$ROOTFS$WHEELS_INSIDE"
 
 # ---------------------------------------------------------------------------------------
 step "install-edge.sh --platform pi, inside"
 
+install_edge() {  # install_edge [VAR=VALUE...]: install-edge.sh with these in its environment
+    logged "$WORK/install.log" chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}" "$@" \
+        bash /src/scripts/install-edge.sh --platform pi --device-id arm64-check
+}
 T=$SECONDS
-logged "$WORK/install.log" chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}" \
-    bash /src/scripts/install-edge.sh --platform pi --device-id arm64-check \
-    || die "install-edge.sh failed in the arm64 system (above)"
+if [ -f "$WHEELS/complete" ]; then
+    # A wheelhouse that no longer fits (pip's choice changed with install-edge.sh) costs one
+    # install from the index, never the check: install-edge.sh finishes what it started.
+    if ! install_edge PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS_INSIDE"; then
+        say "warning: the install from the wheelhouse failed (above): again, from the index"
+        run rm -f "$WHEELS/complete"
+        install_edge || die "install-edge.sh failed in the arm64 system (above)"
+    fi
+else
+    install_edge || die "install-edge.sh failed in the arm64 system (above)"
+fi
 # Its steps, without pip's pages: what it did and what it found done.
 [ "$DRY_RUN" -eq 1 ] || grep -E '^(== |= |\+ |install-edge: )' "$WORK/install.log" | sed 's/^/  /'
 say "installed ($(elapsed "$T"))"
+if [ ! -f "$WHEELS/complete" ]; then
+    # Once per key: what the venv holds (read from the host, no emulated Python), and the
+    # build backend, fetched as wheels into the wheelhouse. A failure here costs the next run
+    # an install from the index, not this check.
+    T=$SECONDS
+    need=()
+    site=$(compgen -G "$ROOTFS/opt/hadir/venv/lib/python3*/site-packages" | head -n1 || true)
+    if [ "$DRY_RUN" -eq 1 ]; then
+        printf '+ python3 %s missing %s %s\n' "$SCRIPT_DIR/wheelhouse.py" "${site:-$ROOTFS/opt/hadir/venv/lib/python3.X/site-packages}" "$WHEELS"
+        need=("NAME==VERSION...")
+    elif [ -n "$site" ] && missing=$(python3 "$SCRIPT_DIR/wheelhouse.py" missing --pyproject "$REPO_DIR/pyproject.toml" "$site" "$WHEELS"); then
+        [ -z "$missing" ] || mapfile -t need <<<"$missing"
+    fi
+    if [ ${#need[@]} -gt 0 ] && logged "$WORK/wheels.log" chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}" \
+        /opt/hadir/venv/bin/pip wheel --disable-pip-version-check --no-deps -w "$WHEELS_INSIDE" "${need[@]}"; then
+        run touch "$WHEELS/complete"
+        for old in "$CACHE_DIR"/wheels-"$ARCH"-*; do
+            [ -e "$old" ] && [ "$old" != "$WHEELS" ] && run rm -rf "$old"
+        done
+        say "wheelhouse filled ($(elapsed "$T"))"
+    else
+        say "warning: the wheelhouse could not be filled (above): the next run installs from the index"
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------
 step "the check, inside: hadir identify, and a replay through hadir edge run"

@@ -18,8 +18,9 @@ files, without starting its emulated interpreter):
 
 ``missing`` prints one requirement a line: ``name==version`` for every distribution installed
 in SITE_PACKAGES (except hadir itself, which is built from the source) that has no wheel in
-WHEELHOUSE, then each build-system requirement with no wheel of its name there (building the
-project offline needs them). ``pip wheel --no-deps -w WHEELHOUSE`` of those lines completes it.
+WHEELHOUSE, then every build-system requirement as written (building the project offline needs
+a backend that fits them, which the venv's own, older setuptools may not be). ``pip wheel
+--no-deps -w WHEELHOUSE`` of those lines completes it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def installed(site_packages: Path) -> dict[str, str]:
         name, sep, version = info.name.removesuffix(".dist-info").rpartition("-")
         if sep and name:
             found[canonical(name)] = version
+    # What an old pip installed with "setup.py install" (an sdist, and no wheel package to
+    # build one: face_recognition_models in bookworm's venv): NAME-VERSION-pyX.Y.egg-info.
+    for info in site_packages.glob("*.egg-info"):
+        parts = info.name.removesuffix(".egg-info").split("-")
+        if len(parts) >= 2 and parts[0]:
+            found.setdefault(canonical(parts[0]), parts[1])
     return found
 
 
@@ -86,7 +93,6 @@ def wheels(wheelhouse: Path) -> set[tuple[str, str]]:
 
 def missing(site_packages: Path, wheelhouse: Path, pyproject: Path) -> list[str]:
     have = wheels(wheelhouse) if wheelhouse.is_dir() else set()
-    names = {name for name, _ in have}
     lines = [
         f"{name}=={version}"
         for name, version in sorted(installed(site_packages).items())
@@ -94,8 +100,8 @@ def missing(site_packages: Path, wheelhouse: Path, pyproject: Path) -> list[str]
     ]
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     for requirement in data.get("build-system", {}).get("requires", []):
-        if requirement_name(requirement) not in names:
-            lines.append(requirement)
+        requirement_name(requirement)  # a malformed one is named here, not by pip later
+        lines.append(requirement)
     return lines
 
 

@@ -219,3 +219,54 @@ def test_a_machine_that_cannot_emulate_exits_3_loudly_before_any_change(box: Box
 
 def test_check_script_passes_shellcheck_at_every_severity() -> None:
     _lint(str(CHECK))
+
+
+def test_a_complete_wheelhouse_installs_without_the_index(box: Box) -> None:
+    cache = box.home / "cache"
+    out = box.dry_run("--cache-dir", str(cache))
+    found = re.search(r"^check-arm64: wheelhouse: (\S+) \(not complete", out, re.M)
+    assert found, out
+    wheels = Path(found.group(1))
+    assert wheels.parent == cache
+    cmds = commands(out)
+    assert any(
+        c.startswith("mount --bind ") and c.endswith("/var/cache/hadir-wheels") and str(wheels) in c
+        for c in cmds
+    ), out
+    # Not complete: installed from the index, then the venv's wheels are fetched into it.
+    install = [c for c in cmds if "/src/scripts/install-edge.sh --platform pi" in c]
+    assert len(install) == 1, out
+    assert "PIP_NO_INDEX" not in install[0]
+    assert any("pip wheel" in c and "-w /var/cache/hadir-wheels" in c for c in cmds), out
+    assert f"touch {wheels}/complete" in cmds, out
+
+    wheels.mkdir(parents=True)
+    (wheels / "complete").write_text("")
+    out = box.dry_run("--cache-dir", str(cache))
+    assert f"wheelhouse: {wheels} (complete" in out
+    cmds = commands(out)
+    install = [c for c in cmds if "/src/scripts/install-edge.sh --platform pi" in c]
+    assert len(install) == 1, out
+    assert "PIP_NO_INDEX=1 PIP_FIND_LINKS=/var/cache/hadir-wheels" in install[0]
+    assert not any("pip wheel" in c for c in cmds), out
+
+    # Another requirement is another wheelhouse: nothing of the old one is trusted.
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"httpx>=0.27,<1"' in pyproject
+    copy = box.home / "src"
+    for folder in ("scripts", "systemd"):  # what its dry run and install-edge.sh's read
+        shutil.copytree(ROOT / folder, copy / folder)
+    (copy / "pyproject.toml").write_text(pyproject.replace('"httpx>=0.27,<1"', '"httpx>=0.28,<1"'))
+    result = subprocess.run(
+        ["bash", str(copy / "scripts" / "check-arm64.sh"), "--dry-run", "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        env=box.env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not box.log.exists()
+    other = re.search(r"^check-arm64: wheelhouse: (\S+) \(not complete", result.stdout, re.M)
+    assert other, result.stdout
+    assert Path(other.group(1)) != wheels

@@ -30,7 +30,7 @@ def _pyproject(tmp_path: Path, text: str = PYPROJECT) -> Path:
 def _site(tmp_path: Path, *dists: str) -> Path:
     site = tmp_path / "site-packages"
     for dist in dists:
-        (site / f"{dist}.dist-info").mkdir(parents=True)
+        (site / (dist if dist.endswith(".egg-info") else f"{dist}.dist-info")).mkdir(parents=True)
     (site / "numpy").mkdir(exist_ok=True)  # a package folder is not a distribution
     return site
 
@@ -67,7 +67,13 @@ def test_missing_names_installed_versions_without_a_wheel_and_the_build_backend(
 ) -> None:
     path = _pyproject(tmp_path)
     site = _site(
-        tmp_path, "numpy-1.26.4", "PyYAML-6.0.2", "hadir-0.1.0", "typing_extensions-4.12.2"
+        tmp_path,
+        "numpy-1.26.4",
+        "PyYAML-6.0.2",
+        "hadir-0.1.0",
+        "typing_extensions-4.12.2",
+        # installed from an sdist by "setup.py install", as bookworm's pip does without wheel
+        "face_recognition_models-0.3.0-py3.11.egg-info",
     )
     folder = _wheels(
         tmp_path,
@@ -77,16 +83,20 @@ def test_missing_names_installed_versions_without_a_wheel_and_the_build_backend(
         "notes.txt",
     )
     # hadir is built from the source, never taken from the folder; PyYAML's wheel is of
-    # another version; setuptools (a build requirement) has no wheel at all.
+    # another version. The build requirements come as written, whatever the folder holds:
+    # the venv's own setuptools (66 in bookworm's venv) does not build a project that asks
+    # for setuptools>=77.
+    build = ["setuptools>=77", "wheel"]
     assert wheelhouse.missing(site, folder, path) == [
+        "face-recognition-models==0.3.0",
         "pyyaml==6.0.2",
         "typing-extensions==4.12.2",
-        "setuptools>=77",
+        *build,
     ]
     (folder / "PyYAML-6.0.2-cp311-cp311-linux_aarch64.whl").write_bytes(b"")
     (folder / "typing_extensions-4.12.2-py3-none-any.whl").write_bytes(b"")
-    (folder / "setuptools-80.9.0-py3-none-any.whl").write_bytes(b"")
-    assert wheelhouse.missing(site, folder, path) == []
+    (folder / "face_recognition_models-0.3.0-py2.py3-none-any.whl").write_bytes(b"")
+    assert wheelhouse.missing(site, folder, path) == build
 
 
 def test_an_absent_wheelhouse_lacks_everything(tmp_path: Path) -> None:
@@ -97,6 +107,9 @@ def test_an_absent_wheelhouse_lacks_everything(tmp_path: Path) -> None:
         "setuptools>=77",
         "wheel",
     ]
+    (tmp_path / "bad.toml").write_text(PYPROJECT.replace('"wheel"', '"=wheel"'))
+    with pytest.raises(ValueError, match="not a requirement"):
+        wheelhouse.missing(site, tmp_path / "none", tmp_path / "bad.toml")
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
