@@ -5,6 +5,7 @@ Importing this package imports neither cv2 nor picamera2; backends load when a
 source is created (cv2) or opened (picamera2).
 """
 
+from edge.backoff import Backoff
 from edge.capture.config import (
     CameraConfig,
     CaptureConfig,
@@ -26,7 +27,7 @@ from edge.capture.errors import (
 )
 from edge.capture.factory import create_grabber, create_source
 from edge.capture.frame import Frame, RGBImage
-from edge.capture.grabber import Backoff, CaptureHealth, CaptureState, FrameGrabber
+from edge.capture.grabber import CaptureHealth, CaptureState, FrameGrabber
 from edge.capture.gstreamer import jetson_csi_pipeline
 from edge.capture.source import FrameSource
 

@@ -18,6 +18,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
+from edge.backoff import BackoffConfig
 from edge.model import StrictModel
 
 _Width = Annotated[int, Field(ge=16, le=8192)]
@@ -162,8 +163,8 @@ CameraConfig = Annotated[
 ]
 
 
-class ReconnectConfig(StrictModel):
-    """How a lost camera is reopened: capped exponential backoff with jitter."""
+class ReconnectConfig(BackoffConfig):
+    """How a lost camera is reopened: capped exponential backoff with jitter (edge.backoff)."""
 
     initial_delay: float = Field(
         0.5, gt=0, le=3600, description="Seconds before the first retry after a failure."
@@ -171,7 +172,6 @@ class ReconnectConfig(StrictModel):
     max_delay: float = Field(
         30.0, gt=0, le=3600, description="Longest wait between retries, in seconds."
     )
-    multiplier: float = Field(2.0, ge=1, le=10, description="Each retry waits this much longer.")
     jitter: float = Field(
         0.2,
         ge=0,
@@ -185,12 +185,6 @@ class ReconnectConfig(StrictModel):
         description="Consecutive failures (open or read) after which capture gives up and "
         "reports 'failed'; 0 retries forever.",
     )
-
-    @model_validator(mode="after")
-    def _cap_above_start(self) -> Self:
-        if self.max_delay < self.initial_delay:
-            raise ValueError("max_delay must not be less than initial_delay")
-        return self
 
 
 class ContentCheckConfig(StrictModel):

@@ -22,7 +22,6 @@ watchdog pings while frozen).
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 import time
@@ -34,6 +33,7 @@ from typing import Any, Self
 
 import structlog
 
+from edge.backoff import Backoff
 from edge.capture.config import ContentCheckConfig, ReconnectConfig
 from edge.capture.content import ContentMonitor, ContentReading, ContentVerdict
 from edge.capture.errors import EndOfStreamError
@@ -103,39 +103,6 @@ class CaptureHealth:
         data = asdict(self)
         data["state"] = str(self.state)
         return data
-
-
-class Backoff:
-    """Capped exponential backoff with jitter taken off the top.
-
-    Delay n is ``min(max_delay, initial_delay * multiplier**n)`` minus up to
-    ``jitter`` of itself at random, so it never exceeds ``max_delay`` and
-    terminals that lost their camera together do not retry in lock-step.
-    """
-
-    def __init__(
-        self, config: ReconnectConfig, *, random: Callable[[], float] = random.random
-    ) -> None:
-        self.config = config
-        self._random = random
-        self.attempt = 0
-
-    def base_delay(self, attempt: int) -> float:
-        cfg = self.config
-        if cfg.multiplier == 1:
-            return cfg.initial_delay
-        # Stop growing once past the cap: multiplier**attempt would overflow a float.
-        limit = math.log(cfg.max_delay / cfg.initial_delay, cfg.multiplier) + 1
-        exponent = min(float(attempt), limit)
-        return float(min(cfg.max_delay, cfg.initial_delay * cfg.multiplier**exponent))
-
-    def next_delay(self) -> float:
-        base = self.base_delay(self.attempt)
-        self.attempt += 1
-        return base * (1.0 - self.config.jitter * self._random())
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class FrameGrabber:

@@ -164,9 +164,15 @@ class EdgeDaemon:
 
     def enable_sync(self, *, transport: Any = None) -> SyncService | None:
         """Attach the push/pull/heartbeat jobs (started by :meth:`run` after READY)."""
-        from edge.sync import attach_sync
+        from edge.sync import attach_sync, heartbeat_health
 
-        self.sync = attach_sync(self, self.config.sync, transport=transport)
+        self.sync = attach_sync(
+            self.store,
+            self.matcher,
+            self.config.sync,
+            health=lambda: heartbeat_health(self.grabber.health(), self.timings.snapshot()),
+            transport=transport,
+        )
         return self.sync
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -411,6 +417,8 @@ class EdgeDaemon:
                 **_verdict_fields(decision, verdict),
                 event_id=str(result.event.id),
             )
+        if self.sync is not None:
+            self.sync.request_push()  # never blocks: a flag and a nudge
         for listener in self.recorded_listeners:
             listener(result)
 

@@ -2,10 +2,12 @@
 
     from edge.sync import attach_sync
 
-    sync = attach_sync(daemon, config.sync)   # None without a server_url
-    if sync: sync.start()                     # background jobs; recognition never waits
+    sync = attach_sync(store, matcher, config.sync, health=...)  # None without a server_url
+    if sync: sync.start()        # background jobs; recognition never waits
     ...
-    if sync: sync.stop()                      # before the store is closed
+    if sync: sync.request_push() # after each recorded event: never blocks
+    ...
+    if sync: sync.stop()         # before the store is closed
 
 See docs/sync.md.
 """
@@ -23,13 +25,15 @@ from edge.sync.errors import (
     SyncError,
     SyncTimeoutError,
 )
-from edge.sync.jobs import HeartbeatHealth, SyncService, SyncStatus, TaskStatus
-from edge.sync.wiring import attach_sync, daemon_health
+from edge.sync.jobs import HealthProvider, HeartbeatHealth, SyncService, SyncStatus
+from edge.sync.schedule import SyncSchedule, TaskStatus
+from edge.sync.wiring import attach_sync, heartbeat_health
 
 __all__ = [
     "CREDENTIAL_NAME",
     "AuthError",
     "HTTPStatusError",
+    "HealthProvider",
     "HeartbeatHealth",
     "ProtocolError",
     "RateLimitedError",
@@ -39,12 +43,13 @@ __all__ = [
     "SyncClient",
     "SyncConfig",
     "SyncError",
+    "SyncSchedule",
     "SyncService",
     "SyncStatus",
     "SyncTimeoutError",
     "TaskStatus",
     "TerminalIdentity",
     "attach_sync",
-    "daemon_health",
+    "heartbeat_health",
     "resolve_token",
 ]

@@ -6,11 +6,19 @@ import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import httpx
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
+from edge.backoff import BackoffConfig
 from edge.credentials import read_first_line
 from edge.errors import ConfigError
 from edge.model import StrictModel
@@ -19,9 +27,19 @@ from edge.protocol import MAX_BATCH
 CREDENTIAL_NAME = "terminal_token"
 """systemd credential name: ``LoadCredential=terminal_token:/etc/hadir/terminal_token``."""
 
+RENAMED_KEYS = {
+    "backoff_initial_s": "initial_delay",
+    "backoff_max_s": "max_delay",
+    "jitter": "jitter",
+}
+"""Old ``[sync]`` keys and their names in ``[sync.backoff]`` (the keys of
+``[capture.reconnect]``); still accepted, with a warning in the log (attach_sync)."""
+
 
 class SyncConfig(StrictModel):
     """Sync with the central server: push events, pull enrolment changes, send heartbeats."""
+
+    _renamed: tuple[tuple[str, str], ...] = PrivateAttr(default=())
 
     server_url: str | None = Field(
         None,
@@ -74,25 +92,10 @@ class SyncConfig(StrictModel):
         description="Limit for each phase of a request (connect, send, each read): a server "
         "that stops answering frees the sync job after this long.",
     )
-    backoff_initial_s: float = Field(
-        1.0,
-        gt=0,
-        le=3600,
-        description="First wait after a failed request; doubles with every further failure.",
-    )
-    backoff_max_s: float = Field(
-        60.0,
-        gt=0,
-        le=86_400,
-        description="Longest wait between attempts while the server is unreachable; also the "
-        "wait after the server refused the token.",
-    )
-    jitter: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="Up to this fraction of every backoff is taken off at random, so terminals "
-        "that lost the server together do not come back in lock-step.",
+    backoff: BackoffConfig = Field(
+        default_factory=BackoffConfig,
+        description="Waiting after a failed request, per job; the longest wait is also the "
+        "wait after the server refused the token. The same keys as [capture.reconnect].",
     )
     tick_s: float = Field(
         1.0,
@@ -125,14 +128,35 @@ class SyncConfig(StrictModel):
             raise ValueError("must not have a query or fragment")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _backoff_order(self) -> Self:
-        if self.backoff_initial_s > self.backoff_max_s:
-            raise ValueError(
-                f"backoff_initial_s ({self.backoff_initial_s}) is larger than "
-                f"backoff_max_s ({self.backoff_max_s})"
-            )
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _old_key_names(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        renamed: list[tuple[str, str]] = []
+        if isinstance(data, Mapping) and any(old in data for old in RENAMED_KEYS):
+            data = dict(data)
+            backoff = data.get("backoff", {})
+            if isinstance(backoff, BackoffConfig):
+                backoff = backoff.model_dump()
+            backoff = dict(backoff) if isinstance(backoff, Mapping) else backoff
+            for old, new in RENAMED_KEYS.items():
+                if old not in data:
+                    continue
+                if isinstance(backoff, dict) and new in backoff:
+                    raise ValueError(
+                        f"{old} is the old name of backoff.{new}: set only backoff.{new}"
+                    )
+                if isinstance(backoff, dict):
+                    backoff[new] = data.pop(old)
+                    renamed.append((old, f"backoff.{new}"))
+            data["backoff"] = backoff
+        config = handler(data)
+        config._renamed = tuple(renamed)
+        return config
+
+    @property
+    def renamed_keys(self) -> tuple[tuple[str, str], ...]:
+        """(old, new) names of the keys this config was given under an old name."""
+        return self._renamed
 
     @property
     def enabled(self) -> bool:
@@ -185,4 +209,4 @@ def resolve_token(config: SyncConfig, environ: Mapping[str, str] | None = None) 
     return token
 
 
-__all__ = ["CREDENTIAL_NAME", "SyncConfig", "resolve_token"]
+__all__ = ["CREDENTIAL_NAME", "RENAMED_KEYS", "SyncConfig", "resolve_token"]

@@ -2,14 +2,15 @@
 
 One APScheduler ``BackgroundScheduler`` runs one job, the *tick*, every
 ``tick_s`` (``max_instances=1``, ``coalesce=True``; see :mod:`edge.sync.scheduler`
-for why it survives wall-clock jumps). The tick decides on the **monotonic**
-clock which of the three tasks is due, runs it, and on failure sets that task's
-next attempt by exponential backoff with jitter. All timing state is monotonic;
-the wall clock is only *reported* (batches and heartbeats carry it).
+for why it survives wall-clock jumps). The tick asks the schedule
+(:mod:`edge.sync.schedule`, on the **monotonic** clock) which of the three tasks is
+due, runs it, and tells the schedule how it went; a failure backs that task off
+(:class:`edge.backoff.Backoff`). All timing state is monotonic; the wall clock is
+only *reported* (batches and heartbeats carry it).
 
 Recognition never waits for the network: the daemon's only call into this module
-from its own thread is :meth:`SyncService.request_push`, which sets a flag and
-nudges the scheduler.
+from its own thread is :meth:`SyncService.request_push` (after each recorded event),
+which sets a flag and nudges the scheduler.
 
 Delivery is at-least-once: an event leaves the outbox only after the server's
 answer names it (``accepted``/``duplicate`` -> synced, ``rejected`` -> kept aside).
@@ -43,25 +44,16 @@ from edge.protocol import (
     HeartbeatAck,
 )
 from edge.recognize.matcher import Matcher
-from edge.store import ClockSyncStatus, EdgeStore, RecordResult, StoreError, read_boot_id, utc_now
+from edge.store import ClockSyncStatus, EdgeStore, StoreError, read_boot_id, utc_now
 from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig
-from edge.sync.errors import (
-    AuthError,
-    ProtocolError,
-    RateLimitedError,
-    RequestRefusedError,
-    ServerError,
-    ServerUnreachableError,
-    SyncError,
-)
+from edge.sync.errors import AuthError, ProtocolError, RequestRefusedError, SyncError
+from edge.sync.schedule import HEARTBEAT, PULL, PUSH, TASKS, SyncSchedule, TaskStatus
 from edge.sync.scheduler import SCHEDULER_LOGGER, TickExecutor, TickJobStore, TickTrigger
 
 log = structlog.get_logger(__name__)
 
 TICK_JOB_ID = "hadir-sync-tick"
-PUSH, PULL, HEARTBEAT = "push", "pull", "heartbeat"
-TASKS = (PUSH, PULL, HEARTBEAT)
 
 _MAX_PAGES_PER_RUN = 1000
 _MAX_ROUNDS_PER_TICK = 10_000
@@ -80,18 +72,6 @@ class HeartbeatHealth:
 
 
 HealthProvider = Callable[[], HeartbeatHealth]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    name: str
-    consecutive_failures: int
-    last_success_at: datetime | None
-    """Wall clock at the last success (as the terminal saw it then)."""
-    last_success_age_s: float | None
-    """Monotonic seconds since the last success."""
-    next_attempt_in_s: float
-    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +111,6 @@ class SyncStatus:
                 for name, t in self.tasks.items()
             },
         }
-
-
-@dataclass(slots=True)
-class _Task:
-    name: str
-    interval_s: float
-    next_due: float
-    failures: int = 0
-    unreachable: bool = False  # the last failure was the link, not the data
-    last_success: float | None = None
-    last_success_wall: datetime | None = None
-    last_error: str | None = None
 
 
 @dataclass(slots=True)
@@ -192,29 +160,29 @@ class SyncService:
         self._stop_timeout_s = stop_timeout_s
         self._log = log.bind(device_id=store.device_id)
 
-        start = monotonic()
-        self._tasks = {
-            PUSH: _Task(PUSH, config.push_interval_s, start),
-            PULL: _Task(PULL, config.pull_interval_s, start),
-            HEARTBEAT: _Task(HEARTBEAT, config.heartbeat_interval_s, start),
-        }
-        self._hold_until = start  # every task waits until then (bad token, rate limit)
-        self._link_up: bool | None = None
-        self._link_down_since: float | None = None
+        self._schedule = SyncSchedule(
+            {
+                PUSH: config.push_interval_s,
+                PULL: config.pull_interval_s,
+                HEARTBEAT: config.heartbeat_interval_s,
+            },
+            config.backoff,
+            monotonic=monotonic,
+            random=random,
+        )
         self._batch_size = config.batch_size
         self._counters = _Counters()
         self._clock_offset_s: float | None = None
         self._offset_warned = False
         self._server_version: int | None = None
         self._last_clocks: tuple[float, datetime] | None = None
-        self._more: set[str] = set()  # tasks that stopped with work left: due again at once
         self._answered = False  # whether the running task got an answer from the server
 
         self._push_requested = threading.Event()
         self._stopping = threading.Event()
-        self._tick_lock = threading.Lock()
-        self._status_lock = threading.Lock()
-        self._state_lock = threading.Lock()
+        self._tick_lock = threading.Lock()  # one tick at a time (the doctor may call one too)
+        self._status_lock = threading.Lock()  # the schedule and counters, read by status()
+        self._state_lock = threading.Lock()  # start and stop
         self._ticking = False
         self._scheduler: BackgroundScheduler | None = None
         self._executor: TickExecutor | None = None
@@ -295,14 +263,14 @@ class SyncService:
     def running(self) -> bool:
         return self._started and not self._stopped
 
-    def request_push(self, _result: RecordResult | None = None) -> None:
+    def request_push(self) -> None:
         """A new event was recorded: push it now if the server is reachable. Never blocks.
 
-        Registered in the daemon's ``recorded_listeners``; called on the recognition
-        thread right after the commit, so it only sets a flag and nudges the scheduler.
+        The daemon calls it on the recognition thread right after the commit, so it
+        only sets a flag and nudges the scheduler.
         """
         self._push_requested.set()
-        if not self.running or self._ticking or not self._link_up:
+        if not self.running or self._ticking or not self._schedule.link_up:
             # A running tick sees the flag before it ends; offline, backoff decides.
             return
         scheduler = self._scheduler
@@ -333,9 +301,8 @@ class SyncService:
                         self._run(name, run)
                 # Another pass only to continue a drain (or a push asked for meanwhile);
                 # ordinary due-ness waits for the next tick.
-                again = any(self._due(name) for name in self._more) or (
-                    self._push_requested.is_set() and self._due(PUSH)
-                )
+                with self._status_lock:
+                    again = self._schedule.again(push_requested=self._push_requested.is_set())
                 if not again or self._stopping.is_set():
                     break
         finally:
@@ -345,108 +312,51 @@ class SyncService:
     def _due(self, name: str) -> bool:
         if self._stopping.is_set():
             return False
-        now = self._monotonic()
-        if now < self._hold_until:
-            return False
-        task = self._tasks[name]
-        if now >= task.next_due:
-            return True
-        return (
-            name == PUSH
-            and task.failures == 0
-            and bool(self._link_up)
-            and self._push_requested.is_set()
-        )
+        with self._status_lock:
+            return self._schedule.due(name, push_requested=self._push_requested.is_set())
 
     def _run(self, name: str, run: Callable[[], object]) -> None:
-        task = self._tasks[name]
-        self._more.discard(name)
+        with self._status_lock:
+            self._schedule.begin(name)
         self._answered = False
         try:
             run()
         except SyncError as exc:
-            self._failed(task, exc)
+            self._failed(name, exc)
         except StoreError as exc:
             # An enrolment page the store refused, a full disk, a locked file: retry later.
-            self._failed(task, exc)
+            self._failed(name, exc)
         except Exception as exc:
             # A bug must not kill the tick for good; it is logged with its traceback.
             self._log.exception("sync_task_crashed", task=name)
-            self._failed(task, exc)
+            self._failed(name, exc)
         else:
-            self._succeeded(task)
+            self._succeeded(name)
 
-    def _succeeded(self, task: _Task) -> None:
-        now = self._monotonic()
+    def _succeeded(self, name: str) -> None:
         with self._status_lock:
-            task.failures = 0
-            task.unreachable = False
-            task.last_error = None
-            task.last_success = now
-            task.last_success_wall = self._now()
-            task.next_due = now if task.name in self._more else now + task.interval_s
-            # A push with an empty outbox sends nothing: only an answer proves the link.
-            restored = self._answered and self._link_up is False
-            if self._answered:
-                self._link_up = True
-            if restored:
-                # The server is back: whatever waited for it may go now (a refused page
-                # or a full disk keeps its backoff).
-                for other in self._tasks.values():
-                    if other.failures and other.unreachable:
-                        other.next_due = min(other.next_due, now)
-                        other.failures = 0
-                        self._more.add(other.name)
-        if restored:
-            down_for = None if self._link_down_since is None else now - self._link_down_since
-            self._link_down_since = None
+            down_for = self._schedule.succeeded(name, answered=self._answered, wall=self._now())
+        if down_for is not None:
             self._log.info(
                 "server_link_restored",
-                task=task.name,
-                down_for_s=None if down_for is None else round(down_for, 1),
+                task=name,
+                down_for_s=round(down_for, 1),
                 decision="retry every waiting task now",
             )
 
-    def _failed(self, task: _Task, exc: BaseException) -> None:
-        now = self._monotonic()
-        cfg = self.config
+    def _failed(self, name: str, exc: BaseException) -> None:
         with self._status_lock:
-            task.failures += 1
-            task.last_error = f"{type(exc).__name__}: {exc}"
-            delay = self._backoff(task.failures)
-            hold = None
-            if isinstance(exc, AuthError):
-                # Unknown tokens count against this address at the server: go slow, all of us.
-                delay = cfg.backoff_max_s * (1 - cfg.jitter * self._random())
-                hold = now + delay
-            elif isinstance(exc, RateLimitedError):
-                delay = max(exc.retry_after_s, delay)
-                hold = now + delay
-            task.next_due = now + delay
-            if hold is not None:
-                self._hold_until = max(self._hold_until, hold)
-            unreachable = isinstance(exc, ServerUnreachableError) or (
-                isinstance(exc, ServerError) and not isinstance(exc, RateLimitedError)
-            )
-            task.unreachable = unreachable
-            if unreachable:
-                if self._link_up is not False:
-                    self._link_down_since = now
-                self._link_up = False
+            delay = self._schedule.failed(name, exc)
+            failures = self._schedule.failures(name)
         emit = self._log.error if isinstance(exc, AuthError | ProtocolError) else self._log.warning
         emit(
             "sync_failed",
-            task=task.name,
-            error=task.last_error,
-            consecutive_failures=task.failures,
+            task=name,
+            error=f"{type(exc).__name__}: {exc}",
+            consecutive_failures=failures,
             retry_in_s=round(delay, 2),
             decision="back off",
         )
-
-    def _backoff(self, failures: int) -> float:
-        cfg = self.config
-        base = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2.0 ** min(failures - 1, 60))
-        return base * (1 - cfg.jitter * self._random())
 
     def _observe_clocks(self) -> None:
         """Log a wall-clock step (NTP after a stale boot); timing is unaffected by it."""
@@ -478,7 +388,8 @@ class SyncService:
             while not self._stopping.is_set():
                 if self._monotonic() >= deadline:
                     # Leave the rest for the next pass of the tick, after pull and heartbeat.
-                    self._more.add(PUSH)
+                    with self._status_lock:
+                        self._schedule.more(PUSH)
                     break
                 self._push_requested.clear()
                 events = self.store.pending(self._batch_size)
@@ -619,7 +530,8 @@ class SyncService:
                 if not page.more or self._stopping.is_set():
                     break
             else:
-                self._more.add(PULL)
+                with self._status_lock:
+                    self._schedule.more(PULL)
         finally:
             if changed:
                 gallery = self.store.load_gallery()
@@ -643,8 +555,7 @@ class SyncService:
             self._clock_offset_s = ack.clock_offset_s
             self._server_version = ack.enrolment_version
             if ack.enrolment_version > local_version:
-                self._tasks[PULL].next_due = min(self._tasks[PULL].next_due, self._monotonic())
-                self._more.add(PULL)
+                self._schedule.run_now(PULL)
         if ack.enrolment_version > local_version:
             self._log.info(
                 "enrolment_behind",
@@ -700,25 +611,11 @@ class SyncService:
     # -- status ----------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
-        now = self._monotonic()
         with self._status_lock:
-            tasks = {
-                name: TaskStatus(
-                    name=name,
-                    consecutive_failures=t.failures,
-                    last_success_at=t.last_success_wall,
-                    last_success_age_s=None
-                    if t.last_success is None
-                    else round(now - t.last_success, 3),
-                    next_attempt_in_s=round(max(t.next_due, self._hold_until) - now, 3),
-                    last_error=t.last_error,
-                )
-                for name, t in self._tasks.items()
-            }
             return SyncStatus(
                 running=self.running,
-                link_up=self._link_up,
-                tasks=tasks,
+                link_up=self._schedule.link_up,
+                tasks=self._schedule.status(),
                 events_synced=self._counters.synced,
                 events_duplicate=self._counters.duplicate,
                 events_rejected=self._counters.rejected,
@@ -758,6 +655,7 @@ __all__ = [
     "HEARTBEAT",
     "PULL",
     "PUSH",
+    "TASKS",
     "TICK_JOB_ID",
     "HealthProvider",
     "HeartbeatHealth",

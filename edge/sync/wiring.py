@@ -1,25 +1,28 @@
 """Hooking the sync jobs into the edge daemon.
 
-daemon = EdgeDaemon.from_config(config)
-sync = attach_sync(daemon, config.sync)   # None when no server is configured
-...                                       # daemon.run(): sync.start() after READY
-...                                       # daemon.close(): sync.stop() before store.close()
+sync = attach_sync(store, matcher, config.sync, health=...)  # None without a server
+...                                  # daemon.run(): sync.start() after READY
+...                                  # each recorded event: sync.request_push()
+...                                  # daemon.close(): sync.stop() before store.close()
+
+The jobs get what they use, not the daemon: the store (outbox, enrolment), the matcher
+(swapped after a pull) and a ``health()`` callable for the heartbeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 import structlog
 
 from edge.capture import CaptureHealth
 from edge.recognize.matcher import Matcher
-from edge.store import EdgeStore, RecordResult
+from edge.store import EdgeStore
 from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig
-from edge.sync.jobs import HeartbeatHealth, SyncService
+from edge.sync.jobs import HealthProvider, HeartbeatHealth, SyncService
 
 log = structlog.get_logger(__name__)
 
@@ -27,41 +30,15 @@ log = structlog.get_logger(__name__)
 _FACE_STAGES = ("detect", "landmarks", "descriptor", "match")
 
 
-class _HasHealth(Protocol):
-    def health(self) -> CaptureHealth: ...
-
-
-class _HasSnapshot(Protocol):
-    def snapshot(self) -> dict[str, dict[str, float]]: ...
-
-
-class DaemonParts(Protocol):
-    """What the sync jobs need of :class:`edge.daemon.runner.EdgeDaemon`."""
-
-    @property
-    def store(self) -> EdgeStore: ...
-
-    @property
-    def matcher(self) -> Matcher: ...
-
-    @property
-    def recorded_listeners(self) -> list[Callable[[RecordResult], None]]: ...
-
-    @property
-    def grabber(self) -> _HasHealth: ...
-
-    @property
-    def timings(self) -> _HasSnapshot: ...
-
-
-def daemon_health(daemon: DaemonParts) -> HeartbeatHealth:
-    """Camera state and fps from the grabber; recognition latency from the stage timings.
+def heartbeat_health(
+    capture: CaptureHealth, stages: Mapping[str, Mapping[str, float]]
+) -> HeartbeatHealth:
+    """Camera state and fps from the grabber's health; recognition latency from the stage
+    timings (``StageTimings.snapshot()``).
 
     A ``decision`` stage (face appeared -> decided), when the loop records one, is
     the latency; otherwise the mean time of the per-face stages stands in for it.
     """
-    capture = daemon.grabber.health()
-    stages = daemon.timings.snapshot()
     latency: float | None = None
     decision = stages.get("decision")
     if decision and decision.get("count"):
@@ -77,34 +54,30 @@ def daemon_health(daemon: DaemonParts) -> HeartbeatHealth:
 
 
 def attach_sync(
-    daemon: DaemonParts,
+    store: EdgeStore,
+    matcher: Matcher,
     config: SyncConfig,
     *,
+    health: HealthProvider | None = None,
     transport: httpx.BaseTransport | None = None,
     environ: Mapping[str, str] | None = None,
     **service_options: Any,
 ) -> SyncService | None:
-    """Build the sync service for ``daemon`` and register its push trigger; not started.
+    """Build the sync service for a terminal's store and matcher; not started.
 
     Returns ``None`` when ``config.server_url`` is unset (the terminal then keeps
     every event locally). Raises :class:`~edge.errors.ConfigError` when a server
-    is set but no token is found. The caller starts it once the daemon is ready
-    and stops it before the store is closed.
+    is set but no token is found. The caller starts it once the daemon is ready,
+    calls :meth:`SyncService.request_push` after each recorded event, and stops it
+    before the store is closed.
     """
+    for old, new in config.renamed_keys:
+        log.warning("config_key_renamed", old=f"sync.{old}", new=f"sync.{new}")
     if not config.enabled:
         log.info("sync_disabled", reason="no sync.server_url configured")
         return None
     client = SyncClient.from_config(config, transport=transport, environ=environ)
-    service = SyncService(
-        daemon.store,
-        daemon.matcher,
-        client,
-        config,
-        health_provider=lambda: daemon_health(daemon),
-        **service_options,
-    )
-    daemon.recorded_listeners.append(service.request_push)
-    return service
+    return SyncService(store, matcher, client, config, health_provider=health, **service_options)
 
 
-__all__ = ["DaemonParts", "attach_sync", "daemon_health"]
+__all__ = ["attach_sync", "heartbeat_health"]

@@ -27,7 +27,7 @@ from edge.daemon.notify import SystemdNotifier
 from edge.daemon.runner import EdgeDaemon
 from edge.feedback import create_feedback
 from edge.store import EdgeStore
-from edge.sync import daemon_health
+from edge.sync import HeartbeatHealth, heartbeat_health
 from tests.support.clock import FakeClock
 from tests.support.wait import wait_until
 from tests.terminal.test_process import NotifyListener
@@ -243,6 +243,11 @@ def _run_daemon(
     return daemon, thread
 
 
+def _heartbeat(daemon: EdgeDaemon) -> HeartbeatHealth:
+    """What the daemon's heartbeat would report (as EdgeDaemon.enable_sync wires it)."""
+    return heartbeat_health(daemon.grabber.health(), daemon.timings.snapshot())
+
+
 def _pings_after(notify: NotifyListener, moment: float) -> int:
     return len([t for t in notify.times("WATCHDOG=1") if t > moment])
 
@@ -255,7 +260,7 @@ def test_daemon_frozen_camera_reported_and_watchdog_withheld(
     with capture_logs() as logs:
         daemon, thread = _run_daemon(tmp_path, notify, still)
         try:
-            wait_until(lambda: daemon_health(daemon).camera_state == "frozen")
+            wait_until(lambda: _heartbeat(daemon).camera_state == "frozen")
             wait_until(lambda: any(e["event"] == "watchdog_withheld" for e in logs))
             withheld_at = time.monotonic()
             wait_until(
@@ -277,7 +282,7 @@ def test_daemon_blank_camera_reported_and_watchdog_kept(
     with capture_logs() as logs:
         daemon, thread = _run_daemon(tmp_path, notify, black)
         try:
-            wait_until(lambda: daemon_health(daemon).camera_state == "blank")
+            wait_until(lambda: _heartbeat(daemon).camera_state == "blank")
             blank_at = time.monotonic()
             wait_until(lambda: _pings_after(notify, blank_at) >= 3)
             wait_until(lambda: any("camera=blank" in m for _, m in notify.messages), timeout=30)

@@ -60,9 +60,7 @@ def sync_config(url: str = "http://server.test", **overrides: Any) -> SyncConfig
         "heartbeat_interval_s": 0.5,
         "tick_s": 0.05,
         "timeout_s": 5.0,
-        "backoff_initial_s": 0.05,
-        "backoff_max_s": 0.5,
-        "jitter": 0.2,
+        "backoff": {"initial_delay": 0.05, "max_delay": 0.5, "jitter": 0.2},
     }
     values.update(overrides)
     return SyncConfig(**values)

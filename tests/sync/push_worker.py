@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from edge.backoff import BackoffConfig
 from edge.logs import configure_logging
 from edge.recognize.matcher import Matcher
 from edge.store import EdgeStore, StoreConfig
@@ -32,8 +33,7 @@ def main(store_path: str, device_id: str, url: str, token_file: str) -> int:
         tick_s=0.05,
         batch_size=200,
         timeout_s=10,
-        backoff_initial_s=0.05,
-        backoff_max_s=0.5,
+        backoff=BackoffConfig(initial_delay=0.05, max_delay=0.5),
     )
     store_config = StoreConfig(cooldown_s=0)
     with EdgeStore.open(store_path, store_config, device_id=device_id, boot_id="worker") as store:

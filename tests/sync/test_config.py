@@ -6,16 +6,22 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
+from edge.backoff import BackoffConfig
+from edge.capture import ReconnectConfig
+from edge.config import load_edge_config
 from edge.errors import ConfigError
-from edge.sync import CREDENTIAL_NAME, SyncClient, SyncConfig, resolve_token
+from edge.recognize.matcher import Matcher
+from edge.store import EdgeStore
+from edge.sync import CREDENTIAL_NAME, SyncClient, SyncConfig, attach_sync, resolve_token
 
 
 def test_defaults_disable_sync() -> None:
     config = SyncConfig()
     assert not config.enabled
     assert config.batch_size == 500
-    assert config.backoff_initial_s <= config.backoff_max_s
+    assert config.backoff.initial_delay <= config.backoff.max_delay
 
 
 def test_every_field_is_described() -> None:
@@ -32,14 +38,64 @@ def test_every_field_is_described() -> None:
         ({"batch_size": 501}, "less than or equal to 500"),
         ({"batch_size": 0}, "greater than or equal to 1"),
         ({"timeout_s": 0}, "greater than 0"),
+        ({"backoff": {"jitter": 1.5}}, "less than or equal to 1"),
         ({"jitter": 1.5}, "less than or equal to 1"),
-        ({"backoff_initial_s": 90, "backoff_max_s": 60}, "larger than backoff_max_s"),
+        ({"backoff": {"initial_delay": 90, "max_delay": 60}}, "less than initial_delay"),
+        ({"backoff_initial_s": 90, "backoff_max_s": 60}, "less than initial_delay"),
+        ({"backoff_max_s": 90, "backoff": {"max_delay": 60}}, "set only backoff.max_delay"),
         ({"push_every": 3}, "Extra inputs are not permitted"),
     ],
 )
 def test_bad_values_are_refused(values: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment):
         SyncConfig.model_validate(values)
+
+
+def test_backoff_has_the_keys_of_capture_reconnect() -> None:
+    """One backoff formula, one set of key names: [sync.backoff] is [capture.reconnect]
+    without max_failures (the sync jobs never give up)."""
+    assert set(BackoffConfig.model_fields) == set(ReconnectConfig.model_fields) - {
+        "max_failures"
+    }
+    assert SyncConfig().backoff == BackoffConfig(
+        initial_delay=1.0, max_delay=60.0, multiplier=2.0, jitter=0.2
+    )
+
+
+def test_old_backoff_key_names_are_still_accepted_and_logged_once(tmp_path: Path) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text(
+        '[device]\nid = "door-1"\n[sync]\nserver_url = "http://s"\ntoken = "t"\n'
+        "backoff_initial_s = 2\nbackoff_max_s = 120\n"
+    )
+    new = tmp_path / "new.toml"
+    new.write_text(
+        '[device]\nid = "door-1"\n[sync]\nserver_url = "http://s"\ntoken = "t"\n'
+        "[sync.backoff]\ninitial_delay = 2\nmax_delay = 120\njitter = 0.3\n"
+    )
+    from_old = load_edge_config(old, environ={"HADIR_SYNC__JITTER": "0.3"})
+    from_new = load_edge_config(new, environ={})
+    assert from_old.sync.backoff == from_new.sync.backoff
+    assert from_old.sync.backoff == BackoffConfig(initial_delay=2, max_delay=120, jitter=0.3)
+    assert from_new.sync.renamed_keys == ()
+
+    for config, expected in (
+        (
+            from_old,
+            [
+                ("warning", "sync.backoff_initial_s", "sync.backoff.initial_delay"),
+                ("warning", "sync.backoff_max_s", "sync.backoff.max_delay"),
+                ("warning", "sync.jitter", "sync.backoff.jitter"),
+            ],
+        ),
+        (from_new, []),
+    ):
+        with EdgeStore.open(":memory:", device_id="door-1") as store, capture_logs() as logs:
+            service = attach_sync(store, Matcher(), config.sync)
+            assert service is not None
+            service.client.close()
+        lines = [e for e in logs if e["event"] == "config_key_renamed"]
+        assert [(e["log_level"], e["old"], e["new"]) for e in lines] == expected
 
 
 def test_server_url_is_normalised() -> None:

@@ -64,8 +64,8 @@ def test_outage_of_10000_events_then_every_event_exactly_once(
         service.start()
         try:
             for _ in range(10_000):
-                result = store.record("emp-001", distance=0.35, margin=0.2)
-                service.request_push(result)  # as the daemon does; offline it only sets a flag
+                store.record("emp-001", distance=0.35, margin=0.2)
+                service.request_push()  # as the daemon does; offline it only sets a flag
             assert wait_until(lambda: service.status().tasks["push"].consecutive_failures >= 3)
             status = service.status()
             assert status.link_up is False

@@ -49,9 +49,7 @@ def _service(
         "pull_interval_s": 30.0,
         "heartbeat_interval_s": 30.0,
         "tick_s": 1.0,
-        "backoff_initial_s": 1.0,
-        "backoff_max_s": 60.0,
-        "jitter": 0.2,
+        "backoff": {"initial_delay": 1.0, "max_delay": 60.0, "jitter": 0.2},
     }
     values.update(config)
     cfg = sync_config(**values)
@@ -251,7 +249,7 @@ def test_backoff_doubles_with_jitter_up_to_the_cap(
     record_events(store, 3)
     fake_server.faults = [httpx.ConnectError("refused")] * 100
     service = _service(
-        store, fake_server, clock, backoff_initial_s=1.0, backoff_max_s=8.0, jitter=0.2
+        store, fake_server, clock, backoff={"initial_delay": 1.0, "max_delay": 8.0, "jitter": 0.2}
     )
     waits = []
     for _ in range(7):
@@ -291,7 +289,9 @@ def test_nothing_is_sent_before_the_backoff_ends(
 def test_link_restored_retries_every_waiting_task(
     store: EdgeStore, fake_server: FakeServer, clock: FakeClock
 ) -> None:
-    service = _service(store, fake_server, clock, heartbeat_interval_s=3.0, backoff_initial_s=2.0)
+    service = _service(
+        store, fake_server, clock, heartbeat_interval_s=3.0, backoff={"initial_delay": 2.0}
+    )
     service.tick()  # t=0: all three succeed; the outbox is empty
     record_events(store, 2)
     fake_server.faults = [httpx.ConnectError("down")]
@@ -312,7 +312,7 @@ def test_a_bad_token_slows_every_task_down(
 ) -> None:
     record_events(store, 1)
     fake_server.faults = [401]
-    service = _service(store, fake_server, clock, backoff_max_s=60.0)
+    service = _service(store, fake_server, clock, backoff={"max_delay": 60.0})
     service.tick()
     assert _paths(fake_server) == ["/events"]  # pull and heartbeat held back too
     status = service.status()
@@ -561,8 +561,8 @@ def test_request_push_before_start_only_sets_a_flag(
     store: EdgeStore, fake_server: FakeServer, clock: FakeClock
 ) -> None:
     service = _service(store, fake_server, clock)
-    result = store.record("p1", distance=0.3, margin=0.2)
-    service.request_push(result)
+    store.record("p1", distance=0.3, margin=0.2)
+    service.request_push()
     assert fake_server.requests == []
 
 
@@ -590,7 +590,7 @@ def test_new_event_is_pushed_at_once_while_the_link_is_up(
         assert _wait(lambda: service.status().link_up is True)
         result = store.record("p1", distance=0.3, margin=0.2)
         started = time.perf_counter()
-        service.request_push(result)
+        service.request_push()
         returned = time.perf_counter() - started
         assert pushed.wait(5), "the new event was not pushed"
         assert str(result.event.id) in fake_server.events

@@ -1,5 +1,6 @@
-"""attach_sync on the real EdgeDaemon: the push trigger, heartbeat health, and end to end on
-the real clip with a real server (enrolled by photo at the server, recognised at the terminal)."""
+"""attach_sync and the real EdgeDaemon: the push after each recording, heartbeat health, and
+end to end on the real clip with a real server (enrolled by photo at the server, recognised at
+the terminal)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -21,10 +21,11 @@ from edge.daemon.runner import EdgeDaemon
 from edge.errors import ConfigError
 from edge.feedback import create_feedback
 from edge.protocol import API_PREFIX, EventStatus, LivenessEvidence
-from edge.recognize.matcher import Matcher
+from edge.recognize.loop import Decision, Verdict
+from edge.recognize.matcher import Match
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult
-from edge.sync import CREDENTIAL_NAME, SyncConfig, attach_sync, daemon_health
+from edge.sync import CREDENTIAL_NAME, HeartbeatHealth, SyncConfig, attach_sync, heartbeat_health
 from tests.support.wait import wait_until
 from tests.sync.helpers import (
     ADMIN,
@@ -57,17 +58,23 @@ def daemon(tmp_path: Path) -> Iterator[EdgeDaemon]:
     made.close()
 
 
+def _health(daemon: EdgeDaemon) -> HeartbeatHealth:
+    return heartbeat_health(daemon.grabber.health(), daemon.timings.snapshot())
+
+
 def test_no_server_no_sync(daemon: EdgeDaemon) -> None:
-    assert attach_sync(daemon, SyncConfig()) is None
+    assert attach_sync(daemon.store, daemon.matcher, SyncConfig()) is None
+    assert daemon.enable_sync() is None
+    assert daemon.sync is None
     assert daemon.recorded_listeners == []
 
 
 def test_a_server_without_a_token_is_a_config_error(daemon: EdgeDaemon) -> None:
     with pytest.raises(ConfigError, match="token"):
-        attach_sync(daemon, SyncConfig(server_url="http://s"), environ={})
+        attach_sync(daemon.store, daemon.matcher, SyncConfig(server_url="http://s"), environ={})
 
 
-def test_attach_registers_the_push_and_reports_the_daemon(
+def test_attach_builds_the_service_on_the_parts_and_reports_their_health(
     daemon: EdgeDaemon, tmp_path: Path
 ) -> None:
     credentials = tmp_path / "credentials"
@@ -81,20 +88,20 @@ def test_attach_registers_the_push_and_reports_the_daemon(
         return server.handle(request)
 
     service = attach_sync(
-        daemon,
+        daemon.store,
+        daemon.matcher,
         SyncConfig(server_url="http://s"),
+        health=lambda: _health(daemon),
         transport=httpx.MockTransport(handler),
         environ={"CREDENTIALS_DIRECTORY": str(credentials)},
     )
     assert service is not None
-    assert daemon.recorded_listeners == [service.request_push]
     assert service.matcher is daemon.matcher
     assert service.store is daemon.store
     assert not service.running  # the daemon starts it once it is ready
 
     result = daemon.store.record("p1", distance=0.3, margin=0.2)
-    for listener in daemon.recorded_listeners:
-        listener(result)  # not started: only a flag, no request, no exception
+    service.request_push()  # not started: only a flag, no request, no exception
     assert server.requests == []
     service.heartbeat_once()
     service.push_once()
@@ -110,21 +117,76 @@ def test_attach_registers_the_push_and_reports_the_daemon(
     service.stop()
 
 
-@dataclass
-class _Grabber:
-    reading: CaptureHealth
+def _accepted(person_id: str) -> Decision:
+    match = Match(person_id=person_id, distance=0.3, runner_up_id=None, runner_up_distance=1.0)
+    return Decision(
+        verdict=Verdict.ACCEPTED,
+        track_id=1,
+        person_id=person_id,
+        match=match,
+        frame_index=1,
+        monotonic=1.0,
+        looks=2,
+    )
 
-    def health(self) -> CaptureHealth:
-        return self.reading
 
+def test_the_daemon_wires_its_parts_and_pushes_each_recorded_event_at_once(
+    tmp_path: Path,
+) -> None:
+    """enable_sync hands the store, the matcher and the daemon's health to the jobs; after
+    a recording the daemon itself asks for the push: it goes at once, not after the 60 s
+    interval, and no listener is involved."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "frame_000000.png"), np.zeros((48, 64, 3), np.uint8))
+    config = EdgeConfig.model_validate(
+        {
+            "device": {"id": "door-1"},
+            "data_dir": str(tmp_path),
+            "sync": {
+                "server_url": "http://s",
+                "token": "t",
+                "push_interval_s": 60,
+                "pull_interval_s": 60,
+                "heartbeat_interval_s": 60,
+                "tick_s": 30,
+            },
+        }
+    )
+    server = FakeServer(device_id="door-1")
+    pushed = threading.Event()
 
-@dataclass
-class _Parts:
-    store: EdgeStore
-    grabber: _Grabber
-    timings: StageTimings = field(default_factory=StageTimings)
-    matcher: Matcher = field(default_factory=Matcher)
-    recorded_listeners: list[object] = field(default_factory=list)
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = server.handle(request)
+        if request.url.path.endswith("/events"):
+            pushed.set()
+        return response
+
+    daemon = EdgeDaemon(
+        config,
+        store=EdgeStore.open(":memory:", config.store, device_id="door-1"),
+        source=create_source(ReplayCameraConfig(path=frames, pace="fast")),
+        feedback=create_feedback(config.feedback),
+    )
+    try:
+        service = daemon.enable_sync(transport=httpx.MockTransport(handler))
+        assert service is not None
+        assert daemon.sync is service
+        assert (service.store, service.matcher) == (daemon.store, daemon.matcher)
+        assert daemon.recorded_listeners == []
+        service.start()
+        assert wait_until(lambda: bool(server.heartbeats))  # the first tick's last task
+        assert service.status().link_up is True
+        assert (server.heartbeats[-1]["camera_state"], server.heartbeats[-1]["fps"]) == (
+            "starting",
+            0.0,
+        )
+        daemon._act(_accepted("p1"))
+        (event,) = daemon.store.events()
+        assert pushed.wait(5), "the recorded event was not pushed at once"
+        assert wait_until(lambda: str(event.id) in server.events)
+    finally:
+        daemon.close()
 
 
 def _capture(state: CaptureState, fps: float | None) -> CaptureHealth:
@@ -143,17 +205,18 @@ def _capture(state: CaptureState, fps: float | None) -> CaptureHealth:
     )
 
 
-def test_daemon_health_prefers_a_decision_stage(daemon: EdgeDaemon) -> None:
-    parts = _Parts(daemon.store, _Grabber(_capture(CaptureState.OK, 14.5)))
+def test_heartbeat_health_prefers_a_decision_stage() -> None:
+    timings = StageTimings()
     for stage, seconds in (("detect", 0.010), ("descriptor", 0.080), ("match", 0.001)):
-        parts.timings.add(stage, seconds)
-    health = daemon_health(parts)  # type: ignore[arg-type]
+        timings.add(stage, seconds)
+    health = heartbeat_health(_capture(CaptureState.OK, 14.5), timings.snapshot())
     assert (health.camera_state, health.fps) == ("ok", 14.5)
     assert health.recognition_latency_ms == pytest.approx(91.0)
-    parts.timings.add("decision", 0.250)
-    assert daemon_health(parts).recognition_latency_ms == pytest.approx(250.0)  # type: ignore[arg-type]
-    parts.grabber.reading = _capture(CaptureState.RECONNECTING, None)
-    assert daemon_health(parts).camera_state == "reconnecting"  # type: ignore[arg-type]
+    timings.add("decision", 0.250)
+    ok = _capture(CaptureState.OK, 14.5)
+    assert heartbeat_health(ok, timings.snapshot()).recognition_latency_ms == pytest.approx(250.0)
+    reconnecting = _capture(CaptureState.RECONNECTING, None)
+    assert heartbeat_health(reconnecting, timings.snapshot()).camera_state == "reconnecting"
 
 
 @pytest.mark.faces
@@ -179,7 +242,13 @@ def test_end_to_end_enrolled_at_the_server_recognised_and_pushed(
     )
     assert uploaded.status_code == 201, uploaded.text
 
-    config = EdgeConfig.model_validate({"device": {"id": device}, "data_dir": str(tmp_path)})
+    config = EdgeConfig.model_validate(
+        {
+            "device": {"id": device},
+            "data_dir": str(tmp_path),
+            "sync": sync_config(server.url, token=token, push_interval_s=60),
+        }
+    )
     store = EdgeStore.open(tmp_path / "edge.db", config.store, device_id=device)
     daemon = EdgeDaemon(
         config,
@@ -190,12 +259,13 @@ def test_end_to_end_enrolled_at_the_server_recognised_and_pushed(
         feedback=create_feedback(config.feedback),
     )
     assert daemon.matcher.gallery.person_ids == ()
-    service = attach_sync(daemon, sync_config(server.url, token=token, push_interval_s=60))
+    service = daemon.enable_sync()
     assert service is not None
     arrived = threading.Event()
 
     def wait_for_server(result: RecordResult) -> None:
-        # The test's own listener, after the sync one: blocks the clip until the push landed.
+        # The test's listener runs after the daemon asked for the push: it holds the clip
+        # until the push landed.
         if wait_until(lambda: str(result.event.id) in server.event_ids(device), timeout=10):
             arrived.set()
 
