@@ -19,13 +19,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from sync_server import people, review
-from sync_server.api import admin_people
-from sync_server.api import reports as reports_api
+from sync_server import people, review, shifts
 from sync_server.db import events, templates
 from sync_server.db import people as people_table
 from sync_server.deps import Services, services
-from sync_server.errors import ApiError
+from sync_server.domain_errors import DomainError
+from sync_server.errors import ApiError, http_status
 from sync_server.schemas import PersonCreate
 from sync_server.web.forms import MAX_PHOTOS, field_problems, text
 from sync_server.web.render import LIST_LIMIT, PREFIX, Page, redirect, render
@@ -136,11 +135,11 @@ async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[P
         results.append(None)
         photos.append((data, name))
     force = text(form, "force_photo") == "yes"
-    outcomes = iter(await admin_people.enrol_photos(svc, person_id, photos, force=force))
+    outcomes = iter(await people.enrol_photos(svc, person_id, photos, force=force))
     return [_photo_result(next(outcomes)) if r is None else r for r in results]
 
 
-def _photo_result(outcome: admin_people.PhotoOutcome) -> PhotoResult:
+def _photo_result(outcome: people.PhotoOutcome) -> PhotoResult:
     if outcome.answer is None:
         error = outcome.error
         assert error is not None
@@ -159,7 +158,7 @@ async def enrol_person(request: Request) -> Response:
         try:
             body = PersonCreate(id=values["id"], name=values["name"], group=values["group"])
             department = (
-                reports_api.PersonAttendanceUpdate(department=values["department"])
+                shifts.PersonAttendanceUpdate(department=values["department"])
                 if values["department"]
                 else None
             )
@@ -171,11 +170,11 @@ async def enrol_person(request: Request) -> Response:
             await run_in_threadpool(people.create, svc.db, body)
             if department is not None:
                 await run_in_threadpool(
-                    reports_api.update_person_attendance, body.id, department, svc
+                    shifts.update_person_attendance, svc.db, body.id, department
                 )
-        except ApiError as exc:
+        except (ApiError, DomainError) as exc:
             return await _people_page(
-                request, page, status=exc.status_code, problem=str(exc.detail), values=values
+                request, page, status=http_status(exc), problem=str(exc.detail), values=values
             )
         log.info("web_person_created", username=session.username, person_id=body.id)
         results = await _enrol_photos(svc, body.id, form)
@@ -187,7 +186,7 @@ async def enrol_person(request: Request) -> Response:
 def _person_data(svc: Services, person_id: str) -> dict[str, Any]:
     with svc.db.read() as conn:
         info = people.load(conn, person_id)
-        attendance = reports_api.person_attendance(conn, person_id)
+        attendance = shifts.person_attendance(conn, person_id)
         # The latest flagged events, open or reviewed (newest first).
         query = review.review_query(
             include_reviewed=True, person_id=person_id, limit=PERSON_FLAGGED
@@ -211,8 +210,8 @@ async def _person_page(
     svc = services(request)
     try:
         data = await run_in_threadpool(_person_data, svc, person_id)
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     return render(
         page,
         "person.html",
@@ -247,8 +246,8 @@ async def confirm_delete_person(request: Request, person_id: str) -> Response:
     page = await load_page(request)
     try:
         data = await run_in_threadpool(_person_data, services(request), person_id)
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     return render(page, "person_delete.html", person=data["info"])
 
 
@@ -267,7 +266,7 @@ async def delete_person(request: Request, person_id: str) -> Response:
         )
     try:
         version = await run_in_threadpool(people.delete, svc.db, person_id)
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     log.info("web_person_deleted", username=session.username, person_id=person_id, version=version)
     return redirect(f"{PREFIX}/people?deleted={quote(person_id)}")

@@ -1,19 +1,20 @@
 """The reports page (a day and a month, with filters) and its downloads (CSV, HRMS JSON).
 
-The downloads are the API's exports: the same stream, file name and headers.
+The downloads are the API's exports (``GET /api/v1/admin/reports/export.csv`` and
+``/hrms-checkins``): the same rows from the same functions, the same file name and headers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from sync_server import reports, review
-from sync_server.api import reports as reports_api
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
 from sync_server.web.board import day_rows, nobody
@@ -74,7 +75,7 @@ def _range(request: Request) -> tuple[date, date]:
     today = reports.local_today(services(request).site_zone)
     first = date_param(request, "from", today)
     last = date_param(request, "to", first)
-    reports_api.check_range(first, last)
+    reports.check_range(first, last)
     return first, last
 
 
@@ -87,8 +88,32 @@ async def export_csv(request: Request) -> Response:
         rows = reports.CsvRows(request.query_params.get("rows", "days"))
     except ValueError as exc:
         raise ApiError(422, "bad_rows", "rows: days or events") from exc
-    # The API's handler is a plain function: the same stream, name and headers.
-    return reports_api.export_csv(svc, first, last, rows, group, department)
+    tz = svc.site_zone
+
+    def stream() -> Iterator[str]:
+        # The read transaction lives as long as the stream; closing the generator (client
+        # gone) ends it.
+        with svc.db.read() as conn:
+            yield from reports.export_csv(
+                conn, first, last, tz=tz, rows=rows, group=group, department=department
+            )
+
+    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _checkins(
+    svc: Services, first: date, last: date, group: str | None, department: str | None
+) -> list[dict[str, str]]:
+    with svc.db.read() as conn:
+        found = reports.hrms_checkins(
+            conn, first, last, tz=svc.site_zone, group=group, department=department
+        )
+    return [c.as_json() for c in found]
 
 
 @data_router.get("/reports/hrms.json")
@@ -96,9 +121,9 @@ async def export_hrms(request: Request) -> Response:
     svc = services(request)
     first, last = _range(request)
     group, department = filters(request)
-    found = await run_in_threadpool(reports_api.hrms_checkins, svc, first, last, group, department)
+    found = await run_in_threadpool(_checkins, svc, first, last, group, department)
     name = f"hrms-checkins-{first.isoformat()}-{last.isoformat()}.json"
     return JSONResponse(
-        [c.model_dump(mode="json") for c in found],
+        found,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

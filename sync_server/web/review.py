@@ -14,7 +14,8 @@ from fastapi.responses import Response
 from sync_server import review
 from sync_server.db import utcnow
 from sync_server.deps import Services, services
-from sync_server.errors import ApiError
+from sync_server.domain_errors import DomainError
+from sync_server.errors import ApiError, http_status
 from sync_server.web.forms import date_param, text
 from sync_server.web.render import LIST_LIMIT, PREFIX, redirect, render, safe_next
 from sync_server.web.session import admin_router, load_page, load_post
@@ -84,8 +85,8 @@ async def mark_reviewed(request: Request, event_id: str) -> Response:
         await run_in_threadpool(
             review.mark_reviewed, services(request).db, found, session.username, utcnow()
         )
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     log.info("web_event_reviewed", username=session.username, event_id=str(found))
     back = safe_next(text(form, "next") or f"{PREFIX}/review")
     return redirect(f"{back}{'&' if '?' in back else '?'}marked={found}")

@@ -11,10 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from sync_server.api import admin_terminals
-from sync_server.db import current_version, terminals, utcnow
+from sync_server import terminals
+from sync_server.db import current_version, utcnow
+from sync_server.db import terminals as terminals_table
 from sync_server.deps import Services, services
-from sync_server.errors import ApiError
+from sync_server.domain_errors import DomainError
+from sync_server.errors import ApiError, http_status
 from sync_server.schemas import TerminalCreate
 from sync_server.web.forms import field_problems, text
 from sync_server.web.render import PREFIX, Page, redirect, render
@@ -29,11 +31,11 @@ def _terminal_rows(svc: Services) -> tuple[list[dict[str, Any]], int]:
     now = utcnow()
     offline_after = svc.settings.web.offline_after_s
     with svc.db.read() as conn:
-        rows = conn.execute(admin_terminals.terminal_query().order_by(terminals.c.id)).all()
+        rows = conn.execute(terminals.terminal_query().order_by(terminals_table.c.id)).all()
         server_version = current_version(conn)
     out = []
     for row in rows:
-        info = admin_terminals.terminal_info(row)
+        info = terminals.terminal_info(row)
         hb = info["heartbeat"]
         seen = info["last_seen_at"]
         age = (now - seen).total_seconds() if seen is not None else None
@@ -82,14 +84,14 @@ async def create_terminal(request: Request) -> Response:
         body = TerminalCreate(
             id=values["id"], group=values["group"], description=values["description"]
         )
-        created = await run_in_threadpool(admin_terminals.create_terminal, body, services(request))
+        created = await run_in_threadpool(terminals.create_terminal, services(request).db, body)
     except ValidationError as exc:
         return await _terminals_page(
             request, page, status=422, problem=field_problems(exc), values=values
         )
-    except ApiError as exc:
+    except (ApiError, DomainError) as exc:
         return await _terminals_page(
-            request, page, status=exc.status_code, problem=str(exc.detail), values=values
+            request, page, status=http_status(exc), problem=str(exc.detail), values=values
         )
     log.info("web_terminal_created", username=session.username, terminal_id=body.id)
     return render(page, "terminal_token.html", terminal=created, rotated=False)
@@ -99,9 +101,9 @@ async def create_terminal(request: Request) -> Response:
 async def revoke_terminal(request: Request, terminal_id: str) -> Response:
     session, _form_data, page = await load_post(request)
     try:
-        await run_in_threadpool(admin_terminals.revoke_terminal, terminal_id, services(request))
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+        await run_in_threadpool(terminals.revoke_terminal, services(request).db, terminal_id)
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     log.info("web_terminal_revoked", username=session.username, terminal_id=terminal_id)
     return redirect(f"{PREFIX}/terminals")
 
@@ -111,9 +113,9 @@ async def rotate_token(request: Request, terminal_id: str) -> Response:
     session, _form_data, page = await load_post(request)
     try:
         created = await run_in_threadpool(
-            admin_terminals.rotate_token, terminal_id, services(request)
+            terminals.rotate_token, services(request).db, terminal_id
         )
-    except ApiError as exc:
-        return render(page, "error.html", status=exc.status_code, problem=str(exc.detail))
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     log.info("web_terminal_token", username=session.username, terminal_id=terminal_id)
     return render(page, "terminal_token.html", terminal=created, rotated=True)
