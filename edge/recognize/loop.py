@@ -167,11 +167,11 @@ class Track:
         b = self.box
         return Box(b.left + dx, b.top + dy, b.right + dx, b.bottom + dy)
 
-    def box_at(self, when: float) -> Box:
-        """Where the face was at ``when`` (the nearest sighting kept)."""
+    def sighting_at(self, when: float) -> tuple[float, Box]:
+        """The kept sighting nearest to ``when``: its time and where the face was."""
         if not self.trail:
-            return self.box
-        return min(self.trail, key=lambda seen: abs(seen[0] - when))[1]
+            return self.last_seen, self.box
+        return min(self.trail, key=lambda seen: abs(seen[0] - when))
 
 
 class RecognitionLoop:
@@ -339,33 +339,68 @@ class RecognitionLoop:
         return self._one_track_per_face(found)
 
     def _adopt(self, result: ScanResult, now: float) -> None:
-        """A scan from the worker came back: start tracks for the faces in it that no track
-        was following when that frame was captured. They are found again in the current
-        frame by the region search that follows, or expire unseen."""
+        """A scan from the worker came back. Each face in it is matched with the track that
+        was following it when that frame was captured:
+
+        * no such track: a newcomer; an adopted track starts at the scanned position and the
+          region search that follows finds it in the current frame, or it expires unseen;
+        * a track the live search has missed since: the scan found the face where the search
+          did not (HOG finds a turned or blurred face at one scale and not at another), so
+          the track moves there and lives on, instead of expiring and coming back as a new
+          face to be decided again (if it is someone else by now, the check of a face back
+          after a gap splits it).
+        """
         tracking = self.config.tracking
+        when = result.monotonic
         detections = result.detections[: tracking.max_tracks]
         if self.idle is not None:
-            self.idle.scanned(result.monotonic, faces=len(detections))
+            self.idle.scanned(when, faces=len(detections))
+        claimed: set[int] = set()
         for det in detections:
-            if len(self._tracks) >= tracking.max_tracks:
-                break
-            if any(
-                det.box.iou(track.box_at(result.monotonic)) >= tracking.min_iou
-                for track in self._tracks.values()
-            ):
+            track = self._scanned_track(det.box, when, claimed)
+            if track is not None:
+                claimed.add(track.id)
+                if track.last_seen < when:
+                    track.box, track.last_seen, track.velocity = det.box, when, (0.0, 0.0)
+                    track.adopted, track.adopted_at = True, now
+                    log.debug("track_rescued", track_id=track.id, box=_box(det.box))
                 continue
-            track = Track(
-                next(self._ids), det.box, result.monotonic, result.monotonic, self._frames
-            )
-            track.adopted = True
-            track.adopted_at = now
+            if len(self._tracks) >= tracking.max_tracks:
+                continue
+            track = Track(next(self._ids), det.box, when, when, self._frames)
+            track.adopted, track.adopted_at = True, now
             self._tracks[track.id] = track
+            claimed.add(track.id)
             log.debug(
                 "track_started",
                 track_id=track.id,
                 box=_box(det.box),
                 scanned_frame=result.frame_index,
             )
+
+    def _scanned_track(self, box: Box, when: float, claimed: set[int]) -> Track | None:
+        """The track that followed the face at ``box`` at time ``when``: overlapping its
+        sighting nearest that time, or (a face the live search lost a while before) within
+        the distance it could have walked since."""
+        best: Track | None = None
+        best_score = 0.0
+        for track in self._tracks.values():
+            seen_at, seen = track.sighting_at(when)
+            if track.id in claimed or not _same_size(box, seen):
+                continue
+            overlap = box.iou(seen)
+            if overlap >= self.config.tracking.min_iou:
+                score = 1.0 + overlap  # any overlap beats any distance
+            else:
+                gone = min(MAX_DRIFT_S, abs(when - seen_at))
+                reach = seen.width * (0.5 + ADOPTED_DRIFT * gone)
+                distance = _distance(box, seen)
+                if distance > reach:
+                    continue
+                score = 1.0 - distance / reach
+            if best is None or score > best_score:
+                best, best_score = track, score
+        return best
 
     def close(self) -> None:
         """Stop the scan worker, if any. Idempotent."""

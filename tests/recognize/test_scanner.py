@@ -164,6 +164,46 @@ def test_a_scan_slower_than_max_missed_s_still_finds_the_face() -> None:
     assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "slow")]
 
 
+class BlindSpell(CountingDetector):
+    """The region search finds nothing in ``blind`` frames (a face HOG finds at the scan's
+    scale but not at the region's)."""
+
+    def __init__(self, world: World, blind: range) -> None:
+        super().__init__(world)
+        self.blind = blind
+
+    def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
+        if self.world.index in self.blind:
+            return []
+        return super().detect_region(image, region, scale)
+
+
+def test_a_face_the_region_search_loses_is_kept_by_the_scans() -> None:
+    """For 1.6 s (longer than tracking.max_missed_s) only the worker's scans see the face:
+    they keep its track alive, so it is recorded once, not once more as a new face."""
+    world = World(_descriptors(["stays"]))
+    world.frames = [{"stays": _box(300 + i, 110)} for i in range(int(4 * FPS))]
+    config = RecognitionConfig.model_validate({"liveness": {"mode": "off"}})
+    assert config.tracking.max_missed_s < 1.6
+    blind = range(20, 20 + int(1.6 * FPS))
+    loop = RecognitionLoop(
+        config,
+        Matcher(Gallery.from_mapping({"stays": world.faces["stays"][None]})),
+        detector=BlindSpell(world, blind),
+        embedder=ScriptedEmbedder(world),
+        scanner=LateScanner(world, delay=2),
+    )
+    image = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    decisions: list[Decision] = []
+    ids: set[int] = set()
+    for index in range(len(world.frames)):
+        world.index = index
+        decisions += loop.process(_Frame(image.astype(np.uint8), index))
+        ids |= {t.id for t in loop.tracks}
+    assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "stays")]
+    assert ids == {1}
+
+
 def test_a_face_gone_before_its_scan_answers_is_dropped_without_a_decision() -> None:
     world = World(_descriptors(["passer"]))
     world.frames = [{"passer": _box(300, 100)} if i < 2 else {} for i in range(int(FPS))]
@@ -230,19 +270,20 @@ def test_the_worker_finds_what_the_loop_would_find_itself(faces_dir: Path) -> No
 def test_a_killed_worker_leaves_the_loop_scanning_by_itself(
     faces_dir: Path, tmp_path: Path
 ) -> None:
-    rgb = cv2.cvtColor(cv2.imread(str(faces_dir / "scenes/bald_guys.jpg")), cv2.COLOR_BGR2RGB)
+    grey = _grey(faces_dir / "scenes/bald_guys.jpg")
+    rgb = np.ascontiguousarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), dtype=np.uint8)
     worker = ScanWorker(HogDetectorConfig())
     try:
         assert worker.wait_ready(WAIT_S), "the scan worker did not start"
         os.kill(worker.pid, signal.SIGKILL)
         with capture_logs() as logs:
-            assert worker.submit(_grey(faces_dir / "scenes/bald_guys.jpg"), 1, 0.0) in (True, False)
+            assert worker.submit(grey, 1, 0.0) in (True, False)
             assert _answer(worker) is None
         assert not worker.ready
         assert [e["event"] for e in logs if e["log_level"] == "error"] == ["scan_worker_died"]
         config = RecognitionConfig.model_validate({"liveness": {"mode": "off"}})
         loop = RecognitionLoop(config, Matcher(Gallery.empty()), scanner=worker)
-        loop.process(_Frame(np.ascontiguousarray(rgb, dtype=np.uint8), 0))
+        loop.process(_Frame(rgb, 0))
         assert len(loop.tracks) >= 3  # found by the loop's own scan
     finally:
         worker.close()
