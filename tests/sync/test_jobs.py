@@ -32,6 +32,7 @@ from edge.sync import (
     SyncTimeoutError,
 )
 from tests.support.clock import FakeClock
+from tests.support.wait import wait_until
 from tests.sync.helpers import BOOT_ID, FakeServer, record_events, sync_config
 
 
@@ -587,7 +588,7 @@ def test_new_event_is_pushed_at_once_while_the_link_is_up(
     )
     service.start()
     try:
-        assert _wait(lambda: service.status().link_up is True)
+        assert wait_until(lambda: service.status().link_up is True, timeout=5.0)
         result = store.record("p1", distance=0.3, margin=0.2)
         started = time.perf_counter()
         service.request_push()
@@ -639,12 +640,3 @@ def test_stop_does_not_wait_for_a_hung_request(store: EdgeStore, fake_server: Fa
         assert time.perf_counter() - started < 2.0
     finally:
         release.set()
-
-
-def _wait(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
