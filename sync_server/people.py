@@ -23,8 +23,14 @@ from edge.wording import plural
 from sync_server import feed
 from sync_server.db import Database, people, templates, utcnow
 from sync_server.deps import Services
+from sync_server.domain_errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    PersonNotFoundError,
+    UnacceptableError,
+)
 from sync_server.enrolment import Neighbour, consensus, nearest_distance
-from sync_server.errors import ApiError
 from sync_server.feed import template_bytes
 from sync_server.schemas import (
     DuplicateWarning,
@@ -60,7 +66,7 @@ def load(conn: Connection, person_id: str, *, lock: bool = False) -> PersonInfo:
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        raise ApiError(404, "unknown_person", f"no person {person_id!r}")
+        raise PersonNotFoundError(person_id)
     rows = conn.execute(
         sa.select(
             templates.c.id, templates.c.source, templates.c.photo_sha256, templates.c.created_at
@@ -100,7 +106,7 @@ def create(db: Database, body: PersonCreate) -> PersonInfo:
             .returning(people.c.id)
         ).first()
         if created is None:
-            raise ApiError(409, "person_exists", f"person {body.id!r} already exists")
+            raise ConflictError("person_exists", f"person {body.id!r} already exists")
         # No templates yet: terminals learn about the person with the first template.
         return load(conn, body.id)
 
@@ -162,15 +168,14 @@ def add_templates(
     """Store templates; returns (their ids, the person's template count, feed version).
 
     With ``same_person_within``, a template farther than that from every template the person
-    already has is refused (422 ``not_same_person``), checked in the same transaction as the
-    insert so two uploads at once cannot both slip past it.
+    already has is refused (``UnacceptableError`` not_same_person), checked in the same
+    transaction as the insert so two uploads at once cannot both slip past it.
     """
     now = utcnow()
     with db.write() as conn:
         person = load(conn, person_id, lock=True)
         if len(person.templates) + len(new) > MAX_TEMPLATES:
-            raise ApiError(
-                409,
+            raise ConflictError(
                 "too_many_templates",
                 f"{person_id} has {plural(len(person.templates), 'template')}; at most "
                 f"{MAX_TEMPLATES} are allowed (delete some first)",
@@ -181,7 +186,7 @@ def add_templates(
         ids: list[int] = []
         for item in new:
             if item.photo_sha256 is not None and item.photo_sha256 in known:
-                raise ApiError(409, "photo_exists", "this photo is already enrolled")
+                raise ConflictError("photo_exists", "this photo is already enrolled")
             ids.append(
                 int(
                     conn.execute(
@@ -212,7 +217,7 @@ def delete_template(db: Database, person_id: str, template_id: int) -> int | Non
             )
         ).rowcount
         if not deleted:
-            raise ApiError(404, "unknown_template", f"{person_id} has no template {template_id}")
+            raise NotFoundError("unknown_template", f"{person_id} has no template {template_id}")
         conn.execute(sa.update(people).where(people.c.id == person_id).values(updated_at=utcnow()))
         return feed.publish(db, conn, person_id, person.group)
 
@@ -230,8 +235,7 @@ def _check_same_person(
     for item in new:
         distance = nearest_distance(stored, item.vector)
         if not distance <= threshold:
-            raise ApiError(
-                422,
+            raise UnacceptableError(
                 NOT_SAME_PERSON,
                 f"the face is {distance:.3f} from the nearest of {person_id}'s "
                 f"{plural(len(stored), 'template')}, over the matching threshold {threshold}: "
@@ -265,7 +269,7 @@ class PhotoOutcome:
 
     name: str
     answer: PhotoAccepted | None = None
-    error: ApiError | None = None
+    error: DomainError | None = None
 
 
 async def enrol_photo(
@@ -273,9 +277,10 @@ async def enrol_photo(
 ) -> PhotoAccepted:
     """Compute a template from a photo and store it.
 
-    Raises :class:`ApiError` 422 with the reason for an unusable photo or, unless ``force``,
-    a face that is not the person's (nothing stored), 404 for an unknown person, 409 when the
-    person has the most templates allowed. The same photo twice answers ``created=False``
+    Raises :class:`UnacceptableError` with the reason for an unusable photo or, unless
+    ``force``, a face that is not the person's (nothing stored), :class:`PersonNotFoundError`
+    for an unknown person, :class:`ConflictError` when the person has the most templates
+    allowed. The same photo twice answers ``created=False``
     with the existing template.
     """
     prepared = await _prepare(svc, person_id, data, name)
@@ -299,7 +304,7 @@ async def enrol_photos(
     for index, (data, name) in enumerate(photos):
         try:
             prepared = await _prepare(svc, person_id, data, name)
-        except ApiError as exc:
+        except DomainError as exc:
             outcomes[index] = PhotoOutcome(name, error=exc)
             continue
         if isinstance(prepared, PhotoAccepted):
@@ -309,7 +314,7 @@ async def enrol_photos(
     if not force and len(fresh) > 1:
         try:
             enrolled = await run_in_threadpool(template_count, svc.db, person_id)
-        except ApiError as exc:  # deleted meanwhile
+        except DomainError as exc:  # deleted meanwhile
             outcomes.update((index, PhotoOutcome(d.name, error=exc)) for index, d in fresh)
             fresh = []
         else:
@@ -320,7 +325,7 @@ async def enrol_photos(
             continue
         try:
             answer = await _store(svc, person_id, described, force=force)
-        except ApiError as exc:
+        except DomainError as exc:
             outcomes[index] = PhotoOutcome(described.name, error=exc)
         else:
             outcomes[index] = PhotoOutcome(described.name, answer=answer)
@@ -341,8 +346,7 @@ def _refuse_outliers(
     for (index, described), distance in zip(fresh, distances, strict=True):
         if distance <= threshold:
             continue
-        error = ApiError(
-            422,
+        error = UnacceptableError(
             NOT_SAME_PERSON,
             f"the face is {distance:.3f} from the one in {anchor_name} (the face most photos "
             f"of this upload agree on), over the matching threshold {threshold}: "
@@ -372,7 +376,7 @@ async def _prepare(
     try:
         descriptor: Descriptor = await svc.enroller.describe_async(data, name)
     except ImageError as exc:
-        error = ApiError(422, exc.reason, str(exc))
+        error = UnacceptableError(exc.reason, str(exc))
         _rejected(svc, person_id, name, error)
         raise error from exc
     return _Described(name, digest, descriptor)
@@ -394,7 +398,7 @@ async def _store(
                 same_person_within=None if force else svc.enroller.config.matching.threshold,
             )
         )
-    except ApiError as exc:
+    except DomainError as exc:
         if exc.reason == NOT_SAME_PERSON:
             _rejected(svc, person_id, photo.name, exc)
         raise
@@ -418,7 +422,7 @@ async def _store(
     )
 
 
-def _rejected(svc: Services, person_id: str, name: str, error: ApiError) -> None:
+def _rejected(svc: Services, person_id: str, name: str, error: DomainError) -> None:
     svc.metrics.photos.labels(error.reason).inc()
     log.info(
         "photo_rejected", person_id=person_id, photo=name, reason=error.reason, detail=error.detail

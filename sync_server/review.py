@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from sync_server.db import Database, events, people
-from sync_server.errors import ApiError
+from sync_server.domain_errors import ConflictError, NotFoundError
 from sync_server.reports import DayRow
 from sync_server.schemas import EventInfo, ReviewItem
 
@@ -112,9 +112,8 @@ def mark_reviewed(db: Database, event_id: UUID, by: str, now: datetime) -> Revie
         if row is None:
             exists = conn.execute(sa.select(events.c.id).where(events.c.id == event_id)).first()
             if exists is None:
-                raise ApiError(404, "unknown_event", f"no event {event_id}")
-            raise ApiError(
-                409,
+                raise NotFoundError("unknown_event", f"no event {event_id}")
+            raise ConflictError(
                 "not_flagged",
                 f"event {event_id} passed the liveness check (or was recorded without one): "
                 "there is nothing to review",

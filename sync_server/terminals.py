@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from sync_server.auth import hash_token, new_token
 from sync_server.db import Database, heartbeats, next_version, terminals, utcnow
-from sync_server.errors import ApiError
+from sync_server.domain_errors import ConflictError, TerminalNotFoundError
 from sync_server.schemas import (
     HeartbeatInfo,
     TerminalCreate,
@@ -54,7 +54,7 @@ def terminal_info(row: Row[Any]) -> dict[str, Any]:
 def load(conn: Connection, terminal_id: str) -> dict[str, Any]:
     row = conn.execute(terminal_query().where(terminals.c.id == terminal_id)).first()
     if row is None:
-        raise ApiError(404, "unknown_terminal", f"no terminal {terminal_id!r}")
+        raise TerminalNotFoundError(terminal_id)
     return terminal_info(row)
 
 
@@ -77,7 +77,7 @@ def create_terminal(db: Database, body: TerminalCreate) -> TerminalCreated:
             .returning(terminals.c.id)
         ).first()
         if created is None:
-            raise ApiError(409, "terminal_exists", f"terminal {body.id!r} already exists")
+            raise ConflictError("terminal_exists", f"terminal {body.id!r} already exists")
         info = load(conn, body.id)
     return TerminalCreated(**info, token=token)
 

@@ -14,8 +14,6 @@ from sync_server import people
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import ApiError, error_responses
 from sync_server.feed import template_bytes
-from sync_server.people import PhotoOutcome as PhotoOutcome  # the admin web's, until it moves
-from sync_server.people import enrol_photos as enrol_photos  # the admin web's, until it moves
 from sync_server.schemas import (
     ChangeVersion,
     Deleted,

@@ -17,10 +17,6 @@ from sync_server.schemas import (
     TerminalUpdate,
 )
 
-# The admin web's, until it imports sync_server.terminals.
-from sync_server.terminals import terminal_info as terminal_info
-from sync_server.terminals import terminal_query as terminal_query
-
 router = APIRouter(
     prefix="/admin/terminals",
     tags=["admin: terminals"],

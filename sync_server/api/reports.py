@@ -19,13 +19,11 @@ from pydantic import BeforeValidator
 
 from edge.protocol import iso_text
 from sync_server import reports, review, shifts
-from sync_server.api.shifts import update_person_attendance as update_person_attendance  # web's
 from sync_server.config import resolve_hrms_secret
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.domain_errors import ConflictError
 from sync_server.errors import error_responses
-from sync_server.reports import FIRST_DAY, LAST_DAY
-from sync_server.reports import check_range as check_range  # the admin web's, until it moves
+from sync_server.reports import FIRST_DAY, LAST_DAY, check_range
 from sync_server.schemas import ApiModel, GroupName
 from sync_server.schemas.reports import (
     CheckinOut,
@@ -38,8 +36,6 @@ from sync_server.schemas.reports import (
     PushOut,
 )
 from sync_server.schemas.shifts import ShiftRef
-from sync_server.shifts import PersonAttendanceUpdate as PersonAttendanceUpdate  # web's
-from sync_server.shifts import person_attendance as person_attendance  # web's, until it moves
 
 log = structlog.get_logger(__name__)
 

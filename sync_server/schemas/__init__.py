@@ -1,4 +1,8 @@
-"""Request and answer models of the admin API (the terminal API uses edge.protocol)."""
+"""Request and answer models of the admin API (the terminal API uses edge.protocol).
+
+People, terminals and events are here; shifts and a person's attendance settings in
+``schemas.shifts``, the reports' answers in ``schemas.reports``.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from edge.protocol import decode_template
 from sync_server import people
 from sync_server.db import Database, templates, utcnow
-from sync_server.errors import ApiError
+from sync_server.domain_errors import UnacceptableError
 from sync_server.feed import publish, template_bytes
 from tests.server.helpers import Api, Mirror, template
 
@@ -95,7 +95,7 @@ def test_two_first_faces_at_once_cannot_both_join_a_person(api: Api) -> None:
                 [people.NewTemplate(template_bytes(vector), None, "test")],
                 same_person_within=api.config.recognition.matching.threshold,
             )
-        except ApiError as exc:
+        except UnacceptableError as exc:
             return exc.reason
         return "stored"
 
