@@ -746,9 +746,10 @@ DECIDED_FOLLOW_S = 0.06
 only has to stay followed, and well within reacquire_gap_s; undecided faces are searched
 in every frame, their liveness evidence reads each one."""
 
-MAX_DRIFT_S = 1.0
-"""The widening stops after a second: a region of ~8 face widths is already a good part of
-the frame; a face that walked farther is found by the next scan."""
+MAX_DRIFT_S = 0.5
+"""The widening stops at half a second's walk: the region is then ~5 face widths across and
+costs the region search about 5x its usual time, in every frame the face is not found; a
+face that walked farther is found by the next scan."""
 
 ADOPTED_DRIFT = 3.0
 """Face widths per second an adopted face may have moved since its scanned frame: a brisk
