@@ -409,22 +409,27 @@ def report_crowd(clip: Path) -> bool:
         f" frames/s, {alone['cpu'] / fast['cpu']:.2f}x fewer CPU seconds in the loop's process,"
         f" {(alone['cpu']) / (fast['cpu'] + fast['worker_cpu']):.2f}x fewer in all"
     )
-    paced = run_crowd(clip, paced=True, worker=True)
-    print(
-        f"crowd, paced like the daemon (25 fps camera, newest frame, scan worker): processed"
-        f" {paced['frames']} of {paced['clip_frames']} frames"
-        f" ({paced['frames'] / paced['elapsed']:.1f} frames/s);"
-        f" recorded {sorted(paced['recorded'])}"
-    )
-    worst, _ = _crowd_tracks(paced, "capture->decision")
-    ok_latency = worst <= 1.0
-    print(
-        f"slowest usable track, paced: {worst:.3f} s from its first usable frame's capture"
-        f" (target <= 1 s) {'PASS' if ok_latency else 'FAIL'}"
-    )
-    same = all(sorted(run["recorded"]) == run["enrolled"] for run in (fast, paced))
+    worst = float("inf")
+    paced_runs = []
+    for worker in (False, True):
+        paced = run_crowd(clip, paced=True, worker=worker)
+        paced_runs.append(paced)
+        how = "scan worker" if worker else "scans in the loop's process"
+        print(
+            f"crowd, paced like the daemon (25 fps camera, newest frame, {how}): processed"
+            f" {paced['frames']} of {paced['clip_frames']} frames"
+            f" ({paced['frames'] / paced['elapsed']:.1f} frames/s);"
+            f" recorded {sorted(paced['recorded'])}"
+        )
+        worst, _ = _crowd_tracks(paced, "capture->decision")
+        print(
+            f"slowest usable track, paced, {how}: {worst:.3f} s from its first usable frame's"
+            f" capture (target <= 1 s) {'PASS' if worst <= 1.0 else 'FAIL'}"
+        )
+    same = all(sorted(run["recorded"]) == run["enrolled"] for run in (fast, *paced_runs))
     print(f"recorded exactly the two enrolled, once each: {same} {'PASS' if same else 'FAIL'}")
-    return fps >= CROWD_FPS and ok_latency and same
+    # The daemon's default on two or more cores is the worker: its figures are the verdict.
+    return fps >= CROWD_FPS and worst <= 1.0 and same
 
 
 def main() -> int:

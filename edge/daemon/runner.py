@@ -38,6 +38,7 @@ from edge.protocol import MAX_LIVENESS_REASONS, LivenessEvidence, LivenessReason
 from edge.recognize.liveness import LivenessMode, LivenessVerdict
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Matcher
+from edge.recognize.scanner import start_scan_worker
 from edge.recognize.timing import StageTimings
 from edge.store import EdgeStore, RecordResult, StoreError
 from edge.wording import plural
@@ -107,7 +108,15 @@ class EdgeDaemon:
             self.matcher = Matcher(store.load_gallery())
         self._startup_step("load_models")
         with self.timings.stage("load_models"):
-            self.loop = RecognitionLoop(config.recognition, self.matcher, timings=self.timings)
+            scanner = start_scan_worker(config.recognition)
+            try:
+                self.loop = RecognitionLoop(
+                    config.recognition, self.matcher, timings=self.timings, scanner=scanner
+                )
+            except BaseException:
+                if scanner is not None:
+                    scanner.close()  # the models did not load: the daemon exits
+                raise
         self.grabber = FrameGrabber(
             source,
             config.capture.reconnect,
@@ -354,6 +363,7 @@ class EdgeDaemon:
         if self.sync is not None:
             # Before the store closes: a push in flight finishes its transaction first.
             self.sync.stop()
+        self.loop.close()
         self.feedback.close()
         self.store.close()
 

@@ -143,6 +143,11 @@ class ScanWorker:
         return self._process.pid
 
     @property
+    def exitcode(self) -> int | None:
+        """The worker process's exit status; None while it runs."""
+        return self._process.poll()
+
+    @property
     def alive(self) -> bool:
         """False once the worker died or was closed: the loop then scans by itself."""
         return self._alive and not self._closed
@@ -233,7 +238,7 @@ class ScanWorker:
         log.error(
             "scan_worker_died",
             error=str(exc) or type(exc).__name__,
-            exitcode=self._process.poll(),
+            exitcode=self.exitcode,
             fallback="scanning in the loop's own process",
         )
 
@@ -254,27 +259,22 @@ def _serve(conn: multiprocessing.connection.Connection, config: dict[str, Any]) 
     from edge.recognize.detector import create_detector
 
     detector = create_detector(TypeAdapter(DetectorConfig).validate_python(config))
-    conn.send(_READY)
-    while True:
-        try:
+    try:
+        conn.send(_READY)
+        while True:
             header = conn.recv()
-        except (EOFError, OSError):
-            return  # the daemon is gone
-        if header is None:
-            return
-        index, monotonic, shape = header
-        pixels = conn.recv_bytes()
-        grey = np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
-        start = time.process_time()
-        found = detector.detect(grey)
-        seconds = time.process_time() - start
-        raw = [
-            ((d.box.left, d.box.top, d.box.right, d.box.bottom), d.score) for d in found
-        ]
-        try:
+            if header is None:
+                return
+            index, monotonic, shape = header
+            pixels = conn.recv_bytes()
+            grey = np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
+            start = time.process_time()
+            found = detector.detect(grey)
+            seconds = time.process_time() - start
+            raw = [((d.box.left, d.box.top, d.box.right, d.box.bottom), d.score) for d in found]
             conn.send((index, monotonic, raw, seconds))
-        except (EOFError, OSError):
-            return
+    except (EOFError, OSError):
+        return  # the daemon is gone (it exited, or gave up on us while we started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m edge.recognize.scanner FD DETECTOR_CONFIG_JSON", file=sys.stderr)
         return 2
-    _serve(multiprocessing.connection.Connection(int(args[0])), json.loads(args[1]))
+    try:
+        _serve(multiprocessing.connection.Connection(int(args[0])), json.loads(args[1]))
+    except HadirError as exc:  # a detector that cannot load: one line, the daemon logs the rest
+        print(f"hadir scan worker: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -24,6 +24,7 @@ from edge.recognize.idle import GateReason
 from edge.recognize.liveness import LivenessVerdict
 from edge.recognize.loop import Decision, Verdict
 from edge.recognize.matcher import Match
+from edge.recognize.scanner import ScanWorker
 from edge.store import EdgeStore, RecordResult
 from tests.feedback.conftest import BUZZER, GREEN, RED, states
 
@@ -42,6 +43,32 @@ def daemon(tmp_path: Path) -> Iterator[EdgeDaemon]:
     )
     yield made
     made.close()
+
+
+def test_the_daemon_starts_its_scan_worker_and_stops_it_on_close(tmp_path: Path) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "frame_000000.png"), np.zeros((48, 64, 3), np.uint8))
+    config = EdgeConfig.model_validate(
+        {
+            "device": {"id": "door-1"},
+            "data_dir": str(tmp_path),
+            "recognition": {"tracking": {"scan_worker": "on"}},
+        }
+    )
+    made = EdgeDaemon(
+        config,
+        store=EdgeStore.open(":memory:", config.store, device_id="door-1"),
+        source=create_source(ReplayCameraConfig(path=frames, pace="fast")),
+        feedback=create_feedback(config.feedback),
+    )
+    worker = made.loop.scanner
+    assert isinstance(worker, ScanWorker)
+    assert worker.exitcode is None
+    made.close()
+    made.close()
+    assert not worker.alive
+    assert worker.exitcode is not None  # stopped and reaped, not left behind
 
 
 def _unknown(n: int) -> Decision:
