@@ -446,15 +446,26 @@ if [ ! -f "$WHEELS/complete" ]; then
     # an install from the index, not this check.
     T=$SECONDS
     need=()
+    backend=()
+    listed=0
     site=$(compgen -G "$ROOTFS/opt/hadir/venv/lib/python3*/site-packages" | head -n1 || true)
     if [ "$DRY_RUN" -eq 1 ]; then
         printf '+ python3 %s missing %s %s\n' "$SCRIPT_DIR/wheelhouse.py" "${site:-$ROOTFS/opt/hadir/venv/lib/python3.X/site-packages}" "$WHEELS"
         need=("NAME==VERSION...")
-    elif [ -n "$site" ] && missing=$(python3 "$SCRIPT_DIR/wheelhouse.py" missing --pyproject "$REPO_DIR/pyproject.toml" "$site" "$WHEELS"); then
+        listed=1
+    elif [ -n "$site" ] && missing=$(python3 "$SCRIPT_DIR/wheelhouse.py" missing "$site" "$WHEELS"); then
         [ -z "$missing" ] || mapfile -t need <<<"$missing"
+        listed=1
     fi
-    if [ ${#need[@]} -gt 0 ] && logged "$WORK/wheels.log" chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}" \
-        /opt/hadir/venv/bin/pip wheel --disable-pip-version-check --no-deps -w "$WHEELS_INSIDE" "${need[@]}"; then
+    build=$(python3 "$SCRIPT_DIR/wheelhouse.py" build --pyproject "$REPO_DIR/pyproject.toml") || build=""
+    [ -z "$build" ] || mapfile -t backend <<<"$build"
+    PIP_WHEEL=(chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}"
+        /opt/hadir/venv/bin/pip wheel --disable-pip-version-check -w "$WHEELS_INSIDE")
+    # What the venv holds, one by one; the build backend with its dependencies (wheel needs
+    # packaging, which the venv need not hold).
+    if [ "$listed" -eq 1 ] && [ ${#backend[@]} -gt 0 ] \
+        && { [ ${#need[@]} -eq 0 ] || logged "$WORK/wheels.log" "${PIP_WHEEL[@]}" --no-deps "${need[@]}"; } \
+        && logged "$WORK/wheels.log" "${PIP_WHEEL[@]}" "${backend[@]}"; then
         run touch "$WHEELS/complete"
         for old in "$CACHE_DIR"/wheels-"$ARCH"-*; do
             [ -e "$old" ] && [ "$old" != "$WHEELS" ] && run rm -rf "$old"

@@ -15,12 +15,14 @@ files, without starting its emulated interpreter):
 
     wheelhouse.py key [--pyproject FILE] [PART...]    print the key
     wheelhouse.py missing SITE_PACKAGES WHEELHOUSE     print what the folder lacks
+    wheelhouse.py build [--pyproject FILE]             print the build requirements
 
-``missing`` prints one requirement a line: ``name==version`` for every distribution installed
-in SITE_PACKAGES (except hadir itself, which is built from the source) that has no wheel in
-WHEELHOUSE, then every build-system requirement as written (building the project offline needs
-a backend that fits them, which the venv's own, older setuptools may not be). ``pip wheel
---no-deps -w WHEELHOUSE`` of those lines completes it.
+``missing`` prints ``name==version``, one a line, for every distribution installed in
+SITE_PACKAGES (except hadir itself, which is built from the source) that has no wheel in
+WHEELHOUSE: ``pip wheel --no-deps -w WHEELHOUSE`` of them. ``build`` prints the project's
+``[build-system] requires`` as written: building the project offline needs a backend that fits
+them (the venv's own, older setuptools may not), with its dependencies (``wheel`` needs
+``packaging``): ``pip wheel -w WHEELHOUSE`` of them, dependencies included.
 """
 
 from __future__ import annotations
@@ -91,18 +93,21 @@ def wheels(wheelhouse: Path) -> set[tuple[str, str]]:
     return found
 
 
-def missing(site_packages: Path, wheelhouse: Path, pyproject: Path) -> list[str]:
+def missing(site_packages: Path, wheelhouse: Path) -> list[str]:
     have = wheels(wheelhouse) if wheelhouse.is_dir() else set()
-    lines = [
+    return [
         f"{name}=={version}"
         for name, version in sorted(installed(site_packages).items())
         if name != PROJECT and (name, version) not in have
     ]
+
+
+def build_requirements(pyproject: Path) -> list[str]:
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    for requirement in data.get("build-system", {}).get("requires", []):
+    found: list[str] = data.get("build-system", {}).get("requires", [])
+    for requirement in found:
         requirement_name(requirement)  # a malformed one is named here, not by pip later
-        lines.append(requirement)
-    return lines
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,15 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     missing_parser = sub.add_parser("missing", help="print what the wheelhouse lacks")
     missing_parser.add_argument("site_packages", type=Path)
     missing_parser.add_argument("wheelhouse", type=Path)
-    missing_parser.add_argument("--pyproject", type=Path, default=default_pyproject)
+    build_parser = sub.add_parser("build", help="print the build-system requirements")
+    build_parser.add_argument("--pyproject", type=Path, default=default_pyproject)
     args = parser.parse_args(argv)
     try:
         if args.command == "key":
             print(key(args.pyproject, args.parts))
             return 0
-        if not args.site_packages.is_dir():
+        if args.command == "build":
+            lines = build_requirements(args.pyproject)
+        elif not args.site_packages.is_dir():
             parser.error(f"no such site-packages folder: {args.site_packages}")
-        for line in missing(args.site_packages, args.wheelhouse, args.pyproject):
+        else:
+            lines = missing(args.site_packages, args.wheelhouse)
+        for line in lines:
             print(line)
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         print(f"wheelhouse: {exc}", file=sys.stderr)

@@ -39,12 +39,14 @@ ensure_venv() {
     VENV=${HADIR_VENV:-.venv}
     mkdir -p "$VENV/bin"
     ln -sf "$FAKE_PYTHON" "$VENV/bin/python"
+    printf '#!/bin/sh\necho "$*" >> "$MARKS/pip.log"\n' > "$VENV/bin/pip"
+    chmod +x "$VENV/bin/pip"
     echo "venv PIP_NO_INDEX=${PIP_NO_INDEX:-}" >> "$MARKS/venv.log"
 }
 """
 WHEELHOUSE = """\
 import sys
-print("k" if sys.argv[1] == "key" else "", end="")
+print({"key": "k", "missing": "numpy==1.26.4", "build": "setuptools>=77"}[sys.argv[1]])
 """
 
 
@@ -116,6 +118,13 @@ def test_the_check_runs_beside_the_suite_in_its_own_log(checkout: Checkout) -> N
     # The tools were asked of apt; the venv came from the index, then the wheelhouse was kept.
     assert "install" in (checkout.marks / "apt.log").read_text()
     assert (checkout.cache / "wheels" / "host-k" / "complete").is_file()
+    wheel = (checkout.marks / "pip.log").read_text().splitlines()
+    wheels = checkout.cache / "wheels" / "host-k"
+    # What the venv holds one by one; the build backend with its dependencies.
+    assert wheel == [
+        f"wheel --quiet --no-deps -w {wheels} numpy==1.26.4",
+        f"wheel --quiet -w {wheels} setuptools>=77",
+    ]
 
 
 def test_the_next_run_installs_the_venv_from_the_wheelhouse(checkout: Checkout) -> None:

@@ -62,10 +62,7 @@ def test_the_key_follows_the_requirements_and_the_parts(tmp_path: Path) -> None:
     assert wheelhouse.key(other, ["python 3.11.7 linux-x86_64"]) == first
 
 
-def test_missing_names_installed_versions_without_a_wheel_and_the_build_backend(
-    tmp_path: Path,
-) -> None:
-    path = _pyproject(tmp_path)
+def test_missing_names_installed_versions_without_a_wheel(tmp_path: Path) -> None:
     site = _site(
         tmp_path,
         "numpy-1.26.4",
@@ -83,33 +80,30 @@ def test_missing_names_installed_versions_without_a_wheel_and_the_build_backend(
         "notes.txt",
     )
     # hadir is built from the source, never taken from the folder; PyYAML's wheel is of
-    # another version. The build requirements come as written, whatever the folder holds:
-    # the venv's own setuptools (66 in bookworm's venv) does not build a project that asks
-    # for setuptools>=77.
-    build = ["setuptools>=77", "wheel"]
-    assert wheelhouse.missing(site, folder, path) == [
+    # another version.
+    assert wheelhouse.missing(site, folder) == [
         "face-recognition-models==0.3.0",
         "pyyaml==6.0.2",
         "typing-extensions==4.12.2",
-        *build,
     ]
     (folder / "PyYAML-6.0.2-cp311-cp311-linux_aarch64.whl").write_bytes(b"")
     (folder / "typing_extensions-4.12.2-py3-none-any.whl").write_bytes(b"")
     (folder / "face_recognition_models-0.3.0-py2.py3-none-any.whl").write_bytes(b"")
-    assert wheelhouse.missing(site, folder, path) == build
+    assert wheelhouse.missing(site, folder) == []
+
+
+def test_the_build_requirements_come_as_written(tmp_path: Path) -> None:
+    # Whatever the folder holds: the venv's own setuptools (66 in bookworm's venv) does not
+    # build a project that asks for setuptools>=77.
+    assert wheelhouse.build_requirements(_pyproject(tmp_path)) == ["setuptools>=77", "wheel"]
+    (tmp_path / "bad.toml").write_text(PYPROJECT.replace('"wheel"', '"=wheel"'))
+    with pytest.raises(ValueError, match="not a requirement"):
+        wheelhouse.build_requirements(tmp_path / "bad.toml")
 
 
 def test_an_absent_wheelhouse_lacks_everything(tmp_path: Path) -> None:
-    path = _pyproject(tmp_path)
     site = _site(tmp_path, "numpy-1.26.4")
-    assert wheelhouse.missing(site, tmp_path / "none", path) == [
-        "numpy==1.26.4",
-        "setuptools>=77",
-        "wheel",
-    ]
-    (tmp_path / "bad.toml").write_text(PYPROJECT.replace('"wheel"', '"=wheel"'))
-    with pytest.raises(ValueError, match="not a requirement"):
-        wheelhouse.missing(site, tmp_path / "none", tmp_path / "bad.toml")
+    assert wheelhouse.missing(site, tmp_path / "none") == ["numpy==1.26.4"]
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,8 +111,10 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     site = _site(tmp_path, "numpy-1.26.4")
     assert wheelhouse.main(["key", "--pyproject", str(path), "a", "b"]) == 0
     assert capsys.readouterr().out == wheelhouse.key(path, ["a", "b"]) + "\n"
-    assert wheelhouse.main(["missing", "--pyproject", str(path), str(site), str(tmp_path)]) == 0
-    assert capsys.readouterr().out == "numpy==1.26.4\nsetuptools>=77\nwheel\n"
+    assert wheelhouse.main(["missing", str(site), str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "numpy==1.26.4\n"
+    assert wheelhouse.main(["build", "--pyproject", str(path)]) == 0
+    assert capsys.readouterr().out == "setuptools>=77\nwheel\n"
     with pytest.raises(SystemExit) as exited:
         wheelhouse.main(["missing", str(tmp_path / "nowhere"), str(tmp_path)])
     assert exited.value.code == 2
