@@ -136,7 +136,6 @@ class Track:
     # Started from a scan worker's answer about an earlier frame: not yet found in a live one.
     adopted: bool = False
     adopted_at: float | None = None  # the frame in which the answer came
-    searched_at: float | None = None  # the last region search for this face
     # Recent (time, box): where was this face when a frame now answered by the scan worker
     # was captured?
     trail: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=TRAIL))
@@ -307,10 +306,6 @@ class RecognitionLoop:
         tracking = self.config.tracking
         found: list[tuple[Track, Detection]] = []
         for track in list(self._tracks.values()):
-            searched = track.searched_at
-            if track.decided and searched is not None and now - searched < DECIDED_FOLLOW_S:
-                continue
-            track.searched_at = now
             box = track.predicted(now)
             margin = tracking.roi_margin
             if track.adopted:
@@ -740,11 +735,6 @@ class RecognitionLoop:
 
 TRAIL = 64
 """Sightings kept per track: two seconds at 30 fps, longer than a scan takes on a Pi."""
-
-DECIDED_FOLLOW_S = 0.06
-"""A decided face is searched for at most this often (every other frame at 25-30 fps): it
-only has to stay followed, and well within reacquire_gap_s; undecided faces are searched
-in every frame, their liveness evidence reads each one."""
 
 MAX_DRIFT_S = 0.5
 """The widening stops at half a second's walk: the region is then ~5 face widths across and

@@ -147,7 +147,6 @@ def _run(
     budget: int,
     extra_frames: int,
     liveness: LivenessChecker | None = None,
-    detector: FaceDetector | None = None,
 ) -> list[Decision]:
     """Play the world's frames (textured, so every face is sharp), then ``extra_frames``
     empty ones so departed faces' tracks are lost."""
@@ -159,7 +158,7 @@ def _run(
     loop = RecognitionLoop(
         config,
         Matcher(gallery),
-        detector=detector or ScriptedDetector(world),
+        detector=ScriptedDetector(world),
         embedder=ScriptedEmbedder(world),
         liveness=liveness,
     )
@@ -282,47 +281,6 @@ def test_a_face_recognised_from_its_kept_views_is_not_undone_by_a_worse_one() ->
     assert passer[0].liveness is not None
     assert "smeared" not in {name for _, name in world.described}
     assert [d.verdict for d in decisions].count(Verdict.UNKNOWN) == 0
-
-
-class SearchLog(ScriptedDetector):
-    """The scripted detector, noting which face each region search was for, per frame."""
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.searched: list[tuple[int, str]] = []
-
-    def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
-        here = self.world.here()
-        name = max(here, key=lambda n: here[n].iou(region)) if here else "-"
-        self.searched.append((self.world.index, name))
-        return super().detect_region(image, region, scale)
-
-
-def test_a_decided_face_is_searched_every_other_frame_and_still_followed() -> None:
-    """A recognised face only has to stay followed: its region is searched every other frame
-    at 25 fps, while a face still undecided is searched in every frame (its liveness evidence
-    reads each one). It stays one track, and no gap makes it checked again."""
-    world = World(_descriptors(["known", "stranger"]))
-    world.frames = [{"known": _box(100, 120), "stranger": _box(700, 120)}] * int(3 * FPS)
-    detector = SearchLog(world)
-    decisions = _run(world, ["known"], budget=2, extra_frames=0, detector=detector)
-    decided_at = {d.person_id or "stranger": d.frame_index for d in decisions}
-    assert set(decided_at) == {"known", "stranger"}
-    assert decided_at["known"] < decided_at["stranger"]
-    scans = RecognitionConfig().tracking.full_scan_every
-
-    def searched(name: str, frames: range) -> int:
-        return sum(1 for f, n in detector.searched if n == name and f in frames)
-
-    between = range(decided_at["known"] + 1, decided_at["stranger"])
-    searchable = [f for f in between if f % scans != 0]  # other frames are scanned whole
-    assert searched("stranger", between) == len(searchable)
-    assert searched("known", between) <= len(searchable) // 2 + 1
-    after = range(decided_at["stranger"] + 1, len(world.frames))
-    assert searched("stranger", after) <= len([f for f in after if f % scans]) // 2 + 1
-    assert {d.track_id for d in decisions} == {1, 2}
-    descriptors = Counter(name for _, name in world.described)
-    assert descriptors["known"] <= 2 + 3.0 / RecognitionConfig().tracking.reverify_interval_s
 
 
 # -- the real crowd clip -------------------------------------------------------------------

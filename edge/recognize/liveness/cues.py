@@ -59,6 +59,12 @@ class Window:
     left: float  # full-frame coordinates of the crop's origin
     top: float
     scale: float  # crop pixels per frame pixel
+    # The crop's far edges in the frame: another frame is cut at exactly these pixels. Edges
+    # recomputed from the scaled size can land a pixel off, and resampling a crop one pixel
+    # wider into the same size is a fake motion of a few thousandths of a face width: as
+    # much as a held-still photo's whole travel (liveness.still_travel).
+    right: int = 0
+    bottom: int = 0
 
     @classmethod
     def around(cls, grey: Image, box: Box) -> Window:
@@ -73,16 +79,21 @@ class Window:
         crop = grey[top:bottom, left:right]
         size = (max(8, round(crop.shape[1] * scale)), max(8, round(crop.shape[0] * scale)))
         small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-        return cls(np.ascontiguousarray(small, dtype=np.uint8), left, top, scale)
+        return cls(np.ascontiguousarray(small, dtype=np.uint8), left, top, scale, right, bottom)
 
     def same_place(self, grey: Image) -> Window:
         """The same region of another frame, at the same scale (motion is measured in it)."""
         height, width = self.image.shape[:2]
-        right = self.left + width / self.scale
-        bottom = self.top + height / self.scale
-        crop = grey[int(self.top) : round(bottom), int(self.left) : round(right)]
+        crop = grey[int(self.top) : self.bottom, int(self.left) : self.right]
         small = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-        return Window(np.ascontiguousarray(small, dtype=np.uint8), self.left, self.top, self.scale)
+        return Window(
+            np.ascontiguousarray(small, dtype=np.uint8),
+            self.left,
+            self.top,
+            self.scale,
+            self.right,
+            self.bottom,
+        )
 
     def to_window(self, points: Points) -> Points:
         return ((points - (self.left, self.top)) * self.scale).astype(np.float32)
