@@ -462,9 +462,11 @@ if [ ! -f "$WHEELS/complete" ]; then
     PIP_WHEEL=(chroot "$ROOTFS" /usr/bin/env -i "${ARM64_ENV[@]}"
         /opt/hadir/venv/bin/pip wheel --disable-pip-version-check -w "$WHEELS_INSIDE")
     # What the venv holds, one by one; the build backend with its dependencies (wheel needs
-    # packaging, which the venv need not hold).
+    # packaging, which the venv need not hold). --use-pep517: bookworm's pip would build an
+    # sdist (face_recognition_models) with "setup.py bdist_wheel", which needs the wheel
+    # package in the venv; in an isolated build it brings its own.
     if [ "$listed" -eq 1 ] && [ ${#backend[@]} -gt 0 ] \
-        && { [ ${#need[@]} -eq 0 ] || logged "$WORK/wheels.log" "${PIP_WHEEL[@]}" --no-deps "${need[@]}"; } \
+        && { [ ${#need[@]} -eq 0 ] || logged "$WORK/wheels.log" "${PIP_WHEEL[@]}" --use-pep517 --no-deps "${need[@]}"; } \
         && logged "$WORK/wheels.log" "${PIP_WHEEL[@]}" "${backend[@]}"; then
         run touch "$WHEELS/complete"
         for old in "$CACHE_DIR"/wheels-"$ARCH"-*; do
