@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 
 
 class BackoffConfig(StrictModel):

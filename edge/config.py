@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from edge.capture.config import CaptureConfig
+from edge.config_base import StrictModel
 from edge.errors import ConfigError
 from edge.feedback.config import FeedbackConfig, LogFeedbackConfig
-from edge.model import StrictModel
+from edge.protocol import ID_MAX_LENGTH, ID_PATTERN
 from edge.recognize.config import RecognitionConfig
 from edge.store.config import StoreConfig
 from edge.sync.config import SyncConfig, resolve_token, tls_trust
@@ -45,8 +46,8 @@ class DeviceConfig(StrictModel):
     id: str = Field(
         default_factory=socket.gethostname,
         min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        max_length=ID_MAX_LENGTH,
+        pattern=ID_PATTERN,
         description="Terminal id, unique per site; defaults to the host name.",
     )
     timezone: str = Field(

@@ -41,14 +41,14 @@ MAX_VERSION = 2**63 - 1
 MAX_COUNT = 2**31 - 1
 MAX_LATENCY_MS = 86_400_000.0
 
-PersonId = Annotated[
-    str,
-    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
-]
-DeviceId = Annotated[
-    str,
-    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
-]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""Ids of people, terminals and groups: a letter or digit, then letters, digits and ``._-``
+(safe in URLs, file names and log lines). The one definition: config, API bodies and URL
+paths all use it."""
+ID_MAX_LENGTH = 64
+
+PersonId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+DeviceId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 
 
 def check_time(value: datetime) -> datetime:

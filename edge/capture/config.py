@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from edge.backoff import BackoffConfig
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 
 _Width = Annotated[int, Field(ge=16, le=8192)]
 _Height = Annotated[int, Field(ge=16, le=8192)]

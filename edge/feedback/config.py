@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 
 _Pin = Annotated[int, Field(ge=0, le=27)]
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 from edge.recognize.liveness.config import LivenessConfig
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 
 
 class StoreConfig(StrictModel):

@@ -19,9 +19,9 @@ from pydantic import (
 )
 
 from edge.backoff import BackoffConfig
+from edge.config_base import StrictModel
 from edge.credentials import read_first_line
 from edge.errors import ConfigError
-from edge.model import StrictModel
 from edge.protocol import MAX_BATCH
 
 CREDENTIAL_NAME = "terminal_token"

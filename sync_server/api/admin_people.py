@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from edge.protocol import decode_template
 from sync_server import people
+from sync_server.api.params import IdPath
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import ApiError, error_responses
 from sync_server.feed import template_bytes
@@ -39,9 +40,7 @@ router = APIRouter(
 )
 
 ServicesDep = Annotated[Services, Depends(services)]
-PersonIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-]
+PersonIdPath = IdPath
 
 # templates.id is an INTEGER column: 32 bits on PostgreSQL. A larger id cannot exist, and
 # passing one to the database fails there (OverflowError on SQLite) instead of answering 404.

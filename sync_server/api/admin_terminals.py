@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from sync_server import terminals
+from sync_server.api.params import IdPath
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
 from sync_server.schemas import (
@@ -26,9 +27,7 @@ router = APIRouter(
 )
 
 ServicesDep = Annotated[Services, Depends(services)]
-TerminalId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-]
+TerminalId = IdPath
 
 
 @router.post(

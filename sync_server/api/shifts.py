@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path
 
 from edge.protocol import MAX_COUNT
 from sync_server import shifts
+from sync_server.api.params import IdPath
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
 from sync_server.schemas.shifts import (
@@ -35,12 +36,8 @@ router = APIRouter(
 
 ServicesDep = Annotated[Services, Depends(services)]
 ShiftIdPath = Annotated[int, Path(ge=1, le=MAX_COUNT)]
-GroupPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-]
-PersonIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-]
+GroupPath = IdPath
+PersonIdPath = IdPath
 
 
 @router.post(

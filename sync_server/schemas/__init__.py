@@ -12,15 +12,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.protocol import DeviceId, PersonId, decode_template
+from edge.protocol import ID_MAX_LENGTH, ID_PATTERN, DeviceId, PersonId, decode_template
 from sync_server.db import DEFAULT_GROUP
 
 GroupName = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        max_length=ID_MAX_LENGTH,
+        pattern=ID_PATTERN,
         description="Site or group: a terminal receives the people of its group only.",
     ),
 ]

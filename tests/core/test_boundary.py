@@ -119,6 +119,29 @@ def test_one_utc_now() -> None:
     assert defaults["now"] is utc_now
 
 
+def test_one_id_pattern() -> None:
+    """Person, terminal and group ids follow one rule, written once (edge.protocol)."""
+    from edge.protocol import ID_PATTERN
+
+    written = [
+        path
+        for package in ("edge", "sync_server")
+        for path, tree in _modules(package)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value == ID_PATTERN
+    ]
+    assert written == ["edge/protocol.py"]
+
+
+def test_the_edge_config_base_is_not_called_model() -> None:
+    """edge/model.py was read as the face models' module (edge/recognize/models.py)."""
+    assert not (ROOT / "edge" / "model.py").exists()
+    from edge.config import StrictModel
+    from edge.config_base import StrictModel as BaseOfConfigs
+
+    assert StrictModel is BaseOfConfigs
+
+
 def test_one_place_turns_interrupts_and_errors_into_exit_codes() -> None:
     handlers = [
         path

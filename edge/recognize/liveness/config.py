@@ -6,7 +6,7 @@ import enum
 
 from pydantic import Field
 
-from edge.model import StrictModel
+from edge.config_base import StrictModel
 
 
 class LivenessMode(enum.StrEnum):

@@ -1,4 +1,6 @@
-"""Base for every config section (kept apart from edge.config to avoid import cycles)."""
+"""The base of every config section, on both roles (kept apart from edge.config, which imports
+every section, to avoid import cycles; not to be confused with edge/recognize/models.py, the
+face models)."""
 
 from __future__ import annotations
 
