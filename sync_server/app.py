@@ -20,13 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from edge import __version__
+from edge.clock import utc_now
 from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
 from sync_server.api import admin_events, admin_people, admin_terminals, health, shifts, terminal
 from sync_server.api import reports as admin_reports
 from sync_server.auth import Authenticator
 from sync_server.config import ServerConfig, resolve_admin_token
-from sync_server.db import Database, migrate, normalise_url, utcnow
+from sync_server.db import Database, migrate, normalise_url
 from sync_server.deps import Services
 from sync_server.domain_errors import DomainError
 from sync_server.enrolment import Enroller
@@ -145,7 +146,7 @@ async def _prune(db: Database, retention_days: int) -> None:
     """Retention of clock references and rejected events. Every process does it; deleting
     what another process already deleted is harmless."""
     try:
-        refs, refused = await run_in_threadpool(prune_expired, db, utcnow(), retention_days)
+        refs, refused = await run_in_threadpool(prune_expired, db, utc_now(), retention_days)
     except Exception as exc:  # a database hiccup must not stop the server or later prunes
         log.warning("prune_failed", error=str(exc))
     else:

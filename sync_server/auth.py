@@ -35,8 +35,9 @@ import sqlalchemy as sa
 import structlog
 from fastapi import Request
 
+from edge.clock import utc_now
 from sync_server.config import AuthConfig
-from sync_server.db import Database, UTCDateTime, auth_failures, terminals, utcnow
+from sync_server.db import Database, UTCDateTime, auth_failures, terminals
 from sync_server.errors import ApiError
 from sync_server.metrics import Metrics
 
@@ -89,7 +90,7 @@ class FailureLimiter:
         db: Database,
         config: AuthConfig,
         *,
-        now: Callable[[], datetime] = utcnow,
+        now: Callable[[], datetime] = utc_now,
         sweep_chance: Callable[[], float] = random.random,
     ) -> None:
         self._db = db

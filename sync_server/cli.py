@@ -212,8 +212,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_add_terminal(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
+    from edge.clock import utc_now
     from sync_server.auth import hash_token, new_token
-    from sync_server.db import migrate, terminals, utcnow
+    from sync_server.db import migrate, terminals
 
     db = open_database(_load(args), args, may_create=False)
     token = new_token()
@@ -230,7 +231,7 @@ def cmd_add_terminal(args: argparse.Namespace) -> int:
                     group_name=args.group,
                     description=args.description,
                     token_hash=hash_token(token),
-                    created_at=utcnow(),
+                    created_at=utc_now(),
                     revoked_at=None,
                     reset_below=0,
                 )

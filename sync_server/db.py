@@ -322,10 +322,6 @@ web_sessions = sa.Table(
 )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection
 
+from edge.clock import utc_now
 from edge.protocol import EnrolmentPage, PersonDelete, PersonUpsert, check_template
 from edge.recognize.types import DESCRIPTOR_DIM
 from sync_server.auth import Terminal
@@ -32,7 +33,6 @@ from sync_server.db import (
     people,
     templates,
     terminals,
-    utcnow,
 )
 
 Op = Literal["upsert", "delete"]
@@ -66,7 +66,7 @@ def publish(db: Database, conn: Connection, person_id: str, group: str) -> int |
             return None
     version = next_version(conn)
     stmt = db.insert(changes).values(
-        group_name=group, person_id=person_id, version=version, op=op, changed_at=utcnow()
+        group_name=group, person_id=person_id, version=version, op=op, changed_at=utc_now()
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[changes.c.group_name, changes.c.person_id],

@@ -17,11 +17,12 @@ import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection
 
+from edge.clock import utc_now
 from edge.errors import ImageError
 from edge.recognize.types import Descriptor
 from edge.wording import plural
 from sync_server import feed
-from sync_server.db import Database, people, templates, utcnow
+from sync_server.db import Database, people, templates
 from sync_server.deps import Services
 from sync_server.domain_errors import (
     ConflictError,
@@ -94,7 +95,7 @@ def list_people(db: Database, group: str | None) -> list[PersonInfo]:
 
 
 def create(db: Database, body: PersonCreate) -> PersonInfo:
-    now = utcnow()
+    now = utc_now()
     with db.write() as conn:
         # ON CONFLICT rather than look-then-insert: two processes may create the same id.
         created = conn.execute(
@@ -121,7 +122,7 @@ def update(db: Database, person_id: str, body: PersonUpdate) -> tuple[PersonInfo
             values["group_name"] = body.group
         version = None
         if values:
-            values["updated_at"] = utcnow()
+            values["updated_at"] = utc_now()
             conn.execute(sa.update(people).where(people.c.id == person_id).values(values))
             if "group_name" in values:
                 # Tombstone for the old group's terminals, full entry for the new group's.
@@ -171,7 +172,7 @@ def add_templates(
     already has is refused (``UnacceptableError`` not_same_person), checked in the same
     transaction as the insert so two uploads at once cannot both slip past it.
     """
-    now = utcnow()
+    now = utc_now()
     with db.write() as conn:
         person = load(conn, person_id, lock=True)
         if len(person.templates) + len(new) > MAX_TEMPLATES:
@@ -218,7 +219,7 @@ def delete_template(db: Database, person_id: str, template_id: int) -> int | Non
         ).rowcount
         if not deleted:
             raise NotFoundError("unknown_template", f"{person_id} has no template {template_id}")
-        conn.execute(sa.update(people).where(people.c.id == person_id).values(updated_at=utcnow()))
+        conn.execute(sa.update(people).where(people.c.id == person_id).values(updated_at=utc_now()))
         return feed.publish(db, conn, person_id, person.group)
 
 

@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from edge.clock import utc_now
 from sync_server import reports
-from sync_server.db import Database, group_shifts, people, person_shifts, shifts, utcnow
+from sync_server.db import Database, group_shifts, people, person_shifts, shifts
 from sync_server.domain_errors import (
     ConflictError,
     PersonNotFoundError,
@@ -114,7 +115,7 @@ def create_shift(db: Database, body: ShiftCreate) -> ShiftInfo:
                 start_time=body.start,
                 end_time=body.end,
                 grace_minutes=body.grace_minutes,
-                created_at=utcnow(),
+                created_at=utc_now(),
             )
             .returning(shifts.c.id)
         ).scalar_one()

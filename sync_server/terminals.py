@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from edge.clock import utc_now
 from sync_server.auth import hash_token, new_token
-from sync_server.db import Database, heartbeats, next_version, terminals, utcnow
+from sync_server.db import Database, heartbeats, next_version, terminals
 from sync_server.domain_errors import ConflictError, TerminalNotFoundError
 from sync_server.schemas import (
     HeartbeatInfo,
@@ -69,7 +70,7 @@ def create_terminal(db: Database, body: TerminalCreate) -> TerminalCreated:
                 group_name=body.group,
                 description=body.description,
                 token_hash=hash_token(token),
-                created_at=utcnow(),
+                created_at=utc_now(),
                 revoked_at=None,
                 reset_below=0,
             )
@@ -114,7 +115,7 @@ def revoke_terminal(db: Database, terminal_id: str) -> TerminalInfo:
         conn.execute(
             sa.update(terminals)
             .where(terminals.c.id == terminal_id, terminals.c.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=utc_now())
         )
         return TerminalInfo(**load(conn, terminal_id))
 

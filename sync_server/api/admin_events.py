@@ -11,9 +11,10 @@ import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, Depends, Query
 
+from edge.clock import utc_now
 from edge.protocol import WireTime
 from sync_server import review
-from sync_server.db import events, rejected_events, utcnow
+from sync_server.db import events, rejected_events
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
 from sync_server.schemas import (
@@ -115,7 +116,7 @@ def list_review(
     responses=error_responses(404, 409),
 )
 def mark_reviewed(event_id: UUID, svc: ServicesDep) -> ReviewItem:
-    item = review.mark_reviewed(svc.db, event_id, review.ADMIN_TOKEN_REVIEWER, utcnow())
+    item = review.mark_reviewed(svc.db, event_id, review.ADMIN_TOKEN_REVIEWER, utc_now())
     log.info("event_reviewed", event_id=str(event_id), reviewed_by=item.reviewed_by)
     return item
 

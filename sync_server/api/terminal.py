@@ -8,6 +8,7 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from edge.clock import utc_now
 from edge.protocol import (
     MAX_VERSION,
     BatchResult,
@@ -19,7 +20,7 @@ from edge.protocol import (
 )
 from sync_server import feed
 from sync_server.auth import Terminal, client_address
-from sync_server.db import heartbeats, utcnow
+from sync_server.db import heartbeats
 from sync_server.deps import Services, TerminalRoute, services, terminal
 from sync_server.errors import ApiError, error_responses
 from sync_server.ingest import ingest_batch, remember_ref
@@ -57,7 +58,7 @@ def _same_device(terminal: Terminal, device_id: str, what: str) -> None:
     "(403) and nothing is stored.",
 )
 def post_events(batch: EventBatch, who: TerminalDep, svc: ServicesDep) -> Response:
-    received_at = utcnow()
+    received_at = utc_now()
     _same_device(who, batch.device_id, "the batch")
     for event in batch.events:
         _same_device(who, event.device_id, f"event {event.id}")
@@ -123,7 +124,7 @@ def get_changes(
 def post_heartbeat(
     beat: Heartbeat, who: TerminalDep, svc: ServicesDep, request: Request
 ) -> HeartbeatAck:
-    received_at = utcnow()
+    received_at = utc_now()
     _same_device(who, beat.device_id, "the heartbeat")
     offset = (beat.wall_time - received_at).total_seconds()
     values = {
@@ -169,4 +170,4 @@ def post_heartbeat(
     description="For `hadir diagnose`: checks the server is reachable and the token valid.",
 )
 def get_self(who: TerminalDep) -> TerminalSelf:
-    return TerminalSelf(id=who.id, group=who.group, server_time=utcnow())
+    return TerminalSelf(id=who.id, group=who.group, server_time=utc_now())

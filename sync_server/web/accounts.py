@@ -29,11 +29,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import structlog
 
+from edge.clock import utc_now
 from edge.errors import HadirError
 from edge.wording import plural
 from sync_server.auth import FailureLimiter
 from sync_server.config import WebConfig
-from sync_server.db import Database, admin_accounts, utcnow, web_sessions
+from sync_server.db import Database, admin_accounts, web_sessions
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +124,7 @@ def set_account(db: Database, username: str, password: str, *, reset: bool = Fal
         )
     check_new_password(password)
     hashed = hash_password(password)
-    now = utcnow()
+    now = utc_now()
     with db.write() as conn:
         exists = conn.execute(
             sa.select(admin_accounts.c.username).where(admin_accounts.c.username == username)
@@ -178,7 +179,7 @@ def check_login(
     now: datetime | None = None,
 ) -> LoginOutcome:
     """Check a username and password, counting failures and applying the lockout."""
-    now = now or utcnow()
+    now = now or utc_now()
     with db.read() as conn:
         row = conn.execute(
             sa.select(admin_accounts.c.password_hash, admin_accounts.c.locked_until).where(
@@ -264,7 +265,7 @@ def start_session(
     db: Database, username: str, client: str, config: WebConfig, *, now: datetime | None = None
 ) -> str:
     """Create a session; returns the cookie value (shown to the browser only)."""
-    now = now or utcnow()
+    now = now or utc_now()
     cookie = secrets.token_urlsafe(32)
     with db.write() as conn:
         # Expired sessions go when someone logs in: the table stays as small as the live set.
@@ -289,7 +290,7 @@ def load_session(
     """The live session for a cookie value, or None (unknown, expired or idle too long)."""
     if not cookie or len(cookie) > 128:
         return None
-    now = now or utcnow()
+    now = now or utc_now()
     id_hash = _hash(cookie)
     with db.read() as conn:
         row = conn.execute(sa.select(web_sessions).where(web_sessions.c.id_hash == id_hash)).first()

@@ -11,8 +11,8 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from edge.clock import utc_now
 from sync_server import review
-from sync_server.db import utcnow
 from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
@@ -83,7 +83,7 @@ async def mark_reviewed(request: Request, event_id: str) -> Response:
         return render(page, "error.html", status=404, problem=f"no event {event_id!r}")
     try:
         await run_in_threadpool(
-            review.mark_reviewed, services(request).db, found, session.username, utcnow()
+            review.mark_reviewed, services(request).db, found, session.username, utc_now()
         )
     except (ApiError, DomainError) as exc:
         return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))

@@ -11,8 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from edge.clock import utc_now
 from sync_server import terminals
-from sync_server.db import current_version, utcnow
+from sync_server.db import current_version
 from sync_server.db import terminals as terminals_table
 from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
@@ -28,7 +29,7 @@ router = admin_router()
 
 
 def _terminal_rows(svc: Services) -> tuple[list[dict[str, Any]], int]:
-    now = utcnow()
+    now = utc_now()
     offline_after = svc.settings.web.offline_after_s
     with svc.db.read() as conn:
         rows = conn.execute(terminals.terminal_query().order_by(terminals_table.c.id)).all()

@@ -103,9 +103,10 @@ def test_the_daemon_runs_the_one_list_of_sync_checks() -> None:
 def test_one_utc_now() -> None:
     defined = [
         path
-        for path, tree in _modules("edge")
+        for package in ("edge", "sync_server")
+        for path, tree in _modules(package)
         for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef) and node.name == "utc_now"
+        if isinstance(node, ast.FunctionDef) and node.name in ("utc_now", "utcnow")
     ]
     assert defined == ["edge/clock.py"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,9 +11,12 @@ import numpy as np
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from edge.clock import utc_now
 from edge.protocol import API_PREFIX, encode_template
 from sync_server.config import ServerConfig
 from sync_server.db import Database, metadata
+
+utcnow = utc_now  # the server tests' name for the one clock helper (edge/clock.py)
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -28,10 +31,6 @@ DATA_TABLES = (
     "clock_refs",
     "counters",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.requests import Request
 
+from edge.clock import utc_now
 from sync_server.auth import (
     Authenticator,
     FailureLimiter,
@@ -24,7 +25,7 @@ from sync_server.auth import (
     new_token,
 )
 from sync_server.config import AuthConfig
-from sync_server.db import Database, auth_failures, migrate, terminals, utcnow
+from sync_server.db import Database, auth_failures, migrate, terminals
 from sync_server.errors import ApiError
 from sync_server.metrics import Metrics
 from tests.server.helpers import ADMIN, ADMIN_TOKEN, Api, batch, bearer, event, heartbeat
@@ -231,7 +232,7 @@ def test_concurrent_bad_credentials_let_exactly_the_limit_through(
                     group_name="default",
                     description="",
                     token_hash=hash_token(token),
-                    created_at=utcnow(),
+                    created_at=utc_now(),
                     revoked_at=None,
                     reset_below=0,
                 )
@@ -247,7 +248,7 @@ def test_the_window_ends(db_url: str) -> None:
     try:
         migrate(db)
         limiter = FailureLimiter(db, AuthConfig(max_failures=2, failure_window_s=60))
-        start = utcnow()
+        start = utc_now()
         waits = [limiter.record("10.0.0.1", f"guess-{n}", now=start) for n in range(3)]
         assert waits[:2] == [None, None]
         assert waits[2] is not None

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from edge.clock import utc_now
 from edge.protocol import decode_template
 from sync_server import people
-from sync_server.db import Database, templates, utcnow
+from sync_server.db import Database, templates
 from sync_server.domain_errors import UnacceptableError
 from sync_server.feed import publish, template_bytes
 from tests.server.helpers import Api, Mirror, template
@@ -68,7 +69,7 @@ def test_feed_skips_a_crafted_template_stored_before_the_bounds(api: Api) -> Non
             conn.execute(
                 sa.insert(templates).values(
                     person_id="mallory", vector=POISON.astype("<f4").tobytes(),
-                    source="import", created_at=utcnow(),
+                    source="import", created_at=utc_now(),
                 )
             )  # fmt: skip
             publish(db, conn, "mallory", "default")

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from starlette.exceptions import HTTPException
 
+from edge.clock import utc_now
 from edge.errors import HadirError
 from sync_server import people, reports, review, shifts, terminals
-from sync_server.db import Database, utcnow
+from sync_server.db import Database
 from sync_server.domain_errors import (
     ConflictError,
     DomainError,
@@ -95,7 +96,7 @@ def test_operations_refuse_with_domain_errors_and_errors_py_picks_the_status(
     assert _refusal(no_shift.value) == (ShiftNotFoundError, "unknown_shift", 404)
 
     with pytest.raises(NotFoundError) as no_event:
-        review.mark_reviewed(db, uuid.uuid4(), "admin", utcnow())
+        review.mark_reviewed(db, uuid.uuid4(), "admin", utc_now())
     assert _refusal(no_event.value) == (NotFoundError, "unknown_event", 404)
 
     with pytest.raises(UnacceptableError) as backwards:

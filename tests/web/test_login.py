@@ -14,8 +14,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from edge.clock import utc_now
 from sync_server.config import AuthConfig, WebConfig
-from sync_server.db import Database, admin_accounts, migrate, utcnow, web_sessions
+from sync_server.db import Database, admin_accounts, migrate, web_sessions
 from sync_server.web import accounts
 from sync_server.web.session import SESSION_COOKIE
 from tests.server.helpers import table_counts
@@ -156,7 +157,7 @@ def test_every_login_path_costs_one_scrypt_check(
             return scrypt(password, **kwargs)
 
         monkeypatch.setattr(hashlib, "scrypt", counting_scrypt)
-        now = utcnow()
+        now = utc_now()
         attempts = [
             ("unknown name", "mallory", "x"),
             ("wrong password", "bob", "x"),
@@ -226,7 +227,7 @@ def test_lockout_ends_and_a_good_login_resets_the_count(settings: object, db_url
 
         migrate(db)
         accounts.set_account(db, "bob", ADMIN_PASSWORD)
-        now = utcnow()
+        now = utc_now()
         assert accounts.check_login(db, "bob", "x", config, now=now).problem
         assert accounts.check_login(db, "bob", ADMIN_PASSWORD, config, now=now).username == "bob"
         # The good login reset the count: one more failure does not lock.
@@ -255,7 +256,7 @@ def test_sessions_end_when_idle_or_old(db_url: str) -> None:
 
         migrate(db)
         accounts.set_account(db, "bob", ADMIN_PASSWORD)
-        start = utcnow()
+        start = utc_now()
         cookie = accounts.start_session(db, "bob", "127.0.0.1", config, now=start)
         # Used every 20 minutes it lives until its absolute end, not beyond.
         at = start
