@@ -108,7 +108,11 @@ class EdgeDaemon:
             self.matcher = Matcher(store.load_gallery())
         self._startup_step("load_models")
         with self.timings.stage("load_models"):
-            scanner = start_scan_worker(config.recognition)
+            # An unpaced source (a fast replay: tests, the demo, the arm64 check) is read one
+            # frame at a time as fast as the loop goes: a worker's answer would come an
+            # arbitrary number of frames later, so the outcome would depend on the machine's
+            # load. Such a replay scans in the loop's process; a camera gets the worker.
+            scanner = start_scan_worker(config.recognition) if source.paced else None
             try:
                 self.loop = RecognitionLoop(
                     config.recognition, self.matcher, timings=self.timings, scanner=scanner
