@@ -134,7 +134,6 @@ class Track:
     spares: list[_Spare] = field(default_factory=list)  # best views since the last look
     velocity: tuple[float, float] = (0.0, 0.0)  # of the box centre, pixels per second
     # Started from a scan worker's answer about an earlier frame: not yet found in a live one.
-    adopted: bool = False
     adopted_at: float | None = None  # the frame in which the answer came
     # Recent (time, box): where was this face when a frame now answered by the scan worker
     # was captured?
@@ -144,12 +143,17 @@ class Track:
     def decided(self) -> bool:
         return self.verdict is not None
 
+    @property
+    def adopted(self) -> bool:
+        """Started, or moved, by a scan worker's answer; not yet found in a live frame."""
+        return self.adopted_at is not None
+
     def follow(self, box: Box, now: float) -> None:
         """The face was found at ``box``: move there and update its velocity (smoothed:
         one jittery detection must not fling the prediction)."""
         gap = now - self.last_seen
         self.trail.append((now, box))
-        self.adopted = False
+        self.adopted_at = None
         if gap > 0:
             (x0, y0), (x1, y1) = self.box.center, box.center
             vx, vy = self.velocity
@@ -357,13 +361,13 @@ class RecognitionLoop:
                 claimed.add(track.id)
                 if track.last_seen < when:
                     track.box, track.last_seen, track.velocity = det.box, when, (0.0, 0.0)
-                    track.adopted, track.adopted_at = True, now
+                    track.adopted_at = now
                     log.debug("track_rescued", track_id=track.id, box=_box(det.box))
                 continue
             if len(self._tracks) >= tracking.max_tracks:
                 continue
             track = Track(next(self._ids), det.box, when, when, self._frames)
-            track.adopted, track.adopted_at = True, now
+            track.adopted_at = now
             self._tracks[track.id] = track
             claimed.add(track.id)
             log.debug(
