@@ -1,0 +1,204 @@
+"""Gliding (edge/recognize/glide.py): a decided face is followed by matching its own picture
+between detector searches, on real clips, and what the loop does with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.recognize.analyzer import FaceAnalyzer
+from edge.recognize.config import HogDetectorConfig, RecognitionConfig
+from edge.recognize.detector import HogDetector
+from edge.recognize.glide import FacePatch
+from edge.recognize.image import read_image
+from edge.recognize.loop import Decision, RecognitionLoop, Verdict
+from edge.recognize.matcher import Gallery, Matcher
+from edge.recognize.types import Box, Detection, Image
+from tests.recognize.test_crowd import FPS, ScriptedDetector, World, _box, _descriptors
+
+
+def _greys(path: Path, start: int, count: int) -> list[Image]:
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    frames = []
+    for _ in range(count):
+        ok, bgr = capture.read()
+        assert ok, f"{path.name} has fewer than {start + count} frames"
+        frames.append(np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), np.uint8))
+    capture.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def hog() -> HogDetector:
+    return HogDetector(HogDetectorConfig(max_side=1920))
+
+
+@pytest.mark.parametrize(
+    ("clip", "start"),
+    [("short_hamilton_clip.mp4", 100), ("crowd_walkup.mp4", 30), ("talking_head_1.mp4", 40)],
+)
+def test_a_face_glides_to_where_the_detector_finds_it_frames_later(
+    faces_dir: Path, hog: HogDetector, clip: str, start: int
+) -> None:
+    """Cut from the detector's box in one frame, the patch is found 1, 2 and 3 frames later
+    within a fifth of a face width of the box the detector finds there, for every face."""
+    frames = _greys(faces_dir / "video" / clip, start, 4)
+    faces = hog.detect(frames[0])
+    assert faces, f"no face at frame {start} of {clip}"
+    checked = 0
+    for face in faces:
+        patch = FacePatch.cut(frames[0], face.box)
+        if patch is None:  # at the frame's edge
+            continue
+        for later in frames[1:]:
+            truth = [d.box for d in hog.detect(later) if d.box.iou(face.box) > 0.3]
+            if not truth:
+                continue
+            found = patch.find(later, face.box)
+            assert found is not None, f"{clip}: lost the face at {face.box}"
+            box, score = found
+            (x0, y0), (x1, y1) = box.center, truth[0].center
+            assert np.hypot(x1 - x0, y1 - y0) <= 0.2 * face.box.width
+            assert (box.width, box.height) == (face.box.width, face.box.height)
+            assert 0.6 <= score <= 1.0
+            checked += 1
+    assert checked >= 3
+
+
+def test_a_face_that_is_not_there_is_not_glided_to(faces_dir: Path, hog: HogDetector) -> None:
+    """The patch looked for in a real room with nobody in it (a photo of dogs), and in a
+    flat frame: no match."""
+    frames = _greys(faces_dir / "video/short_hamilton_clip.mp4", 100, 1)
+    face = hog.detect(frames[0])[0].box
+    patch = FacePatch.cut(frames[0], face)
+    assert patch is not None
+    room = cv2.cvtColor(read_image(faces_dir / "scenes/dogs.jpg"), cv2.COLOR_RGB2GRAY)
+    room = cv2.resize(room, (frames[0].shape[1], frames[0].shape[0]))
+    height, width = room.shape[:2]
+    misses = 0
+    for top in range(0, height - face.height, face.height):
+        for left in range(0, width - face.width, face.width):
+            where = Box(left, top, left + face.width, top + face.height)
+            misses += patch.find(np.ascontiguousarray(room), where) is None
+    tried = ((height - face.height - 1) // face.height + 1) * (
+        (width - face.width - 1) // face.width + 1
+    )
+    # Dogs have faces too: a stray match somewhere is tolerated, most of the room is not.
+    assert misses >= 0.9 * tried
+    assert patch.find(np.full_like(frames[0], 128), face) is None
+
+
+def test_no_patch_from_a_blank_frame_an_edge_or_a_speck(faces_dir: Path) -> None:
+    frames = _greys(faces_dir / "video/short_hamilton_clip.mp4", 100, 1)
+    grey = frames[0]
+    width = grey.shape[1]
+    assert FacePatch.cut(np.full_like(grey, 90), Box(100, 100, 200, 200)) is None
+    assert FacePatch.cut(grey, Box(-30, 100, 70, 200)) is None
+    assert FacePatch.cut(grey, Box(width - 60, 100, width + 40, 200)) is None
+    assert FacePatch.cut(grey, Box(100, 100, 108, 108)) is None
+
+
+@dataclass(frozen=True)
+class _Frame:
+    image: Image
+    index: int
+
+    @property
+    def monotonic(self) -> float:
+        return self.index / 29.97
+
+
+class CountingHog(HogDetector):
+    def __init__(self) -> None:
+        super().__init__(HogDetectorConfig())
+        self.region_searches = 0
+
+    def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
+        self.region_searches += 1
+        return super().detect_region(image, region, scale)
+
+
+def _hamilton(faces_dir: Path) -> Iterator[Image]:
+    capture = cv2.VideoCapture(str(faces_dir / "video/short_hamilton_clip.mp4"))
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        yield np.ascontiguousarray(bgr[:, :, ::-1])
+    capture.release()
+
+
+def test_the_loop_glides_a_decided_face_and_decides_it_once(
+    faces_dir: Path, analyzer: FaceAnalyzer
+) -> None:
+    """The hamilton clip, with liveness on: gliding between searches (the default) makes the
+    same decisions as searching every face in every frame, on the same tracks, with fewer
+    region searches; decided faces stay followed (no second decision, no new track)."""
+    template = analyzer.enrolment_descriptor(
+        read_image(faces_dir / "people/lin_manuel_miranda/lmm1.png")
+    )
+    matcher = Matcher(Gallery.from_mapping({"lin_manuel_miranda": template[None]}))
+    results: dict[int, tuple[list[Decision], int, set[int]]] = {}
+    for confirm_every in (1, 3):
+        config = RecognitionConfig.model_validate(
+            {"tracking": {"confirm_every": confirm_every}, "liveness": {"mode": "refuse"}}
+        )
+        detector = CountingHog()
+        loop = RecognitionLoop(config, matcher, detector=detector)
+        decisions: list[Decision] = []
+        tracks: set[int] = set()
+        for index, rgb in enumerate(_hamilton(faces_dir)):
+            decisions += loop.process(_Frame(rgb, index))
+            tracks |= {t.id for t in loop.tracks if t.decided}
+        results[confirm_every] = (decisions, detector.region_searches, tracks)
+    every, every_searches, every_tracks = results[1]
+    glide, glide_searches, glide_tracks = results[3]
+    outcome = [(d.verdict, d.person_id, d.track_id) for d in glide]
+    assert outcome == [(d.verdict, d.person_id, d.track_id) for d in every]
+    # Him, and the stranger who comes into view after him.
+    assert sorted((d.verdict, d.person_id or "") for d in glide) == [
+        (Verdict.ACCEPTED, "lin_manuel_miranda"),
+        (Verdict.UNKNOWN, ""),
+    ]
+    assert glide_tracks == every_tracks == {d.track_id for d in glide}
+    assert glide_searches < 0.75 * every_searches
+
+
+def _searched_frames(world: World, frames: int) -> list[int]:
+    """Play a scripted world with liveness off; the frames in which the one track's region
+    was searched."""
+    searched: list[int] = []
+
+    class Recording(ScriptedDetector):
+        def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
+            searched.append(world.index)
+            return super().detect_region(image, region, scale)
+
+    config = RecognitionConfig.model_validate({"liveness": {"mode": "off"}})
+    loop = RecognitionLoop(config, Matcher(), detector=Recording(world))
+    image = np.zeros((720, 1280, 3), dtype=np.uint8)
+    for index in range(frames):
+        world.index = index
+        loop.process(_Frame(image, index))
+    return searched
+
+
+def test_a_face_missed_twice_is_searched_every_third_frame_until_it_is_back() -> None:
+    """A face hidden from frame 10 to 21 (a hand, a turn) is searched in the two frames after
+    it was last seen, then every third frame (whole-frame scans look for it as well), and
+    found again when it is back, on the same track."""
+    world = World(_descriptors(["face"]))
+    world.frames = [{} if 10 <= i <= 21 else {"face": _box(400, 120)} for i in range(int(FPS))]
+    searched = _searched_frames(world, len(world.frames))
+    scans_every = RecognitionConfig().tracking.full_scan_every
+    region_frames = [i for i in searched if i % scans_every != 0]  # scans are whole-frame
+    assert [i for i in region_frames if 10 <= i <= 21] == [11, 13, 16, 19]
+    # Back at frame 22 (missed 12 frames: a frame it is searched in), and followed again.
+    after = [i for i in range(22, len(world.frames)) if i % scans_every != 0]
+    assert [i for i in region_frames if i > 21] == after
