@@ -165,7 +165,11 @@ def _checked_edge_config(args: argparse.Namespace) -> Any:
 def cmd_edge_run(args: argparse.Namespace) -> int:
     from edge.daemon.signals import StartupCancelledError, install_signal_handlers
     from edge.logs import configure_logging, log_fatal
+    from edge.recognize.dlib_info import one_blas_thread
 
+    # Before dlib is loaded, which happens once the config is read (and for the scan
+    # worker, which inherits the environment).
+    one_blas_thread()
     # First of all, before the heavy imports and the model loading: a SIGTERM or SIGHUP
     # during start-up then stops it between two steps instead of killing it half-done.
     signals = install_signal_handlers()

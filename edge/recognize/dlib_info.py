@@ -8,10 +8,16 @@ probed, and the module can be handed in, so tests can probe a build that is not 
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+"""OpenBLAS reads its thread count from this variable once, when it is loaded."""
 
 SOURCE_BUILD_LABEL = "+hadir."
 """Local version label that scripts/build-dlib.sh gives the wheel it builds."""
@@ -96,6 +102,21 @@ def probe(module: Any | None = None, *, distribution: str | None = None) -> Dlib
     )
 
 
+def one_blas_thread(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Ask OpenBLAS (a dlib built with BLAS) for one thread, unless the operator set a number.
+
+    The terminal's descriptors are small products, one face at a time, on a device whose
+    other cores are busy (the scan worker, the camera's decoder). OpenBLAS's own threads then
+    wait for a core, and a descriptor that takes ~25 ms on one thread took ~170 ms with two
+    threads while another process kept the second core busy (measured here, with the build
+    of scripts/build-dlib.sh). Must run before dlib is first imported; returns False when it
+    came too late to take effect.
+    """
+    env = os.environ if environ is None else environ
+    env.setdefault(BLAS_THREADS, "1")
+    return "dlib" not in sys.modules
+
+
 def cpu_simd(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     """The SIMD families this CPU offers that dlib can use: ``{"AVX", "NEON"}`` subsets."""
     try:
@@ -116,4 +137,11 @@ def cpu_simd(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     return found
 
 
-__all__ = ["DlibBuild", "cpu_simd", "installed_distribution", "probe"]
+__all__ = [
+    "BLAS_THREADS",
+    "DlibBuild",
+    "cpu_simd",
+    "installed_distribution",
+    "one_blas_thread",
+    "probe",
+]

@@ -114,6 +114,7 @@ def test_edge_is_a_notify_service_with_a_watchdog(edge: Unit) -> None:
     assert one(edge, "Service", "TimeoutStopSec") == "10"
     assert "WatchdogSignal" not in service  # SIGABRT: faulthandler dumps the stuck stacks
     assert environment(edge)["PYTHONFAULTHANDLER"] == "1"
+    assert environment(edge)["OPENBLAS_NUM_THREADS"] == "1"
     assert one(edge, "Unit", "StartLimitIntervalSec") == "0"
     assert one(edge, "Install", "WantedBy") == "multi-user.target"
 

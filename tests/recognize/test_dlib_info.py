@@ -146,3 +146,42 @@ def test_dlib_build_is_a_value() -> None:
     a = DlibBuild("20.0.1", None, True, True, False, True, False)
     assert a == DlibBuild("20.0.1", None, True, True, False, True, False)
     assert a.describe() == "dlib 20.0.1: BLAS yes, LAPACK yes, SIMD AVX"
+
+
+def test_one_blas_thread_unless_the_operator_chose() -> None:
+    from edge.recognize.dlib_info import BLAS_THREADS, one_blas_thread
+
+    chosen = {BLAS_THREADS: "4"}
+    one_blas_thread(chosen)
+    assert chosen == {BLAS_THREADS: "4"}
+    empty: dict[str, str] = {}
+    one_blas_thread(empty)
+    assert empty == {BLAS_THREADS: "1"}
+
+
+def test_the_daemon_asks_for_one_blas_thread_before_dlib_loads(tmp_path: Path) -> None:
+    """`hadir edge run` sets it first thing (the scan worker inherits it), before dlib is
+    imported, even when the config then turns out to be missing."""
+    import os
+    import subprocess
+
+    from edge.recognize.dlib_info import BLAS_THREADS
+
+    script = (
+        "import os, sys\n"
+        "from edge.cli import main\n"
+        "code = main(['edge', 'run', '--config', sys.argv[1]])\n"
+        "print(code, os.environ.get('OPENBLAS_NUM_THREADS'), 'dlib' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != BLAS_THREADS}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    code, threads, dlib_loaded = done.stdout.split()[-3:]
+    assert code != "0"  # the missing config is refused...
+    assert (threads, dlib_loaded) == ("1", "False")  # ...after the variable was set
