@@ -23,8 +23,8 @@ gates) to its decision: processing (wall) time, and clip time. Targets: at
 least real time, every usable track decided within 1 s of processing.
 It runs the clip twice in the same process: the whole-frame scans in the loop's
 own process (the baseline), then in the scan worker (edge/recognize/scanner.py,
-the default on 2+ cores), and prints the ratio; then once paced like the daemon
-with the worker. CPU time is the loop's process plus the worker's scans.
+``tracking.scan_worker``), and prints the ratio; then paced like the daemon, both
+ways. CPU time is the loop's process plus the worker's scans.
 For a Pi-like budget pin it to one core: ``taskset -c 0 ...``.
 
 The baseline needs ``pip install --no-deps face_recognition`` (dlib-bin
@@ -63,6 +63,7 @@ from edge.errors import HadirError
 from edge.logs import configure_logging
 from edge.recognize.analyzer import FaceAnalyzer
 from edge.recognize.config import HogDetectorConfig, RecognitionConfig
+from edge.recognize.dlib_info import one_blas_thread
 from edge.recognize.image import read_image
 from edge.recognize.loop import RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
@@ -449,6 +450,8 @@ def main() -> int:
         "idle: an empty scene, gate off and on (scripts/bench_idle.py, not part of all)",
     )
     args = parser.parse_args()
+    # As `hadir edge run` does, before dlib is loaded (docs/recognition.md, "A fast dlib").
+    one_blas_thread()
     if args.section == "idle":
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from scripts.bench_idle import main as bench_idle
