@@ -503,7 +503,19 @@ class RecognitionLoop:
             track.frames_seen += 1
             result.append((track, detections[i]))
         for i, det in enumerate(detections):
-            if i in used_det or len(self._tracks) >= self.config.tracking.max_tracks:
+            if i in used_det:
+                continue
+            # A face the region search lost a few frames ago, no longer where its velocity
+            # put it (it turned, stopped or changed pace): the track within reach keeps it,
+            # rather than a second track deciding the same face again.
+            lost = self._scanned_track(det.box, now, used_track)
+            if lost is not None:
+                used_track.add(lost.id)
+                lost.frames_seen += 1
+                log.debug("track_rescued", track_id=lost.id, box=_box(det.box))
+                result.append((lost, det))
+                continue
+            if len(self._tracks) >= self.config.tracking.max_tracks:
                 continue
             track = Track(next(self._ids), det.box, now, now, self._frames)
             self._tracks[track.id] = track

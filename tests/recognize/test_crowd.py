@@ -151,8 +151,13 @@ def _run(
     """Play the world's frames (textured, so every face is sharp), then ``extra_frames``
     empty ones so departed faces' tracks are lost."""
     mode = "off" if liveness is None else liveness.config.mode.value
+    # The scripted picture does not move with its faces: no gliding (tests/recognize/test_glide.py).
     config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": mode}, "decision": {"descriptors_per_frame": budget}}
+        {
+            "liveness": {"mode": mode},
+            "decision": {"descriptors_per_frame": budget},
+            "tracking": {"confirm_every": 1},
+        }
     )
     gallery = Gallery.from_mapping({name: world.faces[name][None] for name in enrolled})
     loop = RecognitionLoop(

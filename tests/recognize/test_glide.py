@@ -19,7 +19,14 @@ from edge.recognize.image import read_image
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
 from edge.recognize.types import Box, Detection, Image
-from tests.recognize.test_crowd import FPS, ScriptedDetector, World, _box, _descriptors
+from tests.recognize.test_crowd import (
+    FPS,
+    ScriptedDetector,
+    ScriptedEmbedder,
+    World,
+    _box,
+    _descriptors,
+)
 
 
 def _greys(path: Path, start: int, count: int) -> list[Image]:
@@ -198,7 +205,38 @@ def test_a_face_missed_twice_is_searched_every_third_frame_until_it_is_back() ->
     searched = _searched_frames(world, len(world.frames))
     scans_every = RecognitionConfig().tracking.full_scan_every
     region_frames = [i for i in searched if i % scans_every != 0]  # scans are whole-frame
-    assert [i for i in region_frames if 10 <= i <= 21] == [11, 13, 16, 19]
+    assert [i for i in region_frames if 10 <= i <= 21] == [10, 11, 13, 16, 19]
     # Back at frame 22 (missed 12 frames: a frame it is searched in), and followed again.
     after = [i for i in range(22, len(world.frames)) if i % scans_every != 0]
     assert [i for i in region_frames if i > 21] == after
+
+
+def test_a_face_that_stops_after_a_gap_keeps_its_track() -> None:
+    """A walker (40 px a frame) is hidden for four frames and reappears stopped, 20 px past
+    where he was last seen: his velocity puts the prediction 200 px farther, with no overlap.
+    The whole-frame scan that finds him gives him back his track (within reach of his last
+    sighting) instead of a second track that would decide him again."""
+    world = World(_descriptors(["walker"]))
+    walking = [{"walker": _box(100 + 40 * i, 100)} for i in range(10)]
+    world.frames = walking + [{}] * 4 + [{"walker": _box(480, 100)}] * 16
+    # The scripted world's picture does not move with its faces: no gliding.
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
+    )
+    loop = RecognitionLoop(
+        config,
+        Matcher(Gallery.from_mapping({"walker": world.faces["walker"][None]})),
+        detector=ScriptedDetector(world),
+        embedder=ScriptedEmbedder(world),
+    )
+    # Textured, so faces pass the quality gates.
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    decisions: list[Decision] = []
+    tracks: set[int] = set()
+    for index in range(len(world.frames) + int(2 * FPS)):
+        world.index = index
+        decisions += loop.process(_Frame(image, index))
+        tracks |= {t.id for t in loop.tracks}
+    assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "walker")]
+    assert tracks == {1}

@@ -99,7 +99,10 @@ def _play(
     extra_frames: int,
     detector: CountingDetector | None = None,
 ) -> tuple[list[Decision], CountingDetector, list[set[int]]]:
-    config = RecognitionConfig.model_validate({"liveness": {"mode": "off"}})
+    # The scripted picture does not move with its faces: no gliding (tests/recognize/test_glide.py).
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
+    )
     detector = detector or CountingDetector(world)
     loop = RecognitionLoop(
         config,
