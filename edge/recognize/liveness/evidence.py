@@ -3,7 +3,9 @@
 :class:`LivenessChecker` belongs to the recognition loop (it owns dlib's 68-point
 predictor); :class:`TrackEvidence` belongs to one track. The loop calls
 :meth:`TrackEvidence.observe` on frames of undecided tracks only, so a decided face or an
-empty corridor costs nothing.
+empty corridor costs nothing. What depends only on the frame (its thumbnail, how the camera
+moved since an earlier frame) is a :class:`LivenessFrame`, computed once for all the tracks
+of a frame (a crowd has several undecided faces in every frame).
 
 The cues (edge/recognize/liveness/cues.py) each give an attack reading with a weight. They
 are fused into one score the way a reviewer would weigh them: strong, specific evidence of
@@ -15,6 +17,7 @@ screen, since a live person standing at a wall always sways a little.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -46,13 +49,46 @@ FLAT_CENTRE = 0.5
 FLAT_FULL = 2.0
 
 
+_serials = itertools.count()
+
+
+@dataclass(eq=False, slots=True)
+class FrameThumb:
+    """What a look keeps of its frame: a small thumbnail, and the camera's shift from each
+    earlier thumbnail it was compared with (by serial, so that no older frame is kept
+    alive), shared by every track seen in the frame."""
+
+    image: Image
+    serial: int = field(default_factory=lambda: next(_serials))
+    _shifts: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def shift_since(self, earlier: FrameThumb) -> tuple[float, float]:
+        """How the camera moved from ``earlier`` to this frame, in thumbnail pixels."""
+        shift = self._shifts.get(earlier.serial)
+        if shift is None:
+            shift = cues.frame_shift(earlier.image, self.image)
+            self._shifts[earlier.serial] = shift
+        return shift
+
+
+class LivenessFrame:
+    """One frame as every track observed in it shares it (:meth:`LivenessChecker.frame`)."""
+
+    __slots__ = ("grey", "monotonic", "thumb")
+
+    def __init__(self, grey: Image, monotonic: float) -> None:
+        self.grey = grey
+        self.monotonic = monotonic
+        self.thumb = FrameThumb(cues.thumbnail(grey))
+
+
 @dataclass(slots=True)
 class _Look:
     monotonic: float
     box: Box
     points: Points
     window: Window
-    thumb: Image
+    thumb: FrameThumb
 
 
 @dataclass(slots=True)
@@ -86,17 +122,32 @@ class TrackEvidence:
     _travel: float = 0.0  # largest face displacement from the first look, face units
     _eyes: list[float] = field(default_factory=list)
     _mouth: list[float] = field(default_factory=list)
+    # Where the frame's shared work comes from when observe is not handed a LivenessFrame.
+    checker: LivenessChecker | None = None
 
     def observe(self, grey: Image, box: Box, monotonic: float) -> None:
-        """Add one frame of this track (grey full frame, the face's box in it)."""
+        """Add one frame of this track (grey full frame, the face's box in it). The tracks
+        of one frame share its work when they pass the same ``grey`` array and
+        ``monotonic`` (the checker that started them keeps the frame's share)."""
+        if self.checker is not None:
+            frame = self.checker.frame(grey, monotonic)
+        else:
+            frame = LivenessFrame(grey, monotonic)
+        self.observe_frame(frame, box)
+
+    def observe_frame(self, frame: LivenessFrame, box: Box) -> None:
+        """:meth:`observe` with the frame's shared work given (``checker.frame``)."""
+        grey, monotonic = frame.grey, frame.monotonic
         points = _landmarks(self.predictor, grey, box)
         width = float(max(1, box.width))
         window = Window.around(grey, box)
-        thumb = cues.thumbnail(grey)
+        thumb = frame.thumb
         look = _Look(monotonic, box, points, window, thumb)
         if self._first is None:
             self._first = look
-        else:
+        elif self._travel < self.config.still_travel:
+            # Travel is only ever compared with still_travel, and it never falls: once past
+            # it, the face has moved and no frame can change that.
             first = self._first
             moved = cues.face_shift(first.window, first.window.same_place(grey), first.points)
             self._travel = max(self._travel, moved)
@@ -105,8 +156,8 @@ class TrackEvidence:
             after = earlier.window.same_place(grey)
             # Motion cues only read a face that moved: noise alone moves dlib's landmarks.
             if cues.face_shift(earlier.window, after, earlier.points) >= MIN_PAIR_SHIFT:
-                shift = cues.frame_shift(earlier.thumb, thumb)
-                scale = grey.shape[1] / thumb.shape[1]
+                shift = thumb.shift_since(earlier.thumb)
+                scale = grey.shape[1] / thumb.image.shape[1]
                 pair = cues.MotionPair(
                     earlier.window,
                     after,
@@ -115,15 +166,10 @@ class TrackEvidence:
                     width,
                     (shift[0] * scale, shift[1] * scale),
                 )
-                self._surround.add(cues.attached_surround(pair))
-                self._edges.add(cues.frame_edges(pair))
-            # The flattest reading needs the largest change of view the track has shown.
-            self._flat.add(
-                max(
-                    (cues.flatness(old.points, points, width) for old in self._history),
-                    key=lambda cue: cue.weight,
-                )
-            )
+                motion = pair.glued_motion()
+                self._surround.add(cues.attached_surround(pair, motion))
+                self._edges.add(cues.frame_edges(pair, motion))
+            self._flat.add(_widest_view([old.points for old in self._history], points, width))
         self._eyes.append(cues.eye_openness(points))
         self._mouth.append(cues.mouth_openness(points, width))
         self._history.append(look)
@@ -175,7 +221,10 @@ class TrackEvidence:
 
 
 class LivenessChecker:
-    """Makes one :class:`TrackEvidence` per track; loads dlib's 68-point model once."""
+    """Makes one :class:`TrackEvidence` per track; loads dlib's 68-point model once; keeps
+    the last frame's shared work (:meth:`frame`)."""
+
+    _frame: LivenessFrame | None = None
 
     def __init__(self, config: LivenessConfig, *, predictor: Any = None) -> None:
         self.config = config
@@ -186,10 +235,32 @@ class LivenessChecker:
         self._predictor = predictor
 
     def start(self) -> TrackEvidence:
-        return TrackEvidence(self.config, self._predictor)
+        return TrackEvidence(self.config, self._predictor, checker=self)
+
+    def frame(self, grey: Image, monotonic: float) -> LivenessFrame:
+        """The work on ``grey`` that every track observed in it shares: the same object for
+        the same frame (the same array at the same time), a new one for the next frame."""
+        last = self._frame
+        if last is None or last.grey is not grey or last.monotonic != monotonic:
+            last = self._frame = LivenessFrame(grey, monotonic)
+        return last
 
     def __repr__(self) -> str:
         return f"<LivenessChecker mode={self.config.mode.value} threshold={self.config.threshold}>"
+
+
+def _widest_view(history: list[Points], points: Points, width: float) -> Cue:
+    """The flatness reading against the earlier look with the largest change of view (the
+    flattest reading needs it): the first of the history with the greatest weight."""
+    best = Cue.blind()
+    for index, old in enumerate(history):
+        cue = cues.flatness(old, points, width)
+        if index == 0 or cue.weight > best.weight:
+            best = cue
+        # A weight cannot pass 1, and a later look only wins with a greater one.
+        if best.weight >= 1.0:
+            break
+    return best
 
 
 def _push(tally: _Tally, centre: float, full: float) -> float:
