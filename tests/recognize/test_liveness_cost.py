@@ -275,3 +275,30 @@ def test_the_widest_view_is_the_first_look_with_the_greatest_weight() -> None:
         partial += 0 < widest.weight < 1.0
     assert saturated > 0
     assert partial > 0
+
+
+def test_flatness_compares_with_three_earlier_looks(
+    checker: LivenessChecker, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two oldest looks of the history and the motion pair's (four frames back), not
+    every look: the widest change of view is nearly always among them."""
+    frames = _two_faces_moving(faces_dir, count=16)
+    compared: list[tuple[int, int]] = []
+    real = cues.flatness
+
+    def flatness(first: cues.Points, last: cues.Points, face_width: float) -> cues.Cue:
+        compared.append((id(first), id(last)))
+        return real(first, last, face_width)
+
+    monkeypatch.setattr(cues, "flatness", flatness)
+    evidence = checker.start()
+    seen: list[int] = []
+    for index, (grey, boxes) in enumerate(frames):
+        compared.clear()
+        earlier = [id(look.points) for look in evidence._history]
+        evidence.observe(grey, boxes[0], index / 15.0)
+        seen.append(len(compared))
+        if len(earlier) >= 4:
+            assert {first for first, _ in compared} <= {earlier[0], earlier[1], earlier[-4]}
+    assert max(seen) <= 3
+    assert seen[-1] >= 1
