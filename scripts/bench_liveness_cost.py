@@ -11,8 +11,9 @@ by the tracks of a frame) and ``video/short_hamilton_clip.mp4`` (640x360, one fa
 
 Printed per clip: CPU ms per observe (``time.process_time``, the best of ``--rounds``
 alternating runs, so a busy machine slows both sides alike) for the baseline (the
-pre-change ``observe`` and ``frame_edges``, kept below) and the current code, their ratio,
-and whether both gave every track the same verdict.
+pre-change ``observe`` and cues, kept below) and the current code, their ratio, and
+whether both gave every track the same verdict (live or not, the same reasons) and by how
+much the scores moved.
 """
 
 from __future__ import annotations
@@ -162,18 +163,31 @@ def main(argv: list[str] | None = None) -> int:
                 best[side] = min(best[side], spent)
         calls = max(1, clip.observes)
         before, after = 1000 * best["baseline"] / calls, 1000 * best["current"] / calls
-        same = "same" if verdicts["baseline"] == verdicts["current"] else "DIFFERENT"
         print(f"{clip.name:28s} {len(clip.greys):6d} {clip.observes:8d} {before:9.1f} "
-              f"{after:8.1f} {before / max(after, 1e-9):5.2f}x  {same}")
-        if same != "same":
-            for track in sorted(verdicts["baseline"]):
-                print(f"  track {track}: {verdicts['baseline'][track]} -> "
-                      f"{verdicts['current'].get(track)}")
+              f"{after:8.1f} {before / max(after, 1e-9):5.2f}x  "
+              f"{_compare(verdicts['baseline'], verdicts['current'])}")
         if args.profile:
             profile = cProfile.Profile()
             profile.runcall(replay, clip, checker.start)
             pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
     return 0
+
+
+def _compare(baseline: dict[int, LivenessVerdict], current: dict[int, LivenessVerdict]) -> str:
+    """Whether every track got the same verdict: live or not, the same reasons, and by how
+    much the scores moved."""
+    flipped = [
+        track
+        for track, verdict in baseline.items()
+        if (verdict.live, verdict.reasons) != (current[track].live, current[track].reasons)
+    ]
+    if flipped:
+        return f"DIFFERENT verdicts for tracks {flipped}"
+    moved = [abs(verdict.score - current[track].score) for track, verdict in baseline.items()]
+    changed = sum(m > 0 for m in moved)
+    if not changed:
+        return f"same ({len(baseline)} tracks)"
+    return f"same ({len(baseline)} tracks; {changed} scores moved, by {max(moved):.3f} at most)"
 
 
 # -- the baseline: observe and frame_edges as they were before issue 13 ---------------------
