@@ -472,8 +472,18 @@ class RecognitionLoop:
             found, key=lambda p: (not p[0].adopted, p[0].box.iou(p[1].box)), reverse=True
         )
         for track, det in ranked:
-            if any(det.box.iou(other.box) > 0.5 for _, other in kept):
+            twin = next((t for t, other in kept if det.box.iou(other.box) > 0.5), None)
+            if twin is not None:
                 self._tracks.pop(track.id, None)
+                log.debug(
+                    "track_dropped",
+                    track_id=track.id,
+                    kept_track_id=twin.id,
+                    looks=len(track.looks),
+                    kept_looks=len(twin.looks),
+                    adopted=track.adopted,
+                    kept_adopted=twin.adopted,
+                )
                 continue
             kept.append((track, det))
         return kept

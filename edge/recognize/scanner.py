@@ -98,6 +98,11 @@ def start_scan_worker(config: RecognitionConfig, *, cores: int | None = None) ->
         return None
 
 
+NICENESS = 5
+"""How much nicer than the daemon the worker runs: with the kernel's weights, about a
+third of a core's share against the loop's thread on a shared core."""
+
+
 class ScanWorker:
     """A detector in its own process: :meth:`submit` a frame, :meth:`poll` for its faces.
 
@@ -256,6 +261,9 @@ def _serve(conn: multiprocessing.connection.Connection, config: dict[str, Any]) 
     # The daemon handles Ctrl-C and SIGTERM and then closes us; a terminal's Ctrl-C reaches
     # the whole process group, and a traceback from here would only be noise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the loop: where the two compete for a core, following and recognising the faces
+    # in view comes first, and a newcomer is found a little later.
+    os.nice(NICENESS)
     from edge.recognize.detector import create_detector
 
     detector = create_detector(TypeAdapter(DetectorConfig).validate_python(config))
