@@ -81,6 +81,21 @@ class Scanner(Protocol):
     def close(self) -> None: ...
 
 
+AUTO_MIN_CORES = 4
+"""``scan_worker = "auto"`` starts the worker from this many usable cores: a Pi 4 or 5 or a
+Jetson, where a core is free for it beside the loop and the camera. On two cores it pays
+too (docs/recognition.md, "The scan worker") but shares them with everything else the
+machine runs, so there it is asked for with ``on``."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (``taskset``, a cpuset), not merely the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def start_scan_worker(config: RecognitionConfig, *, cores: int | None = None) -> ScanWorker | None:
     """The scan worker ``[recognition.tracking] scan_worker`` asks for, or None.
 
@@ -88,8 +103,8 @@ def start_scan_worker(config: RecognitionConfig, *, cores: int | None = None) ->
     recognises more slowly is better than one that does not start.
     """
     mode = config.tracking.scan_worker
-    cores = cores or os.cpu_count() or 1
-    if mode == "off" or (mode == "auto" and cores < 2):
+    cores = cores or usable_cores()
+    if mode == "off" or (mode == "auto" and cores < AUTO_MIN_CORES):
         return None
     try:
         return ScanWorker(config.detector)

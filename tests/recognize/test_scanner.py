@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,13 @@ from edge.recognize.config import HogDetectorConfig, RecognitionConfig
 from edge.recognize.detector import create_detector
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
-from edge.recognize.scanner import NICENESS, ScanResult, ScanWorker, start_scan_worker
+from edge.recognize.scanner import (
+    AUTO_MIN_CORES,
+    NICENESS,
+    ScanResult,
+    ScanWorker,
+    start_scan_worker,
+)
 from edge.recognize.types import Box, Detection, Image
 from tests.recognize.test_crowd import (
     FPS,
@@ -293,10 +301,28 @@ def test_scan_worker_setting() -> None:
     def config(mode: str) -> RecognitionConfig:
         return RecognitionConfig.model_validate({"tracking": {"scan_worker": mode}})
 
+    assert RecognitionConfig().tracking.scan_worker == "auto"
     assert start_scan_worker(config("off"), cores=8) is None
     assert start_scan_worker(config("auto"), cores=1) is None
-    worker = start_scan_worker(config("on"), cores=1)
-    assert worker is not None
-    worker.close()
+    assert start_scan_worker(config("auto"), cores=AUTO_MIN_CORES - 1) is None
+    for mode, cores in (("on", 1), ("auto", AUTO_MIN_CORES)):
+        worker = start_scan_worker(config(mode), cores=cores)
+        assert worker is not None
+        worker.close()
     with pytest.raises(ValueError, match="scan_worker"):
         config("sometimes")
+
+
+def test_auto_counts_the_cores_the_daemon_may_use() -> None:
+    """Pinned to one core (taskset, a cpuset), a many-core machine is a one-core one."""
+    first = min(os.sched_getaffinity(0))
+    script = "from edge.recognize.scanner import usable_cores; print(usable_cores())"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        preexec_fn=lambda: os.sched_setaffinity(0, {first}),
+    )
+    assert done.stdout.split() == ["1"]
