@@ -534,16 +534,17 @@ class RecognitionLoop:
         return result
 
     def _expire(self, frame: FrameLike) -> list[Decision]:
-        """Forget tracks not seen for ``max_missed_s``. A recognised face that was still
-        gathering liveness evidence when it left is decided on the evidence it gave: a
-        person who walks past quickly is still recorded."""
+        """Forget tracks not seen for ``max_missed_s``, or that walked out of the picture. A
+        recognised face that was still gathering liveness evidence when it left is decided
+        on the evidence it gave: a person who walks past quickly is still recorded."""
         limit = self.config.tracking.max_missed_s
+        height, width = frame.image.shape[:2]
         decided: list[Decision] = []
         for track_id, track in list(self._tracks.items()):
             # An adopted face's scan may be older than the limit (a Pi scans 1080p in ~1 s):
             # it gets the limit from when the loop learnt of it.
             last = max(track.last_seen, track.adopted_at or track.last_seen)
-            if frame.monotonic - last > limit:
+            if frame.monotonic - last > limit or self._walked_out(track, frame, width, height):
                 del self._tracks[track_id]
                 track.departed = True
                 decision: Decision | None = None
@@ -554,6 +555,15 @@ class RecognitionLoop:
                 if decision is not None:
                     decided.append(decision)
         return decided
+
+    def _walked_out(self, track: Track, frame: FrameLike, width: int, height: int) -> bool:
+        """Missed in the last two frames, and where its walk has taken it by now is mostly
+        outside the picture: the person has left, and waiting ``max_missed_s`` for them to
+        come back would only put off deciding a face that walked past undecided."""
+        if track.adopted or self._frames - track.seen_at <= 2:
+            return False
+        box = track.predicted(frame.monotonic)
+        return box.clipped(width, height).area < 0.5 * box.area
 
     # -- looks and decisions ---------------------------------------------------------------
 

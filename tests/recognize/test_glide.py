@@ -1,5 +1,6 @@
 """Gliding (edge/recognize/glide.py): a decided face is followed by matching its own picture
-between detector searches, on real clips, and what the loop does with it."""
+between detector searches, on real clips, and what the loop does with it; and how the loop
+treats faces it has lost (searched less often, found again by a scan, walked out)."""
 
 from __future__ import annotations
 
@@ -240,3 +241,31 @@ def test_a_face_that_stops_after_a_gap_keeps_its_track() -> None:
         tracks |= {t.id for t in loop.tracks}
     assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "walker")]
     assert tracks == {1}
+
+
+def test_a_face_that_walks_out_of_the_picture_is_decided_when_it_has_left() -> None:
+    """A stranger crosses toward the right edge (40 px a frame) and is gone after a third of
+    a second, undecided. Where his walk has taken him is outside the picture two frames
+    later: his track ends then and he is decided unknown from the looks he gave, instead of
+    max_missed_s (a second) later."""
+    world = World(_descriptors(["enrolled", "stranger"]))
+    world.frames = [{"stranger": _box(900 + 40 * i, 100)} for i in range(8)]
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
+    )
+    loop = RecognitionLoop(
+        config,
+        Matcher(Gallery.from_mapping({"enrolled": world.faces["enrolled"][None]})),
+        detector=ScriptedDetector(world),
+        embedder=ScriptedEmbedder(world),
+    )
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    decisions: list[Decision] = []
+    for index in range(len(world.frames) + int(2 * FPS)):
+        world.index = index
+        decisions += loop.process(_Frame(image, index))
+    assert [(d.verdict, d.departed) for d in decisions] == [(Verdict.UNKNOWN, True)]
+    last_seen = len(world.frames) - 1
+    # max_missed_s (1 s) would have decided him at frame 37.
+    assert decisions[0].frame_index <= last_seen + 4
