@@ -274,7 +274,22 @@ class RecognitionLoop:
             view = self._view(track, detection, frame, grey)
             if view is not None:
                 views.append(view)
+        decisions += self._overdue(frame, {track.id for track, _ in seen})
         decisions += self._spend(views, checks, frame, grey)
+        return decisions
+
+    def _overdue(self, frame: FrameLike, seen: set[int]) -> list[Decision]:
+        """Recognised faces not found in this frame whose wait for liveness evidence is over
+        (``liveness.max_wait_s``): decided on what they showed, as they would have been had
+        the search found them; a face the search misses for a while (it turned, or is small
+        and far) would otherwise wait until it is found again or its track ends."""
+        decisions: list[Decision] = []
+        for track in list(self._tracks.values()):
+            if track.pending is None or track.id in seen:
+                continue
+            decision = self._decide_pending(track, frame)
+            if decision is not None:
+                decisions.append(decision)
         return decisions
 
     def reset(self) -> None:

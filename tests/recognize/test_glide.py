@@ -4,6 +4,7 @@ treats faces it has lost (searched less often, found again by a scan, walked out
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from edge.recognize.config import HogDetectorConfig, RecognitionConfig
 from edge.recognize.detector import HogDetector
 from edge.recognize.glide import FacePatch
 from edge.recognize.image import read_image
+from edge.recognize.liveness import LivenessConfig, LivenessVerdict
+from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
 from edge.recognize.loop import Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
 from edge.recognize.types import Box, Detection, Image
@@ -269,3 +272,58 @@ def test_a_face_that_walks_out_of_the_picture_is_decided_when_it_has_left() -> N
     last_seen = len(world.frames) - 1
     # max_missed_s (1 s) would have decided him at frame 37.
     assert decisions[0].frame_index <= last_seen + 4
+
+
+class _NoEvidenceYet(TrackEvidence):
+    """Liveness evidence that never has enough frames: a recognised face waits for it."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def observe(self, grey: Image, box: Box, monotonic: float) -> None:
+        self.frames += 1
+
+    @property
+    def ready(self) -> bool:
+        return False
+
+    def verdict(self) -> LivenessVerdict:
+        return LivenessVerdict(0.9, True, (), self.frames)
+
+
+class _WaitingLiveness(LivenessChecker):
+    def __init__(self, max_wait_s: float) -> None:
+        self.config = LivenessConfig(mode="flag", max_wait_s=max_wait_s)
+
+    def start(self) -> TrackEvidence:
+        return _NoEvidenceYet()
+
+
+def test_a_recognised_face_the_search_loses_is_decided_when_its_wait_is_over() -> None:
+    """Recognised by frame 3, waiting for liveness evidence (max_wait_s 0.4 s from his first
+    look at frame 0), he turns away at frame 6 and the search misses him until frame 21. He
+    is decided when the wait is over (frame 10), not when he is found again."""
+    world = World(_descriptors(["walker"]))
+    here = {"walker": _box(400, 120)}
+    world.frames = [here] * 6 + [{}] * 15 + [here] * 10
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "flag", "max_wait_s": 0.4}, "tracking": {"confirm_every": 1}}
+    )
+    loop = RecognitionLoop(
+        config,
+        Matcher(Gallery.from_mapping({"walker": world.faces["walker"][None]})),
+        detector=ScriptedDetector(world),
+        embedder=ScriptedEmbedder(world),
+        liveness=_WaitingLiveness(0.4),
+    )
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    decisions: list[Decision] = []
+    for index in range(len(world.frames)):
+        world.index = index
+        decisions += loop.process(_Frame(image, index))
+    assert [(d.verdict, d.person_id, d.departed) for d in decisions] == [
+        (Verdict.ACCEPTED, "walker", False)
+    ]
+    first_look = 0
+    assert decisions[0].frame_index == first_look + math.ceil(0.4 * 29.97)
