@@ -336,7 +336,8 @@ def run_crowd(
     if scanner is not None:
         worker_cpu = scanner.cpu_s
         loop.close()
-    undecided = sorted(set(first_usable) - set(tracks))
+    # A track dropped because another kept its face is decided through that one.
+    undecided = sorted(set(first_usable) - set(tracks) - {gone for gone, _ in loop.dropped})
     return {
         "frames": frames,
         "clip_frames": last.index + 1,

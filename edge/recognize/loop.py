@@ -213,6 +213,8 @@ class RecognitionLoop:
         self._scan_now = False  # the idle gate woke: scan this frame whole
         self._tracks: dict[int, Track] = {}
         self._glided: set[int] = set()  # tracks found by gliding in this frame
+        # (dropped, kept): tracks that claimed a face another track kept, most recent last.
+        self.dropped: deque[tuple[int, int]] = deque(maxlen=TRAIL)
         self._ids = itertools.count(1)
         self._frames = 0
         self.counters = {
@@ -479,8 +481,11 @@ class RecognitionLoop:
         self, found: list[tuple[Track, Detection]]
     ) -> list[tuple[Track, Detection]]:
         """Two tracks claiming one face (a newcomer found by a scan while the region search
-        of a departed person's track finds it too) would decide it twice: keep the track
-        whose previous box fits the face best, drop the other."""
+        of a departed person's track finds it too) would decide it twice: the track whose
+        previous box fits the face best keeps it. The other is dropped if it never saw a
+        usable face (a scan's duplicate); one with a usable history misses this frame
+        instead: its own face may have turned away or left, and it must still be decided
+        from the views it kept (at worst the same face is decided twice, never not at all)."""
         kept: list[tuple[Track, Detection]] = []
         # A track adopted from an older scan loses to one that followed the face live.
         ranked = sorted(
@@ -488,19 +493,21 @@ class RecognitionLoop:
         )
         for track, det in ranked:
             twin = next((t for t, other in kept if det.box.iou(other.box) > 0.5), None)
-            if twin is not None:
-                self._tracks.pop(track.id, None)
-                log.debug(
-                    "track_dropped",
-                    track_id=track.id,
-                    kept_track_id=twin.id,
-                    looks=len(track.looks),
-                    kept_looks=len(twin.looks),
-                    adopted=track.adopted,
-                    kept_adopted=twin.adopted,
-                )
+            if twin is None:
+                kept.append((track, det))
                 continue
-            kept.append((track, det))
+            if track.first_usable is None or track.decided:
+                self._tracks.pop(track.id, None)
+                self.dropped.append((track.id, twin.id))
+            log.debug(
+                "track_dropped" if track.id not in self._tracks else "track_yielded",
+                track_id=track.id,
+                kept_track_id=twin.id,
+                looks=len(track.looks),
+                kept_looks=len(twin.looks),
+                adopted=track.adopted,
+                kept_adopted=twin.adopted,
+            )
         return kept
 
     def _associate(self, detections: list[Detection], now: float) -> list[tuple[Track, Detection]]:

@@ -327,3 +327,37 @@ def test_a_recognised_face_the_search_loses_is_decided_when_its_wait_is_over() -
     ]
     first_look = 0
     assert decisions[0].frame_index == first_look + math.ceil(0.4 * 29.97)
+
+
+def test_a_usable_face_whose_search_finds_its_neighbour_is_still_decided() -> None:
+    """A stranger stands beside an enrolled colleague (their boxes overlap a little) and
+    turns away undecided; his track's search then finds the colleague's face, which her own
+    track keeps. His track is not thrown away with the views it kept: it misses, ends, and
+    he is decided unknown; she is recorded once."""
+    world = World(_descriptors(["stranger", "colleague"]))
+    stranger, colleague = _box(400, 100), _box(470, 100)
+    world.frames = [
+        {"stranger": stranger, **({"colleague": colleague} if i >= 2 else {})}
+        if i < 5
+        else {"colleague": colleague}
+        for i in range(int(2 * FPS))
+    ]
+    config = RecognitionConfig.model_validate(
+        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
+    )
+    loop = RecognitionLoop(
+        config,
+        Matcher(Gallery.from_mapping({"colleague": world.faces["colleague"][None]})),
+        detector=ScriptedDetector(world),
+        embedder=ScriptedEmbedder(world),
+    )
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    decisions: list[Decision] = []
+    for index in range(len(world.frames) + int(2 * FPS)):
+        world.index = index
+        decisions += loop.process(_Frame(image, index))
+    assert sorted((d.verdict.value, d.person_id or "", d.departed) for d in decisions) == [
+        ("accepted", "colleague", False),
+        ("unknown", "", True),
+    ]
