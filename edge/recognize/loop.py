@@ -144,6 +144,8 @@ class Track:
     trail: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=TRAIL))
     # The face as the detector last found it, for gliding between searches (glide.py).
     patch: FacePatch | None = None
+    # When its search first found only a face another track kept (since its last sighting).
+    yielded_at: float | None = None
     searched_at: int = 0  # loop frame of the detector's last sighting
     seen_at: int = 0  # loop frame of the last sighting: searched, glided or from a scan
 
@@ -162,6 +164,7 @@ class Track:
         gap = now - self.last_seen
         self.trail.append((now, box))
         self.adopted_at = None
+        self.yielded_at = None
         if gap > 0:
             (x0, y0), (x1, y1) = self.box.center, box.center
             vx, vy = self.velocity
@@ -335,7 +338,7 @@ class RecognitionLoop:
             detections = self.detector.detect(grey)[: tracking.max_tracks]
             if self.idle is not None:
                 self.idle.scanned(now, faces=len(detections))
-            return self._one_track_per_face(self._associate(detections, now))
+            return self._one_track_per_face(self._associate(detections, now), now)
         return self._follow(grey, now)
 
     def _follow(self, grey: Image, now: float) -> list[tuple[Track, Detection]]:
@@ -377,7 +380,7 @@ class RecognitionLoop:
             best = max(hits, key=lambda d: d.box.iou(box))
             if best.box.iou(box) >= tracking.min_iou / 2:
                 found.append((track, best))
-        return self._one_track_per_face(found)
+        return self._one_track_per_face(found, now)
 
     def _rests_search(self, track: Track) -> bool:
         """Is a face the search missed in the last two frames searched for only every third
@@ -478,7 +481,7 @@ class RecognitionLoop:
             self.scanner.close()
 
     def _one_track_per_face(
-        self, found: list[tuple[Track, Detection]]
+        self, found: list[tuple[Track, Detection]], now: float
     ) -> list[tuple[Track, Detection]]:
         """Two tracks claiming one face (a newcomer found by a scan while the region search
         of a departed person's track finds it too) would decide it twice: the track whose
@@ -499,6 +502,8 @@ class RecognitionLoop:
             if track.first_usable is None or track.decided:
                 self._tracks.pop(track.id, None)
                 self.dropped.append((track.id, twin.id))
+            elif track.yielded_at is None:
+                track.yielded_at = now
             log.debug(
                 "track_dropped" if track.id not in self._tracks else "track_yielded",
                 track_id=track.id,
@@ -566,7 +571,9 @@ class RecognitionLoop:
             # An adopted face's scan may be older than the limit (a Pi scans 1080p in ~1 s):
             # it gets the limit from when the loop learnt of it.
             last = max(track.last_seen, track.adopted_at or track.last_seen)
-            if frame.monotonic - last > limit or self._walked_out(track, frame, width, height):
+            yielded = track.yielded_at is not None and frame.monotonic - track.yielded_at > YIELD_S
+            gone = yielded or self._walked_out(track, frame, width, height)
+            if frame.monotonic - last > limit or gone:
                 del self._tracks[track_id]
                 track.departed = True
                 decision: Decision | None = None
@@ -844,6 +851,12 @@ class RecognitionLoop:
         idle = {} if self.idle is None else {"idle": self.idle.stats()}
         return {**self.counters, "tracks": len(self._tracks), **idle}
 
+
+YIELD_S = 0.25
+"""A track whose search finds only a face another track keeps, for this long, has lost its
+own face (it turned away or left while a neighbour stood close): it ends then and is decided
+from its views, instead of after ``max_missed_s``. Long enough for two faces that overlap as
+they pass each other to come apart."""
 
 TRAIL = 64
 """Sightings kept per track: two seconds at 30 fps, longer than a scan takes on a Pi."""

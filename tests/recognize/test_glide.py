@@ -20,7 +20,7 @@ from edge.recognize.glide import FacePatch
 from edge.recognize.image import read_image
 from edge.recognize.liveness import LivenessConfig, LivenessVerdict
 from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
-from edge.recognize.loop import Decision, RecognitionLoop, Verdict
+from edge.recognize.loop import YIELD_S, Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
 from edge.recognize.types import Box, Detection, Image
 from tests.recognize.test_crowd import (
@@ -332,8 +332,8 @@ def test_a_recognised_face_the_search_loses_is_decided_when_its_wait_is_over() -
 def test_a_usable_face_whose_search_finds_its_neighbour_is_still_decided() -> None:
     """A stranger stands beside an enrolled colleague (their boxes overlap a little) and
     turns away undecided; his track's search then finds the colleague's face, which her own
-    track keeps. His track is not thrown away with the views it kept: it misses, ends, and
-    he is decided unknown; she is recorded once."""
+    track keeps. His track is not thrown away with the views it kept: it misses, ends soon
+    (its search keeps finding only her), and he is decided unknown; she is recorded once."""
     world = World(_descriptors(["stranger", "colleague"]))
     stranger, colleague = _box(400, 100), _box(470, 100)
     world.frames = [
@@ -361,3 +361,7 @@ def test_a_usable_face_whose_search_finds_its_neighbour_is_still_decided() -> No
         ("accepted", "colleague", False),
         ("unknown", "", True),
     ]
+    # Decided a quarter of a second after his search first found only her (frame 5), not
+    # max_missed_s (a second) after he was last seen.
+    stranger_decided = next(d for d in decisions if d.person_id is None)
+    assert stranger_decided.frame_index <= 5 + math.ceil(YIELD_S * 29.97) + 1
