@@ -357,9 +357,12 @@ class RecognitionLoop:
             elif self._rests_search(track):
                 continue
             margin = tracking.roi_margin
-            if track.adopted:
-                # Seen only in a frame the worker scanned a while ago, and how it moves is
-                # not known yet: the longer ago, the farther it may have walked.
+            if track.adopted or not track.decided:
+                # The longer ago it was seen, the farther it may have walked: a face known
+                # only from a frame the worker scanned a while ago, or an undecided face the
+                # search has missed (it walked faster than its velocity says, and a region
+                # that cuts a face at its edge hides it from HOG; its liveness evidence and
+                # its looks wait while it is lost).
                 margin += ADOPTED_DRIFT * min(MAX_DRIFT_S, max(0.0, now - track.last_seen))
             pad_x = round(box.width * margin)
             pad_y = round(box.height * margin)

@@ -365,3 +365,43 @@ def test_a_usable_face_whose_search_finds_its_neighbour_is_still_decided() -> No
     # max_missed_s (a second) after he was last seen.
     stranger_decided = next(d for d in decisions if d.person_id is None)
     assert stranger_decided.frame_index <= 5 + math.ceil(YIELD_S * 29.97) + 1
+
+
+class WholeFaces(ScriptedDetector):
+    """Like HOG, a region search finds only faces that lie wholly inside the region."""
+
+    def detect_region(self, image: Image, region: Box, scale: float) -> list[Detection]:
+        return [
+            d
+            for d in self.detect(image)
+            if region.left <= d.box.left
+            and d.box.right <= region.right
+            and region.top <= d.box.top
+            and d.box.bottom <= region.bottom
+        ]
+
+
+def test_an_undecided_face_missed_while_it_moved_is_searched_wider() -> None:
+    """An undecided face, still until frame 4, is missed in frames 5-7 and is then found 65 px
+    (0.65 face widths) to the right: outside the usual region (0.6 face widths a side), but
+    the region of an undecided face grows with the time since it was last seen, so the
+    search of frame 8 finds it on its track (the next whole-frame scan is at frame 30)."""
+    world = World(_descriptors(["face"]))
+    world.frames = [{"face": _box(400, 100)}] * 5 + [{}] * 3 + [{"face": _box(465, 100)}] * 5
+    config = RecognitionConfig.model_validate(
+        {
+            "liveness": {"mode": "off"},
+            "tracking": {"confirm_every": 1, "full_scan_every": 30},
+            "decision": {"looks_to_reject": 20},  # stays undecided
+        }
+    )
+    loop = RecognitionLoop(
+        config, Matcher(), detector=WholeFaces(world), embedder=ScriptedEmbedder(world)
+    )
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    for index in range(9):
+        world.index = index
+        loop.process(_Frame(image, index))
+    (track,) = loop.tracks
+    assert (track.id, track.box, track.last_seen) == (1, _box(465, 100), 8 / 29.97)
