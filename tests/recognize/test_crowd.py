@@ -134,8 +134,10 @@ class _NeverReady(TrackEvidence):
 
 
 class _SlowLiveness(LivenessChecker):
-    def __init__(self) -> None:
-        self.config = LivenessConfig(mode="flag", max_wait_s=10.0)
+    """Flags, never has enough evidence, and waits up to ``max_wait_s`` for it."""
+
+    def __init__(self, max_wait_s: float = 10.0) -> None:
+        self.config = LivenessConfig(mode="flag", max_wait_s=max_wait_s)
 
     def start(self) -> TrackEvidence:
         return _NeverReady()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,8 +17,7 @@ from edge.recognize.config import HogDetectorConfig, RecognitionConfig
 from edge.recognize.detector import HogDetector
 from edge.recognize.glide import FacePatch
 from edge.recognize.image import read_image
-from edge.recognize.liveness import LivenessConfig, LivenessVerdict
-from edge.recognize.liveness.evidence import LivenessChecker, TrackEvidence
+from edge.recognize.liveness.evidence import LivenessChecker
 from edge.recognize.loop import YIELD_S, Decision, RecognitionLoop, Verdict
 from edge.recognize.matcher import Gallery, Matcher
 from edge.recognize.types import Box, Detection, Image
@@ -30,7 +28,9 @@ from tests.recognize.test_crowd import (
     World,
     _box,
     _descriptors,
+    _SlowLiveness,
 )
+from tests.recognize.test_liveness import _Frame
 
 
 def _greys(path: Path, start: int, count: int) -> list[Image]:
@@ -113,16 +113,6 @@ def test_no_patch_from_a_blank_frame_an_edge_or_a_speck(faces_dir: Path) -> None
     assert FacePatch.cut(grey, Box(-30, 100, 70, 200)) is None
     assert FacePatch.cut(grey, Box(width - 60, 100, width + 40, 200)) is None
     assert FacePatch.cut(grey, Box(100, 100, 108, 108)) is None
-
-
-@dataclass(frozen=True)
-class _Frame:
-    image: Image
-    index: int
-
-    @property
-    def monotonic(self) -> float:
-        return self.index / 29.97
 
 
 class CountingHog(HogDetector):
@@ -215,6 +205,47 @@ def test_a_face_missed_twice_is_searched_every_third_frame_until_it_is_back() ->
     assert [i for i in region_frames if i > 21] == after
 
 
+def _scripted_loop(
+    world: World,
+    enrolled: list[str],
+    settings: dict[str, dict[str, object]] | None = None,
+    *,
+    detector: ScriptedDetector | None = None,
+    liveness: LivenessChecker | None = None,
+) -> RecognitionLoop:
+    """The loop in a scripted world: liveness off and no gliding unless ``settings`` say
+    otherwise (the scripted picture does not move with its faces)."""
+    merged: dict[str, dict[str, object]] = {
+        "liveness": {"mode": "off"},
+        "tracking": {"confirm_every": 1},
+    }
+    for section, values in (settings or {}).items():
+        merged[section] = {**merged.get(section, {}), **values}
+    return RecognitionLoop(
+        RecognitionConfig.model_validate(merged),
+        Matcher(Gallery.from_mapping({name: world.faces[name][None] for name in enrolled})),
+        detector=detector or ScriptedDetector(world),
+        embedder=ScriptedEmbedder(world),
+        liveness=liveness,
+    )
+
+
+def _play(
+    loop: RecognitionLoop, world: World, frames: int, tracks: set[int] | None = None
+) -> list[Decision]:
+    """Play ``frames`` frames of the world on a textured picture (faces pass the quality
+    gates); collect the decisions, and the ids of the tracks alive after each frame."""
+    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
+    image = texture.astype(np.uint8)
+    decisions: list[Decision] = []
+    for index in range(frames):
+        world.index = index
+        decisions += loop.process(_Frame(image, index))
+        if tracks is not None:
+            tracks |= {t.id for t in loop.tracks}
+    return decisions
+
+
 def test_a_face_that_stops_after_a_gap_keeps_its_track() -> None:
     """A walker (40 px a frame) is hidden for four frames and reappears stopped, 20 px past
     where he was last seen: his velocity puts the prediction 200 px farther, with no overlap.
@@ -223,25 +254,9 @@ def test_a_face_that_stops_after_a_gap_keeps_its_track() -> None:
     world = World(_descriptors(["walker"]))
     walking = [{"walker": _box(100 + 40 * i, 100)} for i in range(10)]
     world.frames = walking + [{}] * 4 + [{"walker": _box(480, 100)}] * 16
-    # The scripted world's picture does not move with its faces: no gliding.
-    config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
-    )
-    loop = RecognitionLoop(
-        config,
-        Matcher(Gallery.from_mapping({"walker": world.faces["walker"][None]})),
-        detector=ScriptedDetector(world),
-        embedder=ScriptedEmbedder(world),
-    )
-    # Textured, so faces pass the quality gates.
-    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
-    image = texture.astype(np.uint8)
-    decisions: list[Decision] = []
     tracks: set[int] = set()
-    for index in range(len(world.frames) + int(2 * FPS)):
-        world.index = index
-        decisions += loop.process(_Frame(image, index))
-        tracks |= {t.id for t in loop.tracks}
+    loop = _scripted_loop(world, ["walker"])
+    decisions = _play(loop, world, len(world.frames) + int(2 * FPS), tracks)
     assert [(d.verdict, d.person_id) for d in decisions] == [(Verdict.ACCEPTED, "walker")]
     assert tracks == {1}
 
@@ -253,50 +268,12 @@ def test_a_face_that_walks_out_of_the_picture_is_decided_when_it_has_left() -> N
     max_missed_s (a second) later."""
     world = World(_descriptors(["enrolled", "stranger"]))
     world.frames = [{"stranger": _box(900 + 40 * i, 100)} for i in range(8)]
-    config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
-    )
-    loop = RecognitionLoop(
-        config,
-        Matcher(Gallery.from_mapping({"enrolled": world.faces["enrolled"][None]})),
-        detector=ScriptedDetector(world),
-        embedder=ScriptedEmbedder(world),
-    )
-    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
-    image = texture.astype(np.uint8)
-    decisions: list[Decision] = []
-    for index in range(len(world.frames) + int(2 * FPS)):
-        world.index = index
-        decisions += loop.process(_Frame(image, index))
+    loop = _scripted_loop(world, ["enrolled"])
+    decisions = _play(loop, world, len(world.frames) + int(2 * FPS))
     assert [(d.verdict, d.departed) for d in decisions] == [(Verdict.UNKNOWN, True)]
     last_seen = len(world.frames) - 1
     # max_missed_s (1 s) would have decided him at frame 37.
     assert decisions[0].frame_index <= last_seen + 4
-
-
-class _NoEvidenceYet(TrackEvidence):
-    """Liveness evidence that never has enough frames: a recognised face waits for it."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def observe(self, grey: Image, box: Box, monotonic: float) -> None:
-        self.frames += 1
-
-    @property
-    def ready(self) -> bool:
-        return False
-
-    def verdict(self) -> LivenessVerdict:
-        return LivenessVerdict(0.9, True, (), self.frames)
-
-
-class _WaitingLiveness(LivenessChecker):
-    def __init__(self, max_wait_s: float) -> None:
-        self.config = LivenessConfig(mode="flag", max_wait_s=max_wait_s)
-
-    def start(self) -> TrackEvidence:
-        return _NoEvidenceYet()
 
 
 def test_a_recognised_face_the_search_loses_is_decided_when_its_wait_is_over() -> None:
@@ -306,22 +283,13 @@ def test_a_recognised_face_the_search_loses_is_decided_when_its_wait_is_over() -
     world = World(_descriptors(["walker"]))
     here = {"walker": _box(400, 120)}
     world.frames = [here] * 6 + [{}] * 15 + [here] * 10
-    config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": "flag", "max_wait_s": 0.4}, "tracking": {"confirm_every": 1}}
+    loop = _scripted_loop(
+        world,
+        ["walker"],
+        {"liveness": {"mode": "flag", "max_wait_s": 0.4}},
+        liveness=_SlowLiveness(max_wait_s=0.4),
     )
-    loop = RecognitionLoop(
-        config,
-        Matcher(Gallery.from_mapping({"walker": world.faces["walker"][None]})),
-        detector=ScriptedDetector(world),
-        embedder=ScriptedEmbedder(world),
-        liveness=_WaitingLiveness(0.4),
-    )
-    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
-    image = texture.astype(np.uint8)
-    decisions: list[Decision] = []
-    for index in range(len(world.frames)):
-        world.index = index
-        decisions += loop.process(_Frame(image, index))
+    decisions = _play(loop, world, len(world.frames))
     assert [(d.verdict, d.person_id, d.departed) for d in decisions] == [
         (Verdict.ACCEPTED, "walker", False)
     ]
@@ -342,21 +310,8 @@ def test_a_usable_face_whose_search_finds_its_neighbour_is_still_decided() -> No
         else {"colleague": colleague}
         for i in range(int(2 * FPS))
     ]
-    config = RecognitionConfig.model_validate(
-        {"liveness": {"mode": "off"}, "tracking": {"confirm_every": 1}}
-    )
-    loop = RecognitionLoop(
-        config,
-        Matcher(Gallery.from_mapping({"colleague": world.faces["colleague"][None]})),
-        detector=ScriptedDetector(world),
-        embedder=ScriptedEmbedder(world),
-    )
-    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
-    image = texture.astype(np.uint8)
-    decisions: list[Decision] = []
-    for index in range(len(world.frames) + int(2 * FPS)):
-        world.index = index
-        decisions += loop.process(_Frame(image, index))
+    loop = _scripted_loop(world, ["colleague"])
+    decisions = _play(loop, world, len(world.frames) + int(2 * FPS))
     assert sorted((d.verdict.value, d.person_id or "", d.departed) for d in decisions) == [
         ("accepted", "colleague", False),
         ("unknown", "", True),
@@ -388,20 +343,11 @@ def test_an_undecided_face_missed_while_it_moved_is_searched_wider() -> None:
     search of frame 8 finds it on its track (the next whole-frame scan is at frame 30)."""
     world = World(_descriptors(["face"]))
     world.frames = [{"face": _box(400, 100)}] * 5 + [{}] * 3 + [{"face": _box(465, 100)}] * 5
-    config = RecognitionConfig.model_validate(
-        {
-            "liveness": {"mode": "off"},
-            "tracking": {"confirm_every": 1, "full_scan_every": 30},
-            "decision": {"looks_to_reject": 20},  # stays undecided
-        }
-    )
-    loop = RecognitionLoop(
-        config, Matcher(), detector=WholeFaces(world), embedder=ScriptedEmbedder(world)
-    )
-    texture = np.random.default_rng(1).normal(120, 40, (720, 1280, 3)).clip(0, 255)
-    image = texture.astype(np.uint8)
-    for index in range(9):
-        world.index = index
-        loop.process(_Frame(image, index))
+    settings: dict[str, dict[str, object]] = {
+        "tracking": {"full_scan_every": 30},
+        "decision": {"looks_to_reject": 20},  # stays undecided
+    }
+    loop = _scripted_loop(world, [], settings, detector=WholeFaces(world))
+    _play(loop, world, 9)
     (track,) = loop.tracks
     assert (track.id, track.box, track.last_seen) == (1, _box(465, 100), 8 / 29.97)
