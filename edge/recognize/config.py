@@ -124,9 +124,9 @@ class DecisionConfig(StrictModel):
         0.6,
         ge=0,
         le=30,
-        description="A face is reported unknown only after this long since its first look: "
-        "people walking up are first seen at an angle, and a red light for a colleague is "
-        "worse than a short wait.",
+        description="A face is reported unknown only after this long since its first usable "
+        "frame: people walking up are first seen at an angle, and a red light for a colleague "
+        "is worse than a short wait.",
     )
     relook_interval_s: float = Field(
         0.12,

@@ -770,8 +770,9 @@ class RecognitionLoop:
             track.pending = last[-1]
             return self._decide_pending(track, frame, lost=lost)
         misses = sum(1 for m in track.looks if not m.accepted(matching))
-        looked_for = _since(track.first_look_at, frame.monotonic)
-        if lost or (misses >= rules.looks_to_reject and looked_for >= rules.reject_after_s):
+        if lost or (
+            misses >= rules.looks_to_reject and _usable_for(track, frame) >= rules.reject_after_s
+        ):
             return self._finish(track, Verdict.UNKNOWN, track.looks[-1], frame)
         return None
 
@@ -797,7 +798,7 @@ class RecognitionLoop:
         evidence = track.evidence
         if self.liveness is None or evidence is None:
             return self._finish(track, Verdict.ACCEPTED, match, frame)
-        waited = _since(track.first_look_at, frame.monotonic)
+        waited = _usable_for(track, frame)
         if not lost and not evidence.ready and waited < self.liveness.config.max_wait_s:
             return None
         verdict = evidence.verdict()
@@ -887,6 +888,14 @@ def _same_size(a: Box, b: Box) -> bool:
 def _distance(a: Box, b: Box) -> float:
     (ax, ay), (bx, by) = a.center, b.center
     return float(np.hypot(ax - bx, ay - by))
+
+
+def _usable_for(track: Track, frame: FrameLike) -> float:
+    """How long the person has shown a usable face: the waits for a decision count from
+    then, not from the first descriptor, which may come frames later when a crowd's
+    descriptors queue for the per-frame budget; the person at the wall waits either way."""
+    start = track.first_usable if track.first_usable is not None else track.first_look_at
+    return _since(start, frame.monotonic)
 
 
 def _since(start: float | None, now: float) -> float:

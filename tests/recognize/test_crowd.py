@@ -254,6 +254,35 @@ def test_a_stranger_in_view_from_the_first_frame_is_reported_while_still_there()
     assert decisions[0].monotonic - rules.reject_after_s < 2 * rules.relook_interval_s
 
 
+def test_the_waits_for_a_decision_count_from_the_first_usable_frame() -> None:
+    """Six faces in view and one descriptor a frame: the last faces' first looks come frames
+    after they were usable. The person at the wall waits from then, so the liveness wait
+    (max_wait_s) and the wait before 'unknown' (reject_after_s) count from the first usable
+    frame; counted from the first look, the last in the queue waited longer than either."""
+    enrolled = ["a", "b", "c", "d"]
+    strangers = ["x", "y"]
+    world = World(_descriptors(enrolled + strangers))
+    world.frames = [
+        {name: _box(20 + 200 * i, 140 - 8 * i) for i, name in enumerate(enrolled + strangers)}
+    ] * int(2 * FPS)
+    max_wait_s = 0.5
+    decisions = _run(
+        world, enrolled, budget=1, extra_frames=0, liveness=_SlowLiveness(max_wait_s=max_wait_s)
+    )
+
+    first_look = {name: next(f for f, n in world.described if n == name) for name in world.faces}
+    assert max(first_look.values()) >= 4  # the queue was real: some looks came late
+    assert sorted(d.person_id or "?" for d in decisions) == ["?", "?", *enrolled]
+    rules = RecognitionConfig().decision
+    for decision in decisions:
+        assert decision.first_usable == 0.0
+        waited = decision.monotonic - decision.first_usable
+        if decision.verdict is Verdict.ACCEPTED:
+            assert max_wait_s <= waited <= max_wait_s + 1 / FPS
+        else:  # three looks at most every relook_interval_s, each for one face in six
+            assert waited <= rules.reject_after_s + 6 / FPS
+
+
 def test_a_face_crossing_the_view_fast_stays_one_track() -> None:
     """Someone crossing moves 70% of a face width per frame: the overlap with the last box
     (0.18) is under tracking.min_iou, so only the predicted position continues the track,
