@@ -300,6 +300,8 @@ admin_accounts = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False),
     sa.Column("locked_until", UTCDateTime, nullable=True),
     sa.Column("last_login_at", UTCDateTime, nullable=True),
+    # The account's language of the admin web (migration 0007), e.g. "id"; null: the browser's.
+    sa.Column("locale", sa.String(16), nullable=True),
 )
 
 web_sessions = sa.Table(
@@ -319,6 +321,114 @@ web_sessions = sa.Table(
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("client", sa.String(64), nullable=False),
+)
+
+
+# The month an HR officer signs (migration 0007): the working calendar, leave, corrections,
+# consent and the audit trail. Days are the site's wall-clock dates (ServerConfig.site_timezone).
+
+# Which weekdays are working days, per group; the row of group "*" is the site's default, and
+# without it Monday to Friday. weekdays: seven characters, Monday first, "1" a working day.
+work_weeks = sa.Table(
+    "work_weeks",
+    metadata,
+    sa.Column("group_name", sa.String(64), primary_key=True),
+    sa.Column("weekdays", sa.String(7), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+)
+
+# Public holidays and company days off of the site: never a working day, never an absence.
+days_off = sa.Table(
+    "days_off",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # holiday | day_off
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+# Kinds of leave, with their labels in each language of the admin web; seeded with sick,
+# annual, permission, duty and other, and configurable by admins. A kind in use is retired
+# (active false), never deleted.
+leave_kinds = sa.Table(
+    "leave_kinds",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("label_en", sa.String(64), nullable=False),
+    sa.Column("label_id", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+# A person's leave over whole days, both ends included. No foreign key to people, as for
+# events: the rows are attendance history, kept or erased by the same rules.
+leaves = sa.Table(
+    "leaves",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), sa.ForeignKey("leave_kinds.code"), nullable=False),
+    sa.Column("start_day", sa.Date, nullable=False),
+    sa.Column("end_day", sa.Date, nullable=False),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Index("ix_leaves_person_id_start_day", "person_id", "start_day"),
+    sa.Index("ix_leaves_start_day_end_day", "start_day", "end_day"),
+)
+
+# An admin's correction of attendance: "add" a missing check-in or check-out (kind, at,
+# effective_us as events'), or "void" a wrong event (event_id). Raw events are never edited;
+# reports read events plus the corrections that are not revoked.
+corrections = sa.Table(
+    "corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(8), nullable=False),  # add | void
+    sa.Column("kind", sa.String(8), nullable=True),  # add: in | out
+    sa.Column("at", UTCDateTime, nullable=True),  # add
+    sa.Column("effective_us", sa.BigInteger, nullable=True),  # add: at, as events.effective_us
+    sa.Column("event_id", sa.Uuid, nullable=True),  # void
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_by", sa.String(64), nullable=True),
+    sa.Index("ix_corrections_person_id_effective_us", "person_id", "effective_us"),
+    sa.Index("ix_corrections_event_id", "event_id"),
+)
+
+# Consent to face templates (biometric data) given by a person, as collected by an admin.
+# A person is enrolled only with consent on record that is not withdrawn.
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(64), nullable=False, index=True),
+    sa.Column("given_at", UTCDateTime, nullable=False),
+    sa.Column("collected_by", sa.String(64), nullable=False),
+    sa.Column("text_version", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),  # web | api | cli
+    sa.Column("withdrawn_at", UTCDateTime, nullable=True),
+    sa.Column("withdrawn_by", sa.String(64), nullable=True),
+)
+
+# Every change to attendance data, people, shifts, calendars, leave and consent: who, when,
+# what, and the row before and after (JSON). Only ever inserted, and deleted by retention.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # create | update | delete | ...
+    sa.Column("entity", sa.String(32), nullable=False),  # person | shift | leave | ...
+    sa.Column("entity_id", sa.String(200), nullable=False),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("after", sa.Text, nullable=True),
+    sa.Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),
 )
 
 
