@@ -22,7 +22,10 @@ from edge import __version__
 from edge.exit_codes import EXIT_OK, run_handler
 from edge.terminal_cli import add_edge_parser, add_identify_parser
 from sync_server.admin_cli import add_admin_parsers
+from sync_server.calendar_cli import add_calendar_parsers
 from sync_server.cli import add_server_parser
+from sync_server.corrections_cli import add_corrections_parsers
+from sync_server.leave_cli import add_leave_parsers
 from sync_server.reports_cli import add_reports_parser
 
 # --- config ---------------------------------------------------------------------------------
@@ -129,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_parser(sub)
     add_admin_parsers(sub)
     add_reports_parser(sub)
+    add_calendar_parsers(sub)
+    add_leave_parsers(sub)
+    add_corrections_parsers(sub)
     _add_demo_parser(sub)
     _add_config_parser(sub)
     return parser

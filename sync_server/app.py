@@ -23,7 +23,18 @@ from edge import __version__
 from edge.clock import utc_now
 from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
-from sync_server.api import admin_events, admin_people, admin_terminals, health, shifts, terminal
+from sync_server.api import (
+    admin_events,
+    admin_people,
+    admin_terminals,
+    calendar,
+    corrections,
+    health,
+    leave,
+    privacy,
+    shifts,
+    terminal,
+)
 from sync_server.api import reports as admin_reports
 from sync_server.auth import Authenticator
 from sync_server.config import ServerConfig, resolve_admin_token
@@ -119,6 +130,10 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         admin_events.router,
         admin_reports.router,
         shifts.router,
+        calendar.router,
+        leave.router,
+        corrections.router,
+        privacy.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -21,7 +21,17 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from sync_server.deps import services
-from sync_server.web import board, login, people, reports, review, terminals
+from sync_server.web import (
+    board,
+    calendar,
+    corrections,
+    leave,
+    login,
+    people,
+    reports,
+    review,
+    terminals,
+)
 from sync_server.web.render import PREFIX, STATIC_DIR, Page, redirect, render
 from sync_server.web.security import SecurityHeaders
 from sync_server.web.session import CsrfError, LoginRequiredError
@@ -35,6 +45,9 @@ ROUTERS = (
     review.router,
     reports.router,
     reports.data_router,
+    calendar.router,
+    leave.router,
+    corrections.router,
 )
 
 

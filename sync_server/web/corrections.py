@@ -1,0 +1,7 @@
+"""Admin web: corrections pages (issue 15; being written)."""
+
+from __future__ import annotations
+
+from sync_server.web.session import admin_router
+
+router = admin_router()
