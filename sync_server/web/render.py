@@ -64,7 +64,11 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Every string a page shows goes through _() / {% trans %}, the gettext catalogues' way
+    # (docs/web.md, "Languages"); until a language is chosen, the text as written (English).
+    extensions=["jinja2.ext.i18n"],
 )
+_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 _env.filters["duration"] = duration
 _env.filters["ago"] = _ago
 _env.filters["offset"] = _offset
