@@ -169,6 +169,42 @@ class WebConfig(StrictModel):
     )
 
 
+class RetentionConfig(StrictModel):
+    """How long attendance and the audit trail are kept (docs/privacy.md, "Retention")."""
+
+    events_days: int = Field(
+        730,
+        ge=0,
+        le=36_500,
+        description="Attendance (terminal events, corrections, leave) older than this many "
+        "days is deleted by the hourly retention job; 0 keeps it for ever. Two years: the "
+        "month being paid, a year-end check and a wage claim; the payroll itself is kept by "
+        "the HR/payroll system (docs/privacy.md).",
+    )
+    audit_days: int = Field(
+        1095,
+        ge=0,
+        le=36_500,
+        description="Audit rows older than this many days are deleted by the same job; 0 keeps "
+        "them for ever. Longer than events_days, so a change's record outlives the data it "
+        "changed.",
+    )
+
+
+class PrivacyConfig(StrictModel):
+    """Consent to face templates (docs/privacy.md)."""
+
+    consent_text_version: str = Field(
+        "1",
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Version of the consent text the site has people read and accept (e.g. "
+        "2026-12): recorded with each consent unless the admin gives another. Change it when "
+        "the text changes.",
+    )
+
+
 class ServerConfig(StrictModel):
     """The sync server's settings."""
 
@@ -256,6 +292,13 @@ class ServerConfig(StrictModel):
         description="ERPNext / Frappe HRMS push of attendance (Employee Checkin).",
     )
     web: WebConfig = Field(default_factory=WebConfig, description="Admin web pages.")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,
+        description="How long attendance and audit rows are kept (applied hourly).",
+    )
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="Consent to face templates."
+    )
 
     @field_validator("site_timezone")
     @classmethod
