@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from edge.protocol import decode_template
-from sync_server import people
+from sync_server import audit, people
 from sync_server.api.params import IdPath
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import ApiError, error_responses
@@ -56,10 +56,19 @@ _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/tif
     status_code=201,
     response_model=PersonInfo,
     summary="Create a person (terminals learn of them with their first template)",
+    description="With `consent`, the person's consent to face templates is recorded in the "
+    "same step (collected by `admin token` unless `collected_by` names someone; the site's "
+    "text version unless `text_version` gives one). Without it, photos and templates are "
+    "refused with 409 consent_missing until `POST /people/{id}/consent`.",
     responses=error_responses(409),
 )
 def create_person(body: PersonCreate, svc: ServicesDep) -> PersonInfo:
-    return people.create(svc.db, body)
+    return people.create(
+        svc.db,
+        body,
+        actor=audit.API_ACTOR,
+        consent_version=svc.settings.privacy.consent_text_version,
+    )
 
 
 @router.get("", response_model=PersonList, summary="All people, optionally of one group")
@@ -81,7 +90,7 @@ def get_person(person_id: PersonIdPath, svc: ServicesDep) -> PersonInfo:
     "their templates to the new group's.",
 )
 def update_person(person_id: PersonIdPath, body: PersonUpdate, svc: ServicesDep) -> PersonInfo:
-    info, _version = people.update(svc.db, person_id, body)
+    info, _version = people.update(svc.db, person_id, body, actor=audit.API_ACTOR)
     return info
 
 
@@ -93,7 +102,7 @@ def update_person(person_id: PersonIdPath, body: PersonUpdate, svc: ServicesDep)
     "past attendance events stay.",
 )
 def delete_person(person_id: PersonIdPath, svc: ServicesDep) -> Deleted:
-    version = people.delete(svc.db, person_id)
+    version = people.delete(svc.db, person_id, actor=audit.API_ACTOR)
     log.info("person_deleted", person_id=person_id, version=version)
     return Deleted(id=person_id, version=version)
 
@@ -106,7 +115,9 @@ def delete_person(person_id: PersonIdPath, svc: ServicesDep) -> Deleted:
 def delete_template(
     person_id: PersonIdPath, template_id: TemplateIdPath, svc: ServicesDep
 ) -> ChangeVersion:
-    return ChangeVersion(version=people.delete_template(svc.db, person_id, template_id))
+    return ChangeVersion(
+        version=people.delete_template(svc.db, person_id, template_id, actor=audit.API_ACTOR)
+    )
 
 
 @router.post(
@@ -115,7 +126,8 @@ def delete_template(
     response_model=TemplatesImported,
     summary="Import templates computed elsewhere",
     description="For moving enrolments between servers or from `hadir enrol`; no quality "
-    "checks are possible without the photo, so prefer photo upload.",
+    "checks are possible without the photo, so prefer photo upload. Refused with 409 "
+    "consent_missing for a person without consent on record.",
     responses=error_responses(409),
 )
 def import_templates(
@@ -130,6 +142,7 @@ def import_templates(
         svc.db,
         person_id,
         [people.NewTemplate(template_bytes(v), None, body.source) for v in vectors],
+        actor=audit.API_ACTOR,
     )
     return TemplatesImported(
         person_id=person_id, template_ids=ids, templates=count, version=version, warnings=warnings
@@ -177,7 +190,8 @@ ForceQuery = Annotated[
     "threshold from every template the person already has is refused with 422 "
     "not_same_person, the distance in the detail, unless `force=true`. An accepted photo may "
     "carry warnings: other people closer than the matching threshold. The same photo twice "
-    "answers 200 with the existing template.",
+    "answers 200 with the existing template. A person without consent on record (never "
+    "given, or withdrawn) is refused with 409 consent_missing before the photo is looked at.",
     openapi_extra=_PHOTO_BODY,
     responses={
         200: {"model": PhotoAccepted, "description": "This photo was already enrolled."},
@@ -188,7 +202,9 @@ async def upload_photo(
     person_id: PersonIdPath, request: Request, svc: ServicesDep, force: ForceQuery = False
 ) -> Any:
     data, name = await _read_photo(request)
-    answer = await people.enrol_photo(svc, person_id, data, name, force=force)
+    answer = await people.enrol_photo(
+        svc, person_id, data, name, force=force, actor=audit.API_ACTOR
+    )
     if not answer.created:
         return JSONResponse(answer.model_dump(mode="json"), status_code=200)
     return answer

@@ -103,10 +103,70 @@ class TerminalList(ApiModel):
     terminals: list[TerminalInfo]
 
 
+ConsentVersion = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=ID_PATTERN,
+        description="Version of the consent text the person read and accepted, e.g. 2026-12.",
+    ),
+]
+
+
+class ConsentGive(ApiModel):
+    """The person has read and accepted the site's consent text (docs/privacy.md)."""
+
+    text_version: ConsentVersion | None = Field(
+        None, description="The text's version; default: the site's privacy.consent_text_version."
+    )
+    collected_by: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Who collected the consent (a name); default: 'admin token', the API's "
+        "credential.",
+    )
+    channel: Literal["api", "cli"] = Field(
+        "api", description="How it was recorded: api, or cli for hadir person (the web: web)."
+    )
+
+
+class ConsentInfo(ApiModel):
+    """One consent on record."""
+
+    given_at: datetime = Field(description="When it was recorded.")
+    collected_by: str = Field(description="Who collected it.")
+    text_version: str = Field(description="The consent text's version.")
+    channel: Literal["web", "api", "cli"] = Field(description="Where it was recorded.")
+    withdrawn_at: datetime | None = Field(None, description="When it was withdrawn; null: not.")
+    withdrawn_by: str | None = Field(None, description="Who recorded the withdrawal.")
+
+
+class ConsentWithdrawn(ApiModel):
+    """A withdrawal: the consent ended and the person's templates were erased everywhere."""
+
+    person_id: PersonId = Field(description="Whose consent.")
+    withdrawn: list[ConsentInfo] = Field(
+        description="The consent(s) that ended now; empty when none was on record."
+    )
+    templates_deleted: int = Field(description="Templates deleted from the server.")
+    version: int | None = Field(
+        description="Enrolment version of the change (terminals drop the templates when they "
+        "reach it); null if no terminal had them."
+    )
+
+
 class PersonCreate(ApiModel):
     id: PersonId = Field(description="Stable id, e.g. the payroll number.")
     name: str = Field(min_length=1, max_length=200)
     group: GroupName = DEFAULT_GROUP
+    consent: ConsentGive | None = Field(
+        None,
+        description="The person's consent, recorded with the person (so enrolment is one "
+        "step); without it, photos and templates are refused (409 consent_missing) until "
+        "consent is recorded.",
+    )
 
 
 class PersonUpdate(ApiModel):
@@ -128,6 +188,11 @@ class PersonInfo(ApiModel):
     created_at: datetime
     updated_at: datetime
     templates: list[TemplateInfo]
+    consent: ConsentInfo | None = Field(
+        None,
+        description="The consent in force (given, not withdrawn); null: none on record, so "
+        "no photo or template is accepted.",
+    )
 
 
 class PersonList(ApiModel):

@@ -157,12 +157,14 @@ class Api:
         token: str = response.json()["token"]
         return token
 
-    def create_person(self, person_id: str, group: str = "default", name: str = "") -> None:
-        response = self.admin(
-            "POST",
-            "/admin/people",
-            json={"id": person_id, "name": name or person_id.title(), "group": group},
-        )
+    def create_person(
+        self, person_id: str, group: str = "default", name: str = "", *, consent: bool = True
+    ) -> None:
+        """``consent``: with the person's consent on record (enrolment needs it)."""
+        body: dict[str, Any] = {"id": person_id, "name": name or person_id.title(), "group": group}
+        if consent:
+            body["consent"] = {}
+        response = self.admin("POST", "/admin/people", json=body)
         assert response.status_code == 201, response.text
 
     def add_templates(self, person_id: str, *templates: str) -> int:
