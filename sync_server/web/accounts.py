@@ -32,6 +32,7 @@ import structlog
 from edge.clock import utc_now
 from edge.errors import HadirError
 from edge.wording import plural
+from sync_server import audit
 from sync_server.auth import FailureLimiter
 from sync_server.config import WebConfig
 from sync_server.db import Database, admin_accounts, web_sessions
@@ -50,6 +51,9 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 _LOGIN_CREDENTIAL = "admin-login:"
 # last_seen_at is written at most this often per session, not on every page view.
 _TOUCH_EVERY = timedelta(seconds=60)
+# The actor of the audit rows of accounts made or reset with ``hadir server add-admin`` on
+# the server itself (no web account or admin token is involved; no username has a space).
+SERVER_CLI_ACTOR = "server command line"
 
 
 class AccountError(HadirError, ValueError):
@@ -113,10 +117,19 @@ def check_new_password(password: str) -> None:
         raise AccountError("the password must not start or end with whitespace")
 
 
-def set_account(db: Database, username: str, password: str, *, reset: bool = False) -> bool:
+def set_account(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    reset: bool = False,
+    actor: str = SERVER_CLI_ACTOR,
+) -> bool:
     """Create an account, or with ``reset`` replace an existing one's password.
 
     Resetting also unlocks the account and ends its sessions. Returns True when created.
+    Either writes an audit row (entity ``account``) saying that the password was set or
+    changed, never the password or its hash.
     """
     if not re.fullmatch(USERNAME_PATTERN, username):
         raise AccountError(
@@ -141,6 +154,15 @@ def set_account(db: Database, username: str, password: str, *, reset: bool = Fal
                     last_login_at=None,
                 )
             )
+            audit.record(
+                conn,
+                actor=actor,
+                action="create",
+                entity="account",
+                entity_id=username,
+                now=now,
+                after={"username": username, "password": "set"},
+            )
             return True
         if not reset:
             raise AccountError(f"admin {username!r} already exists (use --reset to change it)")
@@ -152,16 +174,63 @@ def set_account(db: Database, username: str, password: str, *, reset: bool = Fal
             )
         )
         conn.execute(sa.delete(web_sessions).where(web_sessions.c.username == username))
+        audit.record(
+            conn,
+            actor=actor,
+            action="update",
+            entity="account",
+            entity_id=username,
+            now=now,
+            after={"password": "changed", "unlocked": True, "sessions": "ended"},
+        )
         return False
+
+
+def set_locale(
+    db: Database, username: str, locale: str | None, *, now: datetime | None = None
+) -> bool:
+    """Store an account's language of the admin web (None: the browser's), with an audit
+    row by the account itself. Returns False when it was already that language."""
+    now = now or utc_now()
+    with db.write() as conn:
+        before = conn.execute(
+            sa.select(admin_accounts.c.locale).where(admin_accounts.c.username == username)
+        ).first()
+        if before is None:
+            raise AccountError(f"no admin account {username!r}")
+        if before.locale == locale:
+            return False
+        conn.execute(
+            sa.update(admin_accounts)
+            .where(admin_accounts.c.username == username)
+            .values(locale=locale)
+        )
+        audit.record(
+            conn,
+            actor=username,
+            action="update",
+            entity="account",
+            entity_id=username,
+            now=now,
+            before={"locale": before.locale},
+            after={"locale": locale},
+        )
+    log.info("admin_locale_set", username=username, locale=locale)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
 class LoginOutcome:
-    """``username`` is set on success; otherwise ``problem`` says why, for the login page."""
+    """``username`` is set on success; otherwise ``problem`` says why (in English, for logs
+    and tests), ``reason`` which of the three refusals it is (``locked``: the account,
+    ``limited``: too many failures, ``wrong``), and ``minutes`` how long to wait, so the
+    login page can say it in the reader's language."""
 
     username: str | None
     problem: str | None = None
     locked: bool = False
+    reason: str = ""
+    minutes: int = 0
 
 
 def _minutes(delta: timedelta) -> int:
@@ -192,11 +261,14 @@ def check_login(
     locked = row is not None and row.locked_until is not None and row.locked_until > now
     if row is not None and right and locked:
         log.warning("admin_login_refused", username=username, why="locked")
+        minutes = _minutes(row.locked_until - now)
         return LoginOutcome(
             None,
             "this account is locked after too many failed logins; try again in "
-            f"{plural(_minutes(row.locked_until - now), 'minute')}",
+            f"{plural(minutes, 'minute')}",
             locked=True,
+            reason="locked",
+            minutes=minutes,
         )
     if row is not None and right:
         with db.write() as conn:
@@ -216,15 +288,17 @@ def check_login(
             if limiter is not None
             else None
         )
-    log.warning(
-        "admin_login_failed", username=username, client=client, limited=wait is not None
-    )
+    log.warning("admin_login_failed", username=username, client=client, limited=wait is not None)
     if wait is not None:
         minutes = _minutes(timedelta(seconds=wait))
         return LoginOutcome(
-            None, f"too many failed logins; try again in {plural(minutes, 'minute')}", locked=True
+            None,
+            f"too many failed logins; try again in {plural(minutes, 'minute')}",
+            locked=True,
+            reason="limited",
+            minutes=minutes,
         )
-    return LoginOutcome(None, "wrong username or password")
+    return LoginOutcome(None, "wrong username or password", reason="wrong")
 
 
 def _count_wrong_password(
@@ -252,6 +326,8 @@ class WebSession:
     username: str
     csrf_token: str
     id_hash: str
+    # The account's language of the admin web ("id"), or None: the browser's.
+    locale: str | None = None
 
     def csrf_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given, self.csrf_token)
@@ -293,7 +369,12 @@ def load_session(
     now = now or utc_now()
     id_hash = _hash(cookie)
     with db.read() as conn:
-        row = conn.execute(sa.select(web_sessions).where(web_sessions.c.id_hash == id_hash)).first()
+        # The account's language rides along: one query per page, not two.
+        row = conn.execute(
+            sa.select(web_sessions, admin_accounts.c.locale)
+            .join(admin_accounts, admin_accounts.c.username == web_sessions.c.username)
+            .where(web_sessions.c.id_hash == id_hash)
+        ).first()
     if row is None:
         return None
     idle = timedelta(minutes=config.session_idle_minutes)
@@ -307,7 +388,7 @@ def load_session(
                 .where(web_sessions.c.id_hash == id_hash)
                 .values(last_seen_at=now)
             )
-    return WebSession(row.username, row.csrf_token, id_hash)
+    return WebSession(row.username, row.csrf_token, id_hash, row.locale)
 
 
 def end_session(db: Database, cookie: str | None) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from sync_server.auth import client_address
 from sync_server.config import WebConfig
 from sync_server.deps import services
-from sync_server.web import accounts
+from sync_server.web import accounts, i18n
 from sync_server.web.forms import read_form, text
 from sync_server.web.render import PREFIX, Page, redirect, render, safe_next
 from sync_server.web.session import CSRF_FIELD, SESSION_COOKIE, load_post, same_origin
@@ -32,6 +32,23 @@ def _secure(request: Request, config: WebConfig) -> bool:
     if config.secure_cookies == "auto":
         return request.url.scheme == "https"
     return config.secure_cookies == "always"
+
+
+def _refusal(lang: i18n.Lang, outcome: accounts.LoginOutcome) -> str:
+    """Why a login was refused, in the reader's language."""
+    if outcome.reason == "locked":
+        return lang.ngettext(
+            "this account is locked after too many failed logins; try again in %(num)d minute",
+            "this account is locked after too many failed logins; try again in %(num)d minutes",
+            outcome.minutes,
+        )
+    if outcome.reason == "limited":
+        return lang.ngettext(
+            "too many failed logins; try again in %(num)d minute",
+            "too many failed logins; try again in %(num)d minutes",
+            outcome.minutes,
+        )
+    return lang.gettext("wrong username or password")
 
 
 def _login_page(
@@ -73,6 +90,8 @@ async def login_form(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     svc = services(request)
+    # No account yet: the browser's language (Accept-Language).
+    lang = Page(request, None, svc.site_zone).lang
     client = client_address(request)
     form = await read_form(request)
     await form.close()
@@ -89,7 +108,7 @@ async def login(request: Request) -> Response:
     ):
         return _login_page(
             request,
-            problem="the login form expired; please try again",
+            problem=lang.gettext("the login form expired; please try again"),
             status=403,
             username=username,
             next_path=next_path,
@@ -97,7 +116,7 @@ async def login(request: Request) -> Response:
     if not username or not isinstance(password, str) or not password:
         return _login_page(
             request,
-            problem="enter your username and password",
+            problem=lang.gettext("enter your username and password"),
             status=422,
             username=username,
             next_path=next_path,
@@ -116,7 +135,7 @@ async def login(request: Request) -> Response:
     if outcome.username is None:
         return _login_page(
             request,
-            problem=outcome.problem,
+            problem=_refusal(lang, outcome),
             status=429 if outcome.locked else 401,
             username=username,
             next_path=next_path,
@@ -149,6 +168,17 @@ async def logout(request: Request) -> Response:
     response = redirect(PREFIX + "/login")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
+
+
+@router.post("/language")
+async def set_language(request: Request) -> Response:
+    """The account's language of the admin web (the switch in every page's header)."""
+    session, form, _page = await load_post(request)
+    chosen = text(form, "locale")
+    # "" (or anything unknown): follow the browser's Accept-Language again.
+    locale = i18n.known(chosen) if chosen else None
+    await run_in_threadpool(accounts.set_locale, services(request).db, session.username, locale)
+    return redirect(safe_next(text(form, "next")))
 
 
 @router.get("")

@@ -6,6 +6,7 @@ undefined name is an error, not an empty string) and escapes everything it print
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from edge import __version__
-from edge.wording import plural
-from sync_server.web import accounts
+from sync_server.web import accounts, i18n
 
 PREFIX = "/admin"
 LIST_LIMIT = 500
@@ -31,13 +31,9 @@ def local(value: datetime | None, tz: ZoneInfo, fmt: str = "%H:%M") -> str:
 
 
 def duration(minutes: int | float | timedelta | None) -> str:
-    if minutes is None:
-        return ""
-    if isinstance(minutes, timedelta):
-        minutes = minutes.total_seconds() / 60
-    whole = int(minutes)
-    hours, rest = divmod(whole, 60)
-    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+    """A length of time in English, for what Python code puts in a page's data (the pages
+    themselves use the ``duration`` filter, in the page's language)."""
+    return i18n.lang(i18n.DEFAULT).duration(minutes)
 
 
 def _offset(seconds: float) -> str:
@@ -47,32 +43,68 @@ def _offset(seconds: float) -> str:
 
 
 def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    if seconds < 90:
-        return f"{int(seconds)} s ago"
-    if seconds < 5400:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 172_800:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86_400)} days ago"
+    return i18n.lang(i18n.DEFAULT).ago(seconds)
 
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(_HERE / "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    # Every string a page shows goes through _() / {% trans %}, the gettext catalogues' way
-    # (docs/web.md, "Languages"); until a language is chosen, the text as written (English).
-    extensions=["jinja2.ext.i18n"],
-)
-_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-_env.filters["duration"] = duration
-_env.filters["ago"] = _ago
-_env.filters["offset"] = _offset
-_env.globals["plural"] = plural
+_loader = jinja2.FileSystemLoader(_HERE / "templates")
+
+
+def _build(locale: str) -> jinja2.Environment:
+    lang = i18n.lang(locale)
+    env = jinja2.Environment(
+        loader=_loader,
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Every string a page shows goes through _() / {% trans %}, the gettext catalogues'
+        # way (docs/web.md, "Languages").
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        i18n.translations(lang.locale), newstyle=True
+    )
+
+    @jinja2.pass_context
+    def format_datetime(context: Any, value: datetime | None, form: str = "medium") -> str:
+        page = context.get("page")
+        return lang.format_datetime(value, page.tz if isinstance(page, Page) else None, form)
+
+    env.filters.update(
+        duration=lang.duration,
+        ago=lang.ago,
+        offset=_offset,
+        format_date=lang.format_date,
+        format_datetime=format_datetime,
+        format_time=lang.format_time,
+        format_decimal=lang.format_decimal,
+        format_percent=lang.format_percent,
+    )
+    env.globals["plural"] = lang.plural
+    env.globals["lang"] = lang
+    return env
+
+
+# One environment per language, not one shared environment whose _() looks the language up
+# in the render context: each environment's _, gettext, ngettext, filters and plural() are
+# bound to its language once, so two requests rendering at the same time in two languages
+# cannot see each other's (nothing per request is stored on a shared object), and a macro
+# imported without context translates as well as the page that calls it. Templates compile
+# once per language (two here), cached by each environment.
+_envs: dict[str, jinja2.Environment] = {}
+_envs_lock = threading.Lock()
+
+
+def environment(locale: str) -> jinja2.Environment:
+    """The template environment of a language (built on first use, then shared)."""
+    locale = i18n.lang(locale).locale
+    env = _envs.get(locale)
+    if env is None:
+        with _envs_lock:
+            env = _envs.get(locale)
+            if env is None:
+                env = _envs[locale] = _build(locale)
+    return env
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +120,38 @@ class Page:
     def time(self, value: datetime | None, fmt: str = "%H:%M") -> str:
         return local(value, self.tz, fmt)
 
+    @property
+    def locale(self) -> str:
+        """The page's language: the account's choice, else the browser's, else English."""
+        if self.session is not None:
+            chosen = i18n.known(self.session.locale)
+            if chosen is not None:
+                return chosen
+        return i18n.negotiate(self.request.headers.get("accept-language"))
+
+    @property
+    def lang(self) -> i18n.Lang:
+        """The page's words and formats, for messages made in Python (``page.lang.gettext``)."""
+        return i18n.lang(self.locale)
+
 
 def render(page: Page, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(
-        page=page,
-        session=page.session,
-        csrf=page.session.csrf_token if page.session else "",
-        version=__version__,
-        timezone=str(page.tz),
-        path=page.request.url.path,
-        **context,
+    lang = page.lang
+    html = (
+        environment(lang.locale)
+        .get_template(template)
+        .render(
+            page=page,
+            locale=lang.locale,
+            locales=list(i18n.all_locales()),
+            zone_line=lang.zone(page.tz),
+            session=page.session,
+            csrf=page.session.csrf_token if page.session else "",
+            version=__version__,
+            timezone=str(page.tz),
+            path=page.request.url.path,
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status)
 
