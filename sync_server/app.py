@@ -11,7 +11,9 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from edge import __version__
 from edge.clock import utc_now
 from edge.logs import configure_logging
 from edge.protocol import API_PREFIX
+from sync_server import retention
 from sync_server.api import (
     admin_events,
     admin_people,
@@ -94,8 +97,8 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
             )
         log.info("server_ready", version=__version__, database=db.engine.url.render_as_string())
         # Once before serving, so a restart always applies the retention; then hourly.
-        await _prune(db, settings.retention_days)
-        pruning = asyncio.create_task(_prune_forever(db, settings.retention_days))
+        await _prune(db, settings)
+        pruning = asyncio.create_task(_prune_forever(db, settings))
         try:
             yield
         finally:
@@ -157,22 +160,43 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
     return app
 
 
-async def _prune(db: Database, retention_days: int) -> None:
-    """Retention of clock references and rejected events. Every process does it; deleting
-    what another process already deleted is harmless."""
+async def _prune(db: Database, settings: ServerConfig) -> None:
+    """Retention: clock references and rejected events (``retention_days``), attendance and
+    audit rows (``[retention]``, sync_server/retention.py). Every process does it; deleting
+    what another process already deleted is harmless. One log line per run, with counts."""
+    now = utc_now()
     try:
-        refs, refused = await run_in_threadpool(prune_expired, db, utc_now(), retention_days)
+        refs, refused = await run_in_threadpool(prune_expired, db, now, settings.retention_days)
+        pruned = await run_in_threadpool(
+            partial(
+                retention.apply,
+                db,
+                settings.retention,
+                now=now,
+                zone=ZoneInfo(settings.site_timezone),
+            )
+        )
     except Exception as exc:  # a database hiccup must not stop the server or later prunes
         log.warning("prune_failed", error=str(exc))
     else:
-        if refs or refused:
-            log.info("pruned", clock_refs=refs, rejected_events=refused, days=retention_days)
+        log.info(
+            "pruned",
+            clock_refs=refs,
+            rejected_events=refused,
+            events=pruned.events,
+            corrections=pruned.corrections,
+            leaves=pruned.leaves,
+            audit=pruned.audit,
+            days=settings.retention_days,
+            events_days=settings.retention.events_days,
+            audit_days=settings.retention.audit_days,
+        )
 
 
-async def _prune_forever(db: Database, retention_days: int) -> None:
+async def _prune_forever(db: Database, settings: ServerConfig) -> None:
     while True:
         await asyncio.sleep(PRUNE_INTERVAL_S)
-        await _prune(db, retention_days)
+        await _prune(db, settings)
 
 
 def create_app_from_environment() -> FastAPI:
