@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,7 +32,7 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _event(at: datetime, person: str = "p1") -> dict[str, object]:
+def _event(at: datetime, person: str = "p1") -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "device_id": "door-1",
