@@ -77,9 +77,10 @@ def decode(data: bytes) -> str:
 
 
 def looks_like_ics(text: str, filename: str | None = None) -> bool:
-    if filename and filename.lower().endswith((".ics", ".ical", ".ifb", ".icalendar")):
+    """By the content first (BEGIN:VCALENDAR), then by the file's name (.ics)."""
+    if text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         return True
-    return text.lstrip().upper().startswith("BEGIN:VCALENDAR")
+    return bool(filename) and str(filename).lower().endswith((".ics", ".ical", ".icalendar"))
 
 
 def clean_name(raw: str) -> str:
