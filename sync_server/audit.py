@@ -33,6 +33,7 @@ ENTITIES = (
     "template",
     "consent",
     "shift",
+    "group",
     "work_week",
     "day_off",
     "leave_kind",
