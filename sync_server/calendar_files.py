@@ -496,13 +496,15 @@ def _event_entries(event: _Event, zone: tzinfo, year: int, kind: str) -> list[En
         rdate = event.first("RDATE")
         if rdate is not None:
             raise _RefusedError(rdate.line, "unsupported_rule", "RDATE is not supported")
-        if event.first("RRULE") is not None:
+        rule = event.first("RRULE")
+        if rule is not None:
             years = _yearly(event, first, year, zone)
             moved_first, moved_last = _shifted(first, years), _shifted(last, years)
             if moved_first is None or moved_last is None:
-                raise _RefusedError(event.line, "no_occurrence", f"29 February is not in {year}")
+                raise _RefusedError(rule.line, "no_occurrence", f"29 February is not in {year}")
             if moved_first in _excluded(event, zone):
-                raise _RefusedError(event.line, "no_occurrence", f"{moved_first} is an EXDATE")
+                exdate = event.all("EXDATE")[0]
+                raise _RefusedError(exdate.line, "no_occurrence", f"{moved_first} is an EXDATE")
             first, last = moved_first, moved_last
     except _RefusedError as refused:
         return [
