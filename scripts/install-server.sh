@@ -28,7 +28,10 @@ Install or update the hadir sync server on this machine (run as root).
                             (peer authentication: the service's user name) and database "hadir"
   --listen HOST:PORT        address for a new server.toml (default 127.0.0.1:8600; terminals
                             on other machines need 0.0.0.0 or a reverse proxy in front)
-  --timezone ZONE           site_timezone for a new server.toml (default: the system's)
+  --timezone ZONE           site_timezone for a new server.toml, an IANA zone such as
+                            Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT);
+                            reports count days and lateness on its clock and every admin page
+                            shows it (default: asked at a terminal, else the system's zone)
   --python PYTHON           interpreter for the venv (default: /usr/bin/python3; 3.11 or newer)
   --unit FILE               unit file to install (default: systemd/hadir-server.service next
                             to this script)
@@ -185,7 +188,34 @@ with open(sys.argv[1], "rb") as f:
 PY
 }
 
-[ -n "$TIMEZONE" ] || TIMEZONE=$(detect_timezone)
+# The site's time zone must be one the server's Python knows (zoneinfo: the system's tz
+# database or the tzdata package): a typo would stop the server at its first start instead.
+zone_known() {
+    if "$PYTHON" -c 'import sys, zoneinfo; zoneinfo.ZoneInfo(sys.argv[1])' "$1" 2>/dev/null; then
+        return 0
+    fi
+    # No Python yet (a later step installs it): the system's tz database, when there is one.
+    [ -f "/usr/share/zoneinfo/$1" ] || { ! "$PYTHON" -c '' 2>/dev/null && ! [ -d /usr/share/zoneinfo ]; }
+}
+
+if [ -n "$TIMEZONE" ]; then
+    zone_known "$TIMEZONE" || usage_error "--timezone $TIMEZONE: not a known IANA time zone \
+(e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)"
+else
+    detected=$(detect_timezone)
+    zone_known "$detected" || detected=UTC
+    if [ -t 0 ] && [ "$DRY_RUN" -eq 0 ] && [ "$PRINT_CONFIG" -eq 0 ]; then
+        # Asked only at a terminal: a scripted install takes the system's zone (or --timezone).
+        while :; do
+            read -r -p "Site time zone (Asia/Jakarta, Asia/Makassar, Asia/Jayapura, ...) [$detected]: " TIMEZONE
+            TIMEZONE=${TIMEZONE:-$detected}
+            if [[ $TIMEZONE =~ ^[A-Za-z0-9/_+-]+$ ]] && zone_known "$TIMEZONE"; then break; fi
+            printf '%s: not a known IANA time zone\n' "$TIMEZONE" >&2
+        done
+    else
+        TIMEZONE=$detected
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------
 # The database URL and where it is kept.

@@ -200,7 +200,9 @@ class Lang:
             minutes = minutes.total_seconds() / 60
         hours, rest = divmod(int(minutes), 60)
         if hours:
-            return self.gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=f"{rest:02d}")
+            return self.gettext(
+                "%(hours)s h %(minutes)s min", hours=hours, minutes=str(rest).zfill(2)
+            )
         return self.gettext("%(minutes)s min", minutes=rest)
 
     def ago(self, seconds: float | None) -> str:

@@ -1,0 +1,192 @@
+"""Keep the admin web's gettext catalogues (docs/web.md, "Languages").
+
+    python scripts/i18n.py extract   # templates + marked Python strings -> messages.pot
+    python scripts/i18n.py update    # merge messages.pot into every language's .po
+    python scripts/i18n.py check     # exit 1 naming each msgid without a translation
+
+``extract`` reads every template under ``sync_server/web/templates`` (Jinja's Babel
+extractor: ``_()``, ``gettext``, ``ngettext``, ``{% trans %}``, and the noun of
+``plural(n, "noun")``) and every Python module of ``sync_server`` (``_``, ``gettext``,
+``ngettext``, ``N_``). ``update`` keeps existing translations, adds new msgids empty
+(a changed msgid is a new one: Babel's merge, without fuzzy guesses) and drops msgids no
+longer used. ``check`` extracts afresh, so a string added to a template and not yet
+extracted counts as untranslated too; a fuzzy entry counts as untranslated (the server
+leaves fuzzy entries out).
+
+No compiled .mo is written: the server reads the .po files (sync_server/web/i18n.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "sync_server"
+LOCALE_DIR = SOURCES / "web" / "locale"
+POT = LOCALE_DIR / "messages.pot"
+# The languages with a catalogue (English is the msgids themselves).
+LANGUAGES = ("id",)
+PROJECT = "hadir"
+
+# Babel's keyword specs: which argument is the message (2: the second); (1, 2): singular and
+# plural of ngettext. plural(count, "noun"[, "nouns"]) from edge.wording: the noun.
+KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "plural": (2,),
+}
+METHOD_MAP = [
+    ("web/templates/**.html", "jinja2"),
+    ("**.py", "python"),
+]
+OPTIONS = {
+    "web/templates/**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "trimmed": "false",
+        "newstyle_gettext": "true",
+    }
+}
+
+
+def po_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+
+
+def extract(sources: Path = SOURCES) -> Catalog:
+    """Every marked string of the templates and the Python modules, with where it is used."""
+    catalog = Catalog(project=PROJECT, charset="utf-8", fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(sources),
+        method_map=METHOD_MAP,
+        options_map=OPTIONS,
+        keywords=KEYWORDS,
+        comment_tags=("Translators:",),
+        strip_comment_tags=True,
+    ):
+        # Paths relative to the repository, not to sync_server/, so an editor can open them.
+        where = (
+            (sources.relative_to(ROOT) / filename).as_posix()
+            if sources.is_relative_to(ROOT)
+            else filename
+        )
+        catalog.add(
+            message,
+            None,
+            [(where, lineno)],
+            auto_comments=comments,
+            context=context,
+        )
+    return catalog
+
+
+def _write(catalog: Catalog, path: Path, **options: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        # Files without line numbers: a line added above a string does not rewrite the
+        # catalogues (fewer conflicts between people editing templates side by side).
+        write_po(out, catalog, width=100, sort_output=True, include_lineno=False, **options)
+
+
+def _read(path: Path, language: str | None = None) -> Catalog:
+    with path.open("rb") as po:
+        return read_po(po, locale=language)
+
+
+def update(template: Catalog, language: str) -> Catalog:
+    """The language's catalogue merged with ``template`` (new msgids empty, gone ones
+    dropped, changed ones fuzzy with the old translation as a guess)."""
+    path = po_path(language)
+    if path.is_file():
+        catalog = _read(path, language)
+    else:
+        catalog = Catalog(locale=language, project=PROJECT, charset="utf-8", fuzzy=False)
+    # No fuzzy guesses: a near msgid ("Cancel" for "Channel") is more often wrong than a
+    # help, and an empty entry is what check reports.
+    catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    return catalog
+
+
+def _translated(message: Message) -> bool:
+    if message.fuzzy:
+        return False
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    return all(s for s in strings)
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    language: str
+    msgid: str
+    where: tuple[tuple[str, int], ...]
+    fuzzy: bool
+
+    def __str__(self) -> str:
+        places = ", ".join(f"{f}:{n}" for f, n in self.where) or "?"
+        why = "fuzzy" if self.fuzzy else "untranslated"
+        return f"{self.language}: {why}: {self.msgid!r} ({places})"
+
+
+def missing(template: Catalog, languages: Iterable[str] = LANGUAGES) -> list[Missing]:
+    """Every msgid of ``template`` that a language's .po does not translate (or only fuzzily)."""
+    found: list[Missing] = []
+    for language in languages:
+        path = po_path(language)
+        catalog = _read(path, language) if path.is_file() else Catalog(locale=language)
+        for message in template:
+            if not message.id:
+                continue
+            key = message.id if isinstance(message.id, str) else message.id[0]
+            have = catalog.get(key, context=message.context)
+            if have is None or not _translated(have):
+                found.append(
+                    Missing(
+                        language,
+                        key,
+                        tuple(message.locations),
+                        fuzzy=bool(have is not None and have.fuzzy),
+                    )
+                )
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("extract", "update", "check"))
+    args = parser.parse_args(argv)
+    template = extract()
+    if args.command == "extract":
+        _write(template, POT, omit_header=False)
+        print(f"{POT.relative_to(ROOT)}: {len(template)} messages")
+        return 0
+    if args.command == "update":
+        if not POT.is_file():
+            _write(template, POT)
+        for language in LANGUAGES:
+            merged = update(_read(POT), language)
+            _write(merged, po_path(language), ignore_obsolete=True)
+            left = missing(_read(POT), [language])
+            where = po_path(language).relative_to(ROOT)
+            print(f"{where}: {len(merged)} messages, {len(left)} to translate")
+        return 0
+    problems = missing(template)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} messages without a translation", file=sys.stderr)
+        return 1
+    print(f"every one of {len(template)} messages is translated into {', '.join(LANGUAGES)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
