@@ -16,14 +16,15 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from sync_server import audit
 from sync_server.db import Database, events, people
 from sync_server.domain_errors import ConflictError, NotFoundError
 from sync_server.reports import DayRow
 from sync_server.schemas import EventInfo, ReviewItem
 
 # reviewed_by of a review made with the API's admin token; no web account can have this
-# name (usernames have no spaces).
-ADMIN_TOKEN_REVIEWER = "admin token"
+# name (usernames have no spaces). The audit trail's actor for the API.
+ADMIN_TOKEN_REVIEWER = audit.API_ACTOR
 
 # Spelled as the partial index ix_events_flagged_corrected_time is, so both databases use it.
 FLAGGED = events.c.liveness_passed == sa.false()
@@ -102,11 +103,23 @@ def mark_reviewed(db: Database, event_id: UUID, by: str, now: datetime) -> Revie
     """Mark a flagged event reviewed by ``by`` at ``now``. Marking it again changes nothing
     (the first review stands), so a form sent twice is harmless."""
     with db.write() as conn:
-        conn.execute(
+        marked = conn.execute(
             sa.update(events)
             .where(events.c.id == event_id, OPEN)
             .values(reviewed_at=now, reviewed_by=by)
-        )
+        ).rowcount
+        if marked:
+            # Only the review's own two fields change; a second click writes no audit row.
+            audit.record(
+                conn,
+                actor=by,
+                action="review",
+                entity="event",
+                entity_id=str(event_id),
+                now=now,
+                before={"reviewed_at": None, "reviewed_by": None},
+                after={"reviewed_at": now, "reviewed_by": by},
+            )
         query = review_query(include_reviewed=True).where(events.c.id == event_id)
         row = conn.execute(query).first()
         if row is None:

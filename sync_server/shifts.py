@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from edge.clock import utc_now
-from sync_server import reports
+from sync_server import audit, reports
 from sync_server.db import Database, group_shifts, people, person_shifts, shifts
 from sync_server.domain_errors import (
     ConflictError,
@@ -102,7 +102,20 @@ def _name_taken(conn: Connection, name: str, other_than: int | None = None) -> N
         raise ConflictError("shift_exists", f"a shift named {name!r} exists")
 
 
-def create_shift(db: Database, body: ShiftCreate) -> ShiftInfo:
+def _shift_values(shift: reports.Shift) -> dict[str, Any]:
+    """A shift as its audit rows show it."""
+    return {
+        "name": shift.name,
+        "start": shift.start,
+        "end": shift.end,
+        "grace_minutes": shift.grace_minutes,
+    }
+
+
+def create_shift(db: Database, body: ShiftCreate, *, actor: str = audit.API_ACTOR) -> ShiftInfo:
+    """Create a shift; ``actor`` (the web account, or the API's admin token) is recorded in
+    the audit row, as for every change below."""
+    now = utc_now()
     with (
         _unique_clash("shift_exists", f"a shift named {body.name!r} exists"),
         db.write() as conn,
@@ -115,11 +128,21 @@ def create_shift(db: Database, body: ShiftCreate) -> ShiftInfo:
                 start_time=body.start,
                 end_time=body.end,
                 grace_minutes=body.grace_minutes,
-                created_at=utc_now(),
+                created_at=now,
             )
             .returning(shifts.c.id)
         ).scalar_one()
-        return shift_info(conn, load_shift(conn, int(shift_id)))
+        made = load_shift(conn, int(shift_id))
+        audit.record(
+            conn,
+            actor=actor,
+            action="create",
+            entity="shift",
+            entity_id=str(made.id),
+            now=now,
+            after=_shift_values(made),
+        )
+        return shift_info(conn, made)
 
 
 def list_shifts(db: Database) -> list[ShiftInfo]:
@@ -132,7 +155,9 @@ def get_shift(db: Database, shift_id: int) -> ShiftInfo:
         return shift_info(conn, load_shift(conn, shift_id))
 
 
-def update_shift(db: Database, shift_id: int, body: ShiftUpdate) -> ShiftInfo:
+def update_shift(
+    db: Database, shift_id: int, body: ShiftUpdate, *, actor: str = audit.API_ACTOR
+) -> ShiftInfo:
     clash = _unique_clash("shift_exists", f"a shift named {body.name!r} exists")
     with clash, db.write() as conn:
         before = load_shift(conn, shift_id)
@@ -154,13 +179,26 @@ def update_shift(db: Database, shift_id: int, body: ShiftUpdate) -> ShiftInfo:
                 else body.grace_minutes,
             )
         )
-        return shift_info(conn, load_shift(conn, shift_id))
+        after = load_shift(conn, shift_id)
+        if _shift_values(after) != _shift_values(before):
+            audit.record(
+                conn,
+                actor=actor,
+                action="update",
+                entity="shift",
+                entity_id=str(shift_id),
+                now=utc_now(),
+                before=_shift_values(before),
+                after=_shift_values(after),
+            )
+        return shift_info(conn, after)
 
 
-def delete_shift(db: Database, shift_id: int) -> None:
+def delete_shift(db: Database, shift_id: int, *, actor: str = audit.API_ACTOR) -> None:
     """Delete a shift that nobody works (a conflict while a group or person has it)."""
     with db.write() as conn:
-        info = shift_info(conn, load_shift(conn, shift_id))
+        shift = load_shift(conn, shift_id)
+        info = shift_info(conn, shift)
         if info.groups or info.people:
             raise ConflictError(
                 "shift_in_use",
@@ -168,16 +206,51 @@ def delete_shift(db: Database, shift_id: int) -> None:
                 f"{info.people[:5]}; unassign it first",
             )
         conn.execute(sa.delete(shifts).where(shifts.c.id == shift_id))
+        audit.record(
+            conn,
+            actor=actor,
+            action="delete",
+            entity="shift",
+            entity_id=str(shift_id),
+            now=utc_now(),
+            before=_shift_values(shift),
+        )
 
 
-def set_group_shift(db: Database, group: str, shift_id: int | None) -> GroupShiftInfo:
-    """Set the shift of a group's people; None removes it."""
+def _group_values(conn: Connection, shift_id: int | None) -> dict[str, Any]:
+    name = None
+    if shift_id is not None:
+        name = conn.execute(sa.select(shifts.c.name).where(shifts.c.id == shift_id)).scalar()
+    return {"shift_id": shift_id, "shift": name}
+
+
+def set_group_shift(
+    db: Database, group: str, shift_id: int | None, *, actor: str = audit.API_ACTOR
+) -> GroupShiftInfo:
+    """Set the shift of a group's people; None removes it. The audit row (entity ``group``)
+    says which shift the group had before and has after; setting what it has writes none."""
     with db.write() as conn:
+        had = conn.execute(
+            sa.select(group_shifts.c.shift_id).where(group_shifts.c.group_name == group)
+        ).scalar()
+        before = _group_values(conn, had)
         conn.execute(sa.delete(group_shifts).where(group_shifts.c.group_name == group))
-        if shift_id is None:
-            return GroupShiftInfo(group=group, shift=None)
-        shift = load_shift(conn, shift_id)
-        conn.execute(sa.insert(group_shifts).values(group_name=group, shift_id=shift.id))
+        shift = None
+        if shift_id is not None:
+            shift = load_shift(conn, shift_id)
+            conn.execute(sa.insert(group_shifts).values(group_name=group, shift_id=shift.id))
+        after = _group_values(conn, shift_id)
+        if after != before:
+            audit.record(
+                conn,
+                actor=actor,
+                action="update",
+                entity="group",
+                entity_id=group,
+                now=utc_now(),
+                before=before,
+                after=after,
+            )
         return GroupShiftInfo(group=group, shift=shift_ref(shift))
 
 
@@ -213,15 +286,28 @@ def person_attendance(conn: Connection, person_id: str) -> PersonAttendanceInfo:
     )
 
 
+def _attendance_values(info: PersonAttendanceInfo) -> dict[str, Any]:
+    """A person's attendance settings as their audit rows show them."""
+    return {
+        "department": info.department,
+        "employee_id": info.employee_id,
+        "own_shift_id": None if info.own_shift is None else info.own_shift.id,
+    }
+
+
 def update_person_attendance(
-    db: Database, person_id: str, body: PersonAttendanceUpdate
+    db: Database,
+    person_id: str,
+    body: PersonAttendanceUpdate,
+    *,
+    actor: str = audit.API_ACTOR,
 ) -> PersonAttendanceInfo:
     """Only the fields sent change; None clears one (employee id back to the person id, own
     shift back to the group's)."""
     sent = body.model_fields_set
     clash = _unique_clash("employee_id_taken", f"employee id {body.employee_id!r} is taken")
     with clash, db.write() as conn:
-        person_attendance(conn, person_id)  # unknown person
+        before = _attendance_values(person_attendance(conn, person_id))  # unknown person
         values: dict[str, Any] = {}
         if "department" in sent:
             values["department"] = body.department
@@ -247,4 +333,18 @@ def update_person_attendance(
                 conn.execute(
                     sa.insert(person_shifts).values(person_id=person_id, shift_id=shift.id)
                 )
-        return person_attendance(conn, person_id)
+        info = person_attendance(conn, person_id)
+        after = _attendance_values(info)
+        if after != before:
+            # Entity person: these are the person's own fields (department, HR id, shift).
+            audit.record(
+                conn,
+                actor=actor,
+                action="update",
+                entity="person",
+                entity_id=person_id,
+                now=utc_now(),
+                before=before,
+                after=after,
+            )
+        return info

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from edge.protocol import MAX_COUNT
-from sync_server import shifts
+from sync_server import audit, shifts
 from sync_server.api.params import IdPath
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
@@ -48,7 +48,7 @@ PersonIdPath = IdPath
     responses=error_responses(409),
 )
 def create_shift(body: ShiftCreate, svc: ServicesDep) -> ShiftInfo:
-    return shifts.create_shift(svc.db, body)
+    return shifts.create_shift(svc.db, body, actor=audit.API_ACTOR)
 
 
 @router.get("/shifts", response_model=ShiftList, summary="All shifts and who works them")
@@ -67,10 +67,8 @@ def get_shift(shift_id: ShiftIdPath, svc: ServicesDep) -> ShiftInfo:
     summary="Change a shift (reports of past days change with it)",
     responses=error_responses(409, 422),
 )
-def update_shift(
-    shift_id: ShiftIdPath, body: ShiftUpdate, svc: ServicesDep
-) -> ShiftInfo:
-    return shifts.update_shift(svc.db, shift_id, body)
+def update_shift(shift_id: ShiftIdPath, body: ShiftUpdate, svc: ServicesDep) -> ShiftInfo:
+    return shifts.update_shift(svc.db, shift_id, body, actor=audit.API_ACTOR)
 
 
 @router.delete(
@@ -80,7 +78,7 @@ def update_shift(
     responses=error_responses(409),
 )
 def delete_shift(shift_id: ShiftIdPath, svc: ServicesDep) -> None:
-    shifts.delete_shift(svc.db, shift_id)
+    shifts.delete_shift(svc.db, shift_id, actor=audit.API_ACTOR)
 
 
 @router.put(
@@ -93,7 +91,7 @@ def set_group_shift(
     body: GroupShift,
     svc: ServicesDep,
 ) -> GroupShiftInfo:
-    return shifts.set_group_shift(svc.db, group, body.shift_id)
+    return shifts.set_group_shift(svc.db, group, body.shift_id, actor=audit.API_ACTOR)
 
 
 @router.get(
@@ -117,4 +115,4 @@ def get_person_attendance(person_id: PersonIdPath, svc: ServicesDep) -> PersonAt
 def update_person_attendance(
     person_id: PersonIdPath, body: PersonAttendanceUpdate, svc: ServicesDep
 ) -> PersonAttendanceInfo:
-    return shifts.update_person_attendance(svc.db, person_id, body)
+    return shifts.update_person_attendance(svc.db, person_id, body, actor=audit.API_ACTOR)

@@ -16,7 +16,7 @@ from tests.server.helpers import Api, batch, event
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 # The terminal t1 of each test's app, registered at its first punch.
-_tokens: dict[int, str] = {}
+_tokens: dict[str, str] = {}
 
 
 def _site(make_api: Callable[..., Api], zone: str = "Asia/Jakarta") -> Api:
@@ -32,7 +32,8 @@ def _yesterday() -> date:
 
 def _punch(api: Api, person: str, at: datetime, kind: str = "in") -> str:
     """A terminal's event of ``person`` at ``at``; returns its id."""
-    token = _tokens.get(id(api)) or _tokens.setdefault(id(api), api.create_terminal("t1"))
+    key = api.config.database_url  # one database per test
+    token = _tokens.get(key) or _tokens.setdefault(key, api.create_terminal("t1"))
     body = event("t1", person, wall_time=at, kind=kind)
     answer = api.post_batch(token, batch("t1", [body]))
     assert answer.status_code == 200, answer.text
