@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -19,7 +19,13 @@ from sync_server.deps import services
 from sync_server.web import accounts, i18n
 from sync_server.web.forms import read_form, text
 from sync_server.web.render import PREFIX, Page, redirect, render, safe_next
-from sync_server.web.session import CSRF_FIELD, SESSION_COOKIE, load_post, same_origin
+from sync_server.web.session import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    load_post,
+    login_required,
+    same_origin,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -170,7 +176,9 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.post("/language")
+# The login router has no login requirement; this route brings its own (as every page's
+# router does), so it cannot be reached without a session.
+@router.post("/language", dependencies=[Depends(login_required)])
 async def set_language(request: Request) -> Response:
     """The account's language of the admin web (the switch in every page's header)."""
     session, form, _page = await load_post(request)

@@ -153,7 +153,7 @@ def render(page: Page, template: str, *, status: int = 200, **context: Any) -> H
             **context,
         )
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers={"Content-Language": lang.locale})
 
 
 def redirect(url: str) -> RedirectResponse:
