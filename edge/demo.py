@@ -478,7 +478,12 @@ def _run(
             token = admin.create_terminal(TERMINAL_ID, "default", "hadir demo")["token"]
             out(f"  terminal {TERMINAL_ID} registered")
             for person, photos in cast.enrolled.items():
-                admin.create_person(person, person.replace("_", " ").title())
+                # The demo's people stand for staff who read and accepted the consent text.
+                admin.create_person(
+                    person,
+                    person.replace("_", " ").title(),
+                    consent={"channel": "cli", "collected_by": "hadir demo"},
+                )
                 for photo in photos:
                     try:
                         admin.upload_photo(person, photo)

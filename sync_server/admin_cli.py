@@ -19,6 +19,10 @@ from edge.exit_codes import EXIT_FAILED, EXIT_OK
 from edge.wording import plural
 from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
 
+# The API's reason for a photo of a person without consent (sync_server.consent; not
+# imported: this module runs on terminals without the server's packages).
+CONSENT_MISSING = "consent_missing"
+
 
 def person_id_from_name(name: str) -> str:
     """``"José Núñez"`` -> ``"jose_nunez"``: a stable id when the admin gives none."""
@@ -31,16 +35,44 @@ def _client(args: argparse.Namespace) -> AdminClient:
     return AdminClient(load_credentials(args.admin_config))
 
 
+def _consent_body(args: argparse.Namespace) -> dict[str, str]:
+    body = {"channel": "cli"}
+    if args.consent_version:
+        body["text_version"] = args.consent_version
+    if args.collected_by:
+        body["collected_by"] = args.collected_by
+    return body
+
+
+def _print_consent(person_id: str, consent: dict[str, Any]) -> None:
+    print(
+        f"consent of {person_id} recorded: text version {consent['text_version']}, "
+        f"collected by {consent['collected_by']} at {consent['given_at']}"
+    )
+
+
 def cmd_person_add(args: argparse.Namespace) -> int:
     person_id = args.id or person_id_from_name(args.name)
     with _client(args) as client:
+        consent = _consent_body(args) if args.consent else None
         try:
-            client.create_person(person_id, args.name, args.group)
+            created = client.create_person(person_id, args.name, args.group, consent=consent)
             print(f"person {person_id} ({args.name}) created in group {args.group}")
+            if created.get("consent"):
+                _print_consent(person_id, created["consent"])
         except AdminApiError as exc:
             if exc.status != 409:
                 raise
             print(f"person {person_id} exists; adding photos")
+            if consent is not None:
+                _print_consent(
+                    person_id,
+                    client.give_consent(
+                        person_id,
+                        text_version=args.consent_version,
+                        collected_by=args.collected_by,
+                    ),
+                )
         rejected = 0
         for photo in args.photo:
             try:
@@ -50,6 +82,14 @@ def cmd_person_add(args: argparse.Namespace) -> int:
                     raise
                 rejected += 1
                 print(f"  {photo}: rejected ({exc.reason or exc.status}): {exc}", file=sys.stderr)
+                if exc.reason == CONSENT_MISSING:
+                    print(
+                        "  (give --consent once the person has read and accepted the consent "
+                        "text, or run hadir person consent first)",
+                        file=sys.stderr,
+                    )
+                    rejected += len(args.photo) - 1
+                    break  # every other photo would be refused alike
                 continue
             state = "enrolled" if answer.get("created", True) else "already enrolled"
             print(f"  {photo}: {state} ({plural(answer['templates'], 'template')})")
@@ -60,6 +100,53 @@ def cmd_person_add(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
     return EXIT_FAILED if rejected else EXIT_OK
+
+
+def cmd_person_consent(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if args.withdraw:
+            answer = client.withdraw_consent(args.id)
+            ended = len(answer["withdrawn"])
+            print(
+                f"consent of {args.id} withdrawn ({plural(ended, 'consent')} ended); "
+                f"{plural(answer['templates_deleted'], 'template')} deleted"
+                + (
+                    f" (enrolment version {answer['version']}): terminals drop them at the next "
+                    "pull"
+                    if answer.get("version") is not None
+                    else ""
+                )
+            )
+        else:
+            _print_consent(
+                args.id,
+                client.give_consent(
+                    args.id, text_version=args.version, collected_by=args.collected_by
+                ),
+            )
+    return EXIT_OK
+
+
+def cmd_person_export(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        data = client.export_person(args.id, args.format)
+    if args.output is None or str(args.output) == "-":
+        if args.format == "csv" and sys.stdout.isatty():
+            print(
+                "the CSV export is a zip file: give -o FILE (or redirect stdout)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    try:
+        args.output.write_bytes(data)
+    except OSError as exc:
+        print(f"{args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"everything held about {args.id} written to {args.output}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_person_rm(args: argparse.Namespace) -> int:
@@ -209,8 +296,66 @@ def add_admin_parsers(sub: Any) -> None:
     )
     p.add_argument("--id", default=None, help="person id (default: derived from the name)")
     p.add_argument("--group", default="default", help="group/site (default: default)")
+    p.add_argument(
+        "--consent",
+        action="store_true",
+        help="the person has read and accepted the consent text: record it before the "
+        "photos (photos of a person without consent are refused)",
+    )
+    p.add_argument(
+        "--consent-version",
+        default=None,
+        help="with --consent: the consent text's version (default: the server's "
+        "privacy.consent_text_version)",
+    )
+    p.add_argument(
+        "--collected-by",
+        default=None,
+        help="with --consent: who collected it (default: 'admin token')",
+    )
     _admin_config_arg(p)
     p.set_defaults(handler=cmd_person_add)
+
+    p = person_sub.add_parser(
+        "consent",
+        help="record a person's consent to face templates, or withdraw it",
+        description="Record that the person has read and accepted the consent text (needed "
+        "before any photo is enrolled), or with --withdraw end it: their templates are "
+        "deleted from the server and every terminal (docs/privacy.md).",
+    )
+    p.add_argument("id", help="person id")
+    p.add_argument(
+        "--version",
+        default=None,
+        help="the consent text's version (default: the server's privacy.consent_text_version)",
+    )
+    p.add_argument("--collected-by", default=None, help="who collected it (default: 'admin token')")
+    p.add_argument(
+        "--withdraw",
+        action="store_true",
+        help="withdraw the consent and delete the person's templates everywhere",
+    )
+    _admin_config_arg(p)
+    p.set_defaults(handler=cmd_person_consent)
+
+    p = person_sub.add_parser(
+        "export",
+        help="export everything held about a person (JSON, or a zip of CSVs)",
+        description="Profile, consent history, attendance events, corrections, leave and the "
+        "audit rows about the person; of the templates only how many and when.",
+    )
+    p.add_argument("id", help="person id")
+    p.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="json: one document (default); csv: a zip of one CSV per section",
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, default=None, help="write to FILE (default: stdout)"
+    )
+    _admin_config_arg(p)
+    p.set_defaults(handler=cmd_person_export)
 
     p = person_sub.add_parser(
         "rm",

@@ -102,6 +102,14 @@ class AdminClient:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def _call_bytes(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """For answers that are files, not JSON (an export)."""
+        return self._send(method, path, **kwargs).content
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -120,12 +128,42 @@ class AdminClient:
             except ValueError:
                 detail = response.text[:300]
             raise AdminApiError(f"{_describe(detail)}", status=response.status_code, reason=reason)
-        return response.json() if response.content else None
+        return response
 
     # -- people ----------------------------------------------------------------------------
 
-    def create_person(self, person_id: str, name: str, group: str = "default") -> Any:
-        return self._call("POST", "/people", json={"id": person_id, "name": name, "group": group})
+    def create_person(
+        self,
+        person_id: str,
+        name: str,
+        group: str = "default",
+        *,
+        consent: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``consent``: record the person's consent in the same step (the API's ConsentGive:
+        text_version, collected_by, channel; ``{}`` for the defaults)."""
+        body: dict[str, Any] = {"id": person_id, "name": name, "group": group}
+        if consent is not None:
+            body["consent"] = dict(consent)
+        return self._call("POST", "/people", json=body)
+
+    def give_consent(
+        self, person_id: str, *, text_version: str | None = None, collected_by: str | None = None
+    ) -> Any:
+        """Record the person's consent, as given on the command line (channel cli)."""
+        body: dict[str, Any] = {"channel": "cli"}
+        if text_version:
+            body["text_version"] = text_version
+        if collected_by:
+            body["collected_by"] = collected_by
+        return self._call("POST", f"/people/{person_id}/consent", json=body)
+
+    def withdraw_consent(self, person_id: str) -> Any:
+        return self._call("DELETE", f"/people/{person_id}/consent")
+
+    def export_person(self, person_id: str, fmt: str = "json") -> bytes:
+        """Everything held about the person: JSON bytes, or a zip of CSVs (fmt csv)."""
+        return self._call_bytes("GET", f"/people/{person_id}/export", params={"format": fmt})
 
     def get_person(self, person_id: str) -> Any:
         return self._call("GET", f"/people/{person_id}")
@@ -172,9 +210,7 @@ class AdminClient:
 
     def review_list(self, **params: Any) -> Any:
         """Events whose liveness check failed (open ones; include_reviewed=True: all)."""
-        return self._call(
-            "GET", "/events/review", params={k: v for k, v in params.items() if v}
-        )
+        return self._call("GET", "/events/review", params={k: v for k, v in params.items() if v})
 
     def mark_reviewed(self, event_id: str) -> Any:
         return self._call("POST", f"/events/{event_id}/review")

@@ -1,13 +1,16 @@
-"""The people pages: list and search, enrol with photos, a person's page, add photos, delete.
+"""The people pages: list and search, enrol with photos, a person's page, add photos, delete,
+consent (record, withdraw) and the export of everything held about a person.
 
 Photos go through the same enrolment as the JSON API, so a photo's rejection reason and
-the duplicate-face warning are the API's, word for word.
+the duplicate-face warning are the API's, word for word. Every change is made as the
+logged-in admin (``actor``: their username, in the audit trail and as who collected a consent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -19,13 +22,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from sync_server import people, review, shifts
+from edge.clock import utc_now
+from sync_server import consent, people, person_export, review, shifts
 from sync_server.db import events, templates
 from sync_server.db import people as people_table
 from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
-from sync_server.schemas import PersonCreate
+from sync_server.schemas import ConsentGive, PersonCreate
 from sync_server.web.forms import MAX_PHOTOS, field_problems, text
 from sync_server.web.render import LIST_LIMIT, PREFIX, Page, redirect, render
 from sync_server.web.session import admin_router, load_page, load_post
@@ -33,6 +37,20 @@ from sync_server.web.session import admin_router, load_page, load_post
 log = structlog.get_logger(__name__)
 
 PERSON_FLAGGED = 50  # flagged events on a person's page
+CONSENT_FIELD = "consent"  # the checkbox: the person has read and accepted the consent text
+
+# What these pages say from Python (the templates say the rest): in one place for the
+# translations (docs/web.md, "Languages").
+TEXT = {
+    "enrolled": "enrolled",
+    "already_enrolled": "already enrolled (same photo)",
+    "choose_photo": "choose at least one photo",
+    "empty_file": "the file is empty",
+    "confirm_delete": "type {person_id} to confirm",
+    "confirm_withdraw": "type {person_id} to confirm",
+    "tick_consent": "tick the box once the person has read and accepted the consent text",
+    "bad_version": "the consent text version: letters, digits, '.', '_' or '-', at most 32",
+}
 
 router = admin_router()
 
@@ -42,7 +60,7 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _people_list(svc: Services, q: str) -> tuple[list[Any], int]:
+def _people_list(svc: Services, q: str) -> tuple[list[Any], int, dict[str, Any]]:
     count = sa.func.count(templates.c.id).label("templates")
     query = (
         sa.select(
@@ -76,7 +94,8 @@ def _people_list(svc: Services, q: str) -> tuple[list[Any], int]:
     with svc.db.read() as conn:
         rows = conn.execute(query.limit(LIST_LIMIT + 1)).all()
         total = int(conn.execute(sa.select(sa.func.count()).select_from(people_table)).scalar_one())
-    return list(rows), total
+        consents = consent.states(conn, [r.id for r in rows])
+    return list(rows), total, consents
 
 
 async def _people_page(
@@ -89,12 +108,14 @@ async def _people_page(
 ) -> HTMLResponse:
     svc = services(request)
     q = request.query_params.get("q", "").strip()
-    rows, total = await run_in_threadpool(_people_list, svc, q)
+    rows, total, consents = await run_in_threadpool(_people_list, svc, q)
     return render(
         page,
         "people.html",
         status=status,
         people=rows[:LIST_LIMIT],
+        consents=consents,
+        consent_version=svc.settings.privacy.consent_text_version,
         more=len(rows) > LIST_LIMIT,
         total=total,
         q=q,
@@ -120,7 +141,9 @@ class PhotoResult:
     warnings: tuple[str, ...] = ()
 
 
-async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[PhotoResult]:
+async def _enrol_photos(
+    svc: Services, person_id: str, form: FormData, actor: str
+) -> list[PhotoResult]:
     # One call for the whole upload: the photos of a new person are checked against each other.
     results: list[PhotoResult | None] = []
     photos: list[tuple[bytes, str]] = []
@@ -130,12 +153,12 @@ async def _enrol_photos(svc: Services, person_id: str, form: FormData) -> list[P
         name = upload.filename[:200]
         data = await upload.read()
         if not data:
-            results.append(PhotoResult(name, False, "unreadable", "the file is empty"))
+            results.append(PhotoResult(name, False, "unreadable", TEXT["empty_file"]))
             continue
         results.append(None)
         photos.append((data, name))
     force = text(form, "force_photo") == "yes"
-    outcomes = iter(await people.enrol_photos(svc, person_id, photos, force=force))
+    outcomes = iter(await people.enrol_photos(svc, person_id, photos, force=force, actor=actor))
     return [_photo_result(next(outcomes)) if r is None else r for r in results]
 
 
@@ -145,7 +168,7 @@ def _photo_result(outcome: people.PhotoOutcome) -> PhotoResult:
         assert error is not None
         return PhotoResult(outcome.name, False, error.reason, str(error.detail))
     answer = outcome.answer
-    detail = "enrolled" if answer.created else "already enrolled (same photo)"
+    detail = TEXT["enrolled"] if answer.created else TEXT["already_enrolled"]
     return PhotoResult(outcome.name, True, "", detail, tuple(w.detail for w in answer.warnings))
 
 
@@ -153,10 +176,18 @@ def _photo_result(outcome: people.PhotoOutcome) -> PhotoResult:
 async def enrol_person(request: Request) -> Response:
     session, form, page = await load_post(request)
     svc = services(request)
-    values = {k: text(form, k) for k in ("id", "name", "group", "department")}
+    values = {k: text(form, k) for k in ("id", "name", "group", "department", "consent_version")}
+    values[CONSENT_FIELD] = text(form, CONSENT_FIELD)
     try:
         try:
-            body = PersonCreate(id=values["id"], name=values["name"], group=values["group"])
+            given = (
+                ConsentGive(text_version=values["consent_version"] or None)
+                if values[CONSENT_FIELD] == "yes"
+                else None
+            )
+            body = PersonCreate(
+                id=values["id"], name=values["name"], group=values["group"], consent=given
+            )
             department = (
                 shifts.PersonAttendanceUpdate(department=values["department"])
                 if values["department"]
@@ -167,7 +198,16 @@ async def enrol_person(request: Request) -> Response:
                 request, page, status=422, problem=field_problems(exc), values=values
             )
         try:
-            await run_in_threadpool(people.create, svc.db, body)
+            await run_in_threadpool(
+                partial(
+                    people.create,
+                    svc.db,
+                    body,
+                    actor=session.username,
+                    consent_version=svc.settings.privacy.consent_text_version,
+                    channel="web",
+                )
+            )
             if department is not None:
                 await run_in_threadpool(
                     shifts.update_person_attendance, svc.db, body.id, department
@@ -177,7 +217,7 @@ async def enrol_person(request: Request) -> Response:
                 request, page, status=http_status(exc), problem=str(exc.detail), values=values
             )
         log.info("web_person_created", username=session.username, person_id=body.id)
-        results = await _enrol_photos(svc, body.id, form)
+        results = await _enrol_photos(svc, body.id, form, session.username)
     finally:
         await form.close()
     return await _person_page(request, page, body.id, results=results, created=True)
@@ -192,8 +232,10 @@ def _person_data(svc: Services, person_id: str) -> dict[str, Any]:
             include_reviewed=True, person_id=person_id, limit=PERSON_FLAGGED
         ).order_by(None)
         flagged = conn.execute(query.order_by(events.c.corrected_time.desc(), events.c.id)).all()
+        consents = consent.history(conn, person_id)
     return {
         "info": info,
+        "consents": consents,
         "attendance": attendance,
         "flagged": [review.review_item(r._mapping) for r in flagged],
     }
@@ -206,6 +248,9 @@ async def _person_page(
     *,
     results: list[PhotoResult] | None = None,
     created: bool = False,
+    status: int = 200,
+    consent_problem: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     svc = services(request)
     try:
@@ -215,7 +260,12 @@ async def _person_page(
     return render(
         page,
         "person.html",
+        status=status,
         person=data["info"],
+        consents=data["consents"],
+        consent_version=svc.settings.privacy.consent_text_version,
+        consent_problem=consent_problem,
+        notice=notice,
         attendance=data["attendance"],
         flagged=data["flagged"],
         results=results or [],
@@ -231,13 +281,13 @@ async def person_page(request: Request, person_id: str) -> Response:
 
 @router.post("/people/{person_id}/photos")
 async def add_photos(request: Request, person_id: str) -> Response:
-    _, form, page = await load_post(request)
+    session, form, page = await load_post(request)
     try:
-        results = await _enrol_photos(services(request), person_id, form)
+        results = await _enrol_photos(services(request), person_id, form, session.username)
     finally:
         await form.close()
     if not results:
-        results = [PhotoResult("(none)", False, "missing_photo", "choose at least one photo")]
+        results = [PhotoResult("(none)", False, "missing_photo", TEXT["choose_photo"])]
     return await _person_page(request, page, person_id, results=results)
 
 
@@ -262,11 +312,126 @@ async def delete_person(request: Request, person_id: str) -> Response:
             "person_delete.html",
             status=422,
             person=data["info"],
-            problem=f"type {person_id} to confirm",
+            problem=TEXT["confirm_delete"].format(person_id=person_id),
         )
     try:
-        version = await run_in_threadpool(people.delete, svc.db, person_id)
+        version = await run_in_threadpool(
+            partial(people.delete, svc.db, person_id, actor=session.username)
+        )
     except (ApiError, DomainError) as exc:
         return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     log.info("web_person_deleted", username=session.username, person_id=person_id, version=version)
     return redirect(f"{PREFIX}/people?deleted={quote(person_id)}")
+
+
+@router.post("/people/{person_id}/consent")
+async def give_consent(request: Request, person_id: str) -> Response:
+    """Record the person's consent, collected by the logged-in admin."""
+    session, form, page = await load_post(request)
+    await form.close()
+    svc = services(request)
+    if text(form, CONSENT_FIELD) != "yes":
+        return await _person_page(
+            request, page, person_id, status=422, consent_problem=TEXT["tick_consent"]
+        )
+    try:
+        body = ConsentGive(text_version=text(form, "consent_version") or None)
+    except ValidationError:
+        return await _person_page(
+            request, page, person_id, status=422, consent_problem=TEXT["bad_version"]
+        )
+    given = consent.grant(
+        body,
+        actor=session.username,
+        default_version=svc.settings.privacy.consent_text_version,
+        channel="web",
+    )
+    try:
+        info = await run_in_threadpool(
+            partial(consent.give, svc.db, person_id, given, actor=session.username)
+        )
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+    log.info(
+        "web_consent_given",
+        username=session.username,
+        person_id=person_id,
+        text_version=info.text_version,
+    )
+    return redirect(f"{PREFIX}/people/{quote(person_id)}?consent=given")
+
+
+@router.get("/people/{person_id}/consent/withdraw")
+async def confirm_withdraw(request: Request, person_id: str) -> Response:
+    page = await load_page(request)
+    try:
+        data = await run_in_threadpool(_person_data, services(request), person_id)
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+    return render(page, "person_withdraw.html", person=data["info"], problem=None)
+
+
+@router.post("/people/{person_id}/consent/withdraw")
+async def withdraw_consent(request: Request, person_id: str) -> Response:
+    session, form, page = await load_post(request)
+    await form.close()
+    svc = services(request)
+    if text(form, "confirm") != person_id:
+        try:
+            data = await run_in_threadpool(_person_data, svc, person_id)
+        except (ApiError, DomainError) as exc:
+            return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+        return render(
+            page,
+            "person_withdraw.html",
+            status=422,
+            person=data["info"],
+            problem=TEXT["confirm_withdraw"].format(person_id=person_id),
+        )
+    try:
+        answer = await run_in_threadpool(
+            partial(people.withdraw_consent, svc.db, person_id, actor=session.username)
+        )
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+    log.info(
+        "web_consent_withdrawn",
+        username=session.username,
+        person_id=person_id,
+        templates_deleted=answer.templates_deleted,
+        version=answer.version,
+    )
+    return redirect(f"{PREFIX}/people/{quote(person_id)}?withdrawn={answer.templates_deleted}")
+
+
+@router.get("/people/{person_id}/export")
+async def export_person(request: Request, person_id: str) -> Response:
+    """The person's data as a download: ?format=json (one document) or csv (a zip)."""
+    page = await load_page(request)
+    fmt: person_export.Format = "csv" if request.query_params.get("format") == "csv" else "json"
+    svc = services(request)
+    now = utc_now()
+
+    def collect() -> person_export.PersonData:
+        with svc.db.read() as conn:
+            return person_export.collect(conn, person_id, now)
+
+    try:
+        data = await run_in_threadpool(collect)
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+    session = page.session
+    log.info(
+        "web_person_exported",
+        username=session.username if session else None,
+        person_id=person_id,
+        format=fmt,
+    )
+    return Response(
+        person_export.render(data, fmt),
+        media_type=person_export.media_type(fmt),
+        headers={
+            "Content-Disposition": "attachment; "
+            f'filename="{person_export.filename(person_id, fmt, now)}"'
+        },
+    )

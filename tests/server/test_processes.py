@@ -136,7 +136,9 @@ def _two_servers(servers: list[ServerProcess]) -> None:
         for n in range(people_per_writer):
             person = f"w{server_index}-{n:02d}"
             created = client.post(
-                f"{API_PREFIX}/admin/people", json={"id": person, "name": person}, headers=ADMIN
+                f"{API_PREFIX}/admin/people",
+                json={"id": person, "name": person, "consent": {}},
+                headers=ADMIN,
             )
             assert created.status_code == 201, created.text
             imported = client.post(

@@ -133,7 +133,9 @@ class RealServer:
         self, person_id: str, vectors: Iterable[npt.ArrayLike], group: str = "default"
     ) -> int:
         created = self.admin(
-            "POST", "/people", json={"id": person_id, "name": person_id.title(), "group": group}
+            "POST",
+            "/people",
+            json={"id": person_id, "name": person_id.title(), "group": group, "consent": {}},
         )
         assert created.status_code == 201, created.text
         imported = self.admin(

@@ -230,7 +230,9 @@ def test_end_to_end_enrolled_at_the_server_recognised_and_pushed(
     device, token = server.create_terminal(group=group)
     person = f"lmm-{group}"
     created = server.admin(
-        "POST", "/people", json={"id": person, "name": "Lin-Manuel", "group": group}
+        "POST",
+        "/people",
+        json={"id": person, "name": "Lin-Manuel", "group": group, "consent": {}},
     )
     assert created.status_code == 201, created.text
     photo = faces_dir / "people/lin_manuel_miranda/lmm1.png"

@@ -167,6 +167,7 @@ def test_admin_day_in_a_real_browser(
             str(faces_dir / "scenes/dogs.jpg"),
         ]
     )
+    page.get_by_label("The person has read and accepted the consent text").check()
     page.get_by_role("button", name="Enrol").click()
     results = page.locator("#photo-results")
     results.wait_for()

@@ -31,7 +31,7 @@ def _results(html: str) -> dict[str, str]:
 def _enrol(web: Web, faces_dir: Path, names: list[str], **extra: str) -> str:
     response = web.post(
         "/admin/people",
-        {"id": "salley", "name": "John Salley", "group": "default", **extra},
+        {"id": "salley", "name": "John Salley", "group": "default", "consent": "yes", **extra},
         files=_files(faces_dir, names),
     )
     assert response.status_code == 200, response.text
@@ -77,9 +77,7 @@ def test_enrol_anyway_box_keeps_every_photo(web: Web, faces_dir: Path) -> None:
     assert 'id="template-count">3<' in html
 
 
-def test_added_photos_are_checked_against_the_persons_templates(
-    web: Web, faces_dir: Path
-) -> None:
+def test_added_photos_are_checked_against_the_persons_templates(web: Web, faces_dir: Path) -> None:
     _enrol(web, faces_dir, _photos(faces_dir, SALLEY, 1))
     more = [*_photos(faces_dir, SIMM, 1), _photos(faces_dir, SALLEY, 2)[1]]
     response = web.post("/admin/people/salley/photos", files=_files(faces_dir, more))

@@ -39,7 +39,13 @@ def test_enrol_with_photos_shows_each_photos_fate(web: Web, faces_dir: Path) -> 
     ]
     response = web.post(
         "/admin/people",
-        {"id": "lmm", "name": "Lin-Manuel Miranda", "group": "default", "department": "Cast"},
+        {
+            "id": "lmm",
+            "name": "Lin-Manuel Miranda",
+            "group": "default",
+            "department": "Cast",
+            "consent": "yes",
+        },
         files=files,
     )
     assert response.status_code == 200, response.text
@@ -64,12 +70,12 @@ def test_possible_duplicate_is_warned(web: Web, faces_dir: Path) -> None:
     obama = sorted((faces_dir / "people/barack_obama").iterdir())
     web.post(
         "/admin/people",
-        {"id": "obama", "name": "Barack Obama", "group": "default"},
+        {"id": "obama", "name": "Barack Obama", "group": "default", "consent": "yes"},
         files=_files(faces_dir, str(obama[0].relative_to(faces_dir))),
     )
     second = web.post(
         "/admin/people",
-        {"id": "obama2", "name": "Someone Else", "group": "default"},
+        {"id": "obama2", "name": "Someone Else", "group": "default", "consent": "yes"},
         files=_files(faces_dir, str(obama[1].relative_to(faces_dir))),
     )
     assert second.status_code == 200
@@ -281,8 +287,7 @@ def test_reports_page_and_exports(web: Web) -> None:
     assert page.status_code == 200
     assert 'data-person="ann" data-status="complete"' in page.text
     assert (
-        "1 person: 1 complete, 0 in only, 0 out only, 0 absent, 0 not yet due; 0 late."
-        in page.text
+        "1 person: 1 complete, 0 in only, 0 out only, 0 absent, 0 not yet due; 0 late." in page.text
     )
     assert "1 h 30 min" in page.text
     month_row = re.search(r'<tr data-person="ann">(.*?)</tr>', page.text, re.S)
