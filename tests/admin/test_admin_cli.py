@@ -70,6 +70,7 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
             "person",
             "add",
             "Barack Obama",
+            "--consent",
             "--photo",
             str(obama[0]),
             "--photo",
@@ -86,7 +87,10 @@ def test_person_and_terminal_lifecycle(tmp_path: Path, faces_dir: Path) -> None:
         assert "dogs.jpg: rejected (no_face)" in added.stderr
 
         # A second photo of the same person under another name: the duplicate warning.
-        twin = hadir("person", "add", "Obama Twin", "--photo", str(obama[1]), env=env, cwd=tmp_path)
+        twin = hadir(
+            "person", "add", "Obama Twin", "--consent", "--photo", str(obama[1]),
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
         assert twin.returncode == 0, twin.stderr
         assert "warning: close to barack_obama" in twin.stderr
 

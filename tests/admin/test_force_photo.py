@@ -26,8 +26,8 @@ def test_person_add_refuses_another_face_unless_forced(tmp_path: Path, faces_dir
             "HOME": str(tmp_path),
         }
         added = hadir(
-            "person", "add", "Barack Obama", "--photo", str(obama), "--photo", str(biden),
-            "--photo", str(obama2), env=env, cwd=tmp_path,
+            "person", "add", "Barack Obama", "--consent", "--photo", str(obama),
+            "--photo", str(biden), "--photo", str(obama2), env=env, cwd=tmp_path,
         )  # fmt: skip
         assert added.returncode == 1, added.stderr
         assert f"{obama}: enrolled (1 template)" in added.stdout
