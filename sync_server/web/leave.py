@@ -32,6 +32,7 @@ from sync_server.schemas.leave import (
     LeaveKindUpdate,
 )
 from sync_server.web.forms import field_problems, month_param, text
+from sync_server.web.i18n import N_
 from sync_server.web.render import PREFIX, Page, redirect, render
 from sync_server.web.session import admin_router, load_page, load_post
 
@@ -41,6 +42,48 @@ router = admin_router()
 
 PAGE = f"{PREFIX}/leave"
 PICKER_LIMIT = 2000  # people offered by the person field's list; any id can still be typed
+
+# What a refusal means, by its reason (sync_server/leave.py), in the page's language; the
+# refusal's own detail (in English, with the values) follows it. The catalogues translate these.
+REASONS = {
+    "unknown_person": N_("No person has this id or HR employee id."),
+    "unknown_leave_kind": N_("There is no such kind of leave."),
+    "retired_leave_kind": N_("This kind of leave is retired: new leave cannot have it."),
+    "ambiguous_leave_kind": N_("This label names several kinds of leave: give the code."),
+    "end_before_start": N_("The last day is before the first."),
+    "leave_too_long": N_("A leave is at most 366 days."),
+    "leave_overlap": N_("It overlaps another leave of the same person."),
+    "bad_date": N_("Not a date (YYYY-MM-DD)."),
+    "missing_value": N_("A value is missing."),
+    "too_many_values": N_("The line has more values than the header has columns."),
+    "note_too_long": N_("The note is longer than 500 characters."),
+    "unknown_leave": N_("There is no such leave."),
+    "leave_kind_exists": N_("A kind of leave with this code exists."),
+    "leave_kind_name_taken": N_("This code or label already names another kind of leave."),
+    "leave_kind_in_use": N_("This kind of leave is in use: retire it instead."),
+    "not_utf8": N_("The file is not UTF-8 text: save it as CSV UTF-8."),
+    "bad_header": N_("The first line must be the header person,kind,start,end,note."),
+    "bad_csv": N_("The file is not CSV."),
+    "too_many_lines": N_("Too many lines in one file: split it."),
+    "no_file": N_("Choose a CSV file."),
+    "invalid_form": N_("Some fields are not right."),
+}
+
+
+def _reasons(page: Page) -> dict[str, str]:
+    return {code: page.lang.gettext(message) for code, message in REASONS.items()}
+
+
+def _problem(page: Page, exc: ApiError | DomainError) -> str:
+    """A refusal for the page: what it means in the page's language, then its detail."""
+    reason = getattr(exc, "reason", "")
+    meaning = page.lang.gettext(REASONS[reason]) if reason in REASONS else ""
+    detail = str(exc.detail)
+    return f"{meaning} ({detail})" if meaning else detail
+
+
+def _invalid(page: Page, exc: ValidationError) -> str:
+    return f"{page.lang.gettext(REASONS['invalid_form'])} ({field_problems(exc)})"
 
 
 def _month_bounds(month: date) -> tuple[date, date]:
@@ -57,7 +100,7 @@ def _page_data(svc: Services, month: date, person: str | None, kind: str | None)
         try:
             found, more = leave.list_leave(conn, person=person, first=first, last=last, kind=kind)
         except DomainError as exc:
-            found, more, problem = [], False, exc.detail
+            found, more, problem = [], False, exc
         picker = conn.execute(
             sa.select(people.c.id, people.c.name, people.c.employee_id)
             .order_by(people.c.name, people.c.id)
@@ -95,6 +138,8 @@ async def _page(
     person = params.get("person", "").strip() or None
     kind = params.get("kind", "").strip() or None
     data = await run_in_threadpool(_page_data, svc, month, person, kind)
+    if data["filter_problem"] is not None:
+        data["filter_problem"] = _problem(page, data["filter_problem"])
     previous = (data["first"] - timedelta(days=1)).replace(day=1)
     following = data["last"] + timedelta(days=1)
     return render(
@@ -112,6 +157,7 @@ async def _page(
         import_problem=import_problem,
         values=values or {},
         report=report,
+        reasons=_reasons(page),
         flash={k: params.get(k, "") for k in ("added", "deleted", "kind_saved")},
         **data,
     )
@@ -146,14 +192,14 @@ async def add_leave(request: Request) -> Response:
             }
         )
     except ValidationError as exc:
-        return await _page(request, page, status=422, problem=field_problems(exc), values=values)
+        return await _page(request, page, status=422, problem=_invalid(page, exc), values=values)
     try:
         created = await run_in_threadpool(
             leave.create_leave, services(request).db, body, actor=session.username, now=utc_now()
         )
     except (ApiError, DomainError) as exc:
         return await _page(
-            request, page, status=http_status(exc), problem=str(exc.detail), values=values
+            request, page, status=http_status(exc), problem=_problem(page, exc), values=values
         )
     log.info("web_leave_created", username=session.username, leave_id=created.id)
     month = created.start.strftime("%Y-%m")
@@ -172,7 +218,7 @@ async def delete_leave(request: Request, leave_id: int) -> Response:
             now=utc_now(),
         )
     except (ApiError, DomainError) as exc:
-        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+        return render(page, "error.html", status=http_status(exc), problem=_problem(page, exc))
     log.info("web_leave_deleted", username=session.username, leave_id=leave_id)
     return redirect(_back(form, deleted=str(leave_id)))
 
@@ -184,7 +230,9 @@ async def import_leave(request: Request) -> Response:
         upload = form.get("file")
         dry_run = text(form, "dry_run") == "yes"
         if not isinstance(upload, UploadFile) or not upload.filename:
-            return await _page(request, page, status=422, import_problem="choose a CSV file")
+            return await _page(
+                request, page, status=422, import_problem=page.lang.gettext(REASONS["no_file"])
+            )
         data = await upload.read()
     finally:
         await form.close()
@@ -198,7 +246,9 @@ async def import_leave(request: Request) -> Response:
             dry_run=dry_run,
         )
     except (ApiError, DomainError) as exc:
-        return await _page(request, page, status=http_status(exc), import_problem=str(exc.detail))
+        return await _page(
+            request, page, status=http_status(exc), import_problem=_problem(page, exc)
+        )
     log.info(
         "web_leave_imported",
         username=session.username,
@@ -222,11 +272,11 @@ async def add_kind(request: Request) -> Response:
         )
     except ValidationError as exc:
         return await _page(
-            request, page, status=422, kind_problem=field_problems(exc), values=values
+            request, page, status=422, kind_problem=_invalid(page, exc), values=values
         )
     except (ApiError, DomainError) as exc:
         return await _page(
-            request, page, status=http_status(exc), kind_problem=str(exc.detail), values=values
+            request, page, status=http_status(exc), kind_problem=_problem(page, exc), values=values
         )
     log.info("web_leave_kind_created", username=session.username, code=body.code)
     return redirect(f"{PAGE}?{urlencode({'kind_saved': body.code})}#kinds-h")
@@ -251,8 +301,8 @@ async def update_kind(request: Request, code: str) -> Response:
             now=utc_now(),
         )
     except ValidationError as exc:
-        return await _page(request, page, status=422, kind_problem=field_problems(exc))
+        return await _page(request, page, status=422, kind_problem=_invalid(page, exc))
     except (ApiError, DomainError) as exc:
-        return await _page(request, page, status=http_status(exc), kind_problem=str(exc.detail))
+        return await _page(request, page, status=http_status(exc), kind_problem=_problem(page, exc))
     log.info("web_leave_kind_updated", username=session.username, code=code)
     return redirect(f"{PAGE}?{urlencode({'kind_saved': code})}#kinds-h")

@@ -243,3 +243,13 @@ def test_a_visitor_without_a_session_gets_the_login_page(web: Web) -> None:
     answer = web.get("/admin/leave", follow_redirects=False)
     assert answer.status_code in {302, 303, 401}
     assert "leave-table" not in answer.text
+
+
+def test_the_kinds_are_labelled_in_the_pages_language(web: Web) -> None:
+    web.post("/admin/leave", {"new_person": "siti", "new_kind": "sick", "new_start": "2026-12-01"})
+    english = web.get("/admin/leave?month=2026-12").text
+    indonesian = web.get("/admin/leave?month=2026-12", headers={"Accept-Language": "id-ID"}).text
+    assert re.search(r'<option value="sick"\s*>Sick</option>', english)
+    assert re.search(r'<option value="permission"\s*>Izin</option>', indonesian)
+    assert '<span class="badge leave">Sakit</span>' in indonesian
+    assert '<span class="badge leave">Sick</span>' in english
