@@ -15,7 +15,7 @@ PAGE = "/admin/calendar"
 
 
 def _row(html: str, attribute: str, value: str) -> str:
-    found = re.search(rf'<tr [^>]*{attribute}="{re.escape(value)}".*?</tr>', html, re.S)
+    found = re.search(rf'<(tr|li) [^>]*{attribute}="{re.escape(value)}".*?</\1>', html, re.S)
     assert found is not None, f"no row {attribute}={value}"
     return found.group(0)
 
