@@ -447,3 +447,37 @@ def test_export_then_import_gives_the_same_leave(api: Api, plan: list[Any]) -> N
     report = _import(api, exported.text).json()
     assert report["refused"] == 0, report
     assert held() == before
+
+
+def test_two_overlapping_requests_at_once_give_one_leave(api: Api) -> None:
+    """The overlap check and the insert are one step per person (the person's row is locked on
+    PostgreSQL; SQLite's writes are serial): of many requests at once, one wins."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from edge.clock import utc_now
+    from sync_server.domain_errors import ConflictError
+    from sync_server.schemas.leave import LeaveCreate
+
+    _people(api, "siti")
+    db = Database.from_url(api.config.database_url, pool_size=8)
+    start = threading.Barrier(6)
+
+    def enter(day: int) -> str:
+        body = LeaveCreate.model_validate(
+            {"person": "siti", "kind": "sick", "start": f"2026-12-{day:02d}", "end": "2026-12-10"}
+        )
+        start.wait()
+        try:
+            leave.create_leave(db, body, actor="t", now=utc_now())
+        except ConflictError as exc:
+            return exc.reason
+        return "created"
+
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = sorted(pool.map(enter, range(1, 7)))
+    finally:
+        db.dispose()
+    assert outcomes == ["created"] + ["leave_overlap"] * 5
+    assert len(api.admin("GET", "/admin/leave").json()["leave"]) == 1
