@@ -114,6 +114,7 @@ def print_day(report: dict[str, Any], out: IO[str]) -> None:
     day = date.fromisoformat(report["date"])
     # A column only on days that have something to review: the usual table stays as it was.
     flagged = [r for r in report["rows"] if r.get("needs_review")]
+    corrected = [r for r in report["rows"] if r.get("corrections")]
     rows = []
     for r in report["rows"]:
         late = "-" if r["late"] is None else (f"late {r['late_minutes']}m" if r["late"] else "ok")
@@ -125,10 +126,10 @@ def print_day(report: dict[str, Any], out: IO[str]) -> None:
                 r["group"],
                 r["department"] or "-",
                 f"{shift['name']} {shift['start'][:5]}" if shift else "-",
-                _clock(r["first_in"], day),
-                _clock(r["last_out"], day),
+                _clock(r["first_in"], day) + ("*" if r.get("first_in_corrected") else ""),
+                _clock(r["last_out"], day) + ("*" if r.get("last_out_corrected") else ""),
                 _duration(r["worked_minutes"]),
-                r["status"].replace("_", " "),
+                day_status(r),
                 late,
                 *([_review_cell(r.get("needs_review", 0))] if flagged else []),
             ]
@@ -141,12 +142,48 @@ def print_day(report: dict[str, Any], out: IO[str]) -> None:
     ]  # fmt: skip
     _table(headers, rows, out)
     out.write(f"\n{day_totals(report['totals'])}\n")
+    for r in corrected:
+        for c in r["corrections"]:
+            verb = "added" if c["action"] == "add" else "voided"
+            at = _clock(c["at"], day)
+            out.write(f"corrected: {r['person_id']} {verb} {c['kind']} {at}: {c['reason']}\n")
+    if any(r.get("first_in_corrected") or r.get("last_out_corrected") for r in corrected):
+        out.write("* added by an admin (a correction)\n")
     if flagged:
         count = sum(r["needs_review"] for r in flagged)
         out.write(
             f"needs review: {plural(count, 'event')} whose liveness check failed "
             f"({', '.join(r['person_id'] for r in flagged)}); see hadir review list\n"
         )
+
+
+# The day's status in words (English for now; the i18n work translates these).
+STATUS_WORDS = {
+    "complete": "complete",
+    "in_only": "in only",
+    "out_only": "out only",
+    "absent": "absent",
+    "not_yet": "not yet",
+    "holiday": "holiday",
+    "day_off": "day off",
+    "not_working": "not a working day",
+    "leave": "leave",
+}
+
+
+def day_status(row: dict[str, Any]) -> str:
+    """The status cell: the status, with the holiday's name or the leave's kind."""
+    status = str(row["status"])
+    text = STATUS_WORDS.get(status, status.replace("_", " "))
+    day_off = row.get("day_off")
+    leave = row.get("leave")
+    if status in ("holiday", "day_off") and day_off:
+        text += f": {day_off['name']}"
+    if leave:
+        text = (
+            f"leave: {leave['code']}" if status == "leave" else f"{text} (leave: {leave['code']})"
+        )
+    return text
 
 
 def _review_cell(count: int) -> str:
@@ -157,21 +194,39 @@ def _review_cell(count: int) -> str:
 
 def day_totals(t: dict[str, int]) -> str:
     """The day's counts in one line, as the web page says them too."""
-    return (
+    text = (
         f"{plural(t['people'], 'person')}: {t['complete']} complete, {t['in_only']} in only, "
-        f"{t['out_only']} out only, {t['absent']} absent, {t['not_yet']} not yet due; "
-        f"{t['late']} late"
+        f"{t['out_only']} out only, {t['absent']} absent, {t['not_yet']} not yet due"
     )
+    # The calendar's statuses only when they occur: the usual line stays as it was.
+    extra = [
+        f"{t[key]} {word}"
+        for key, word in (
+            ("leave", "on leave"),
+            ("holiday", "on holiday"),
+            ("day_off", "on a day off"),
+            ("not_working", "not working"),
+        )
+        if t.get(key)
+    ]
+    return text + "".join(f", {part}" for part in extra) + f"; {t['late']} late"
+
+
+def _leave_cell(days: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in days.items()) or "-"
 
 
 def print_month(report: dict[str, Any], out: IO[str]) -> None:
     rows = [
         [
-            r["person_id"],
+            r["person_id"] + ("*" if r.get("corrected") else ""),
             r["name"],
             r["group"],
             r["shift"]["name"] if r["shift"] else "-",
+            str(r.get("working_days", "-")),
             str(r["days_present"]),
+            str(r.get("days_absent", "-")),
+            _leave_cell(r.get("days_on_leave", {})),
             str(r["days_complete"]),
             "-" if r["days_late"] is None else str(r["days_late"]),
             "-" if r["punctuality_pct"] is None else f"{r['punctuality_pct']:.1f}%",
@@ -183,10 +238,16 @@ def print_month(report: dict[str, Any], out: IO[str]) -> None:
         f"Attendance {report['month']} ({report['first_day']} to {report['last_day']}, "
         f"{report['timezone']})\n\n"
     )
-    headers = [
-        "person", "name", "group", "shift", "present", "complete", "late", "punctual", "hours",
-    ]  # fmt: skip
-    _table(headers, rows, out)
+    _table(MONTH_HEADERS, rows, out)
+    if any(r.get("corrected") for r in report["rows"]):
+        out.write("\n* numbers include an admin's correction\n")
+
+
+# The month table's headers (English for now; the i18n work translates them).
+MONTH_HEADERS = [
+    "person", "name", "group", "shift", "working", "present", "absent", "leave",
+    "complete", "late", "punctual", "hours",
+]  # fmt: skip
 
 
 # --- commands -------------------------------------------------------------------------------------

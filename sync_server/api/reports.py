@@ -26,10 +26,13 @@ from sync_server.errors import error_responses
 from sync_server.reports import FIRST_DAY, LAST_DAY, check_range
 from sync_server.schemas import ApiModel, GroupName
 from sync_server.schemas.reports import (
-    CheckinOut,
+    CheckinListedOut,
+    DayCorrectionOut,
+    DayOffOut,
     DayReportOut,
     DayRowOut,
     DayTotals,
+    LeaveOut,
     MonthReportOut,
     MonthRowOut,
     PushFailureOut,
@@ -152,6 +155,28 @@ def day_report(
                 late_minutes=r.late_minutes,
                 events=r.events,
                 needs_review=to_review.get(r.person_id, 0),
+                working=r.working,
+                day_off=None
+                if r.day_off is None
+                else DayOffOut.model_construct(kind=r.day_off.kind, name=r.day_off.name),
+                leave=None
+                if r.leave is None
+                else LeaveOut.model_construct(
+                    code=r.leave.code, label_en=r.leave.label_en, label_id=r.leave.label_id
+                ),
+                corrections=[
+                    DayCorrectionOut.model_construct(
+                        id=c.id,
+                        action=c.action,
+                        kind=c.kind,
+                        at=c.at,
+                        reason=c.reason,
+                        created_by=c.created_by,
+                    )
+                    for c in r.corrections
+                ],
+                first_in_corrected=r.first_in_corrected,
+                last_out_corrected=r.last_out_corrected,
             )
             for r in report.rows
         ],
@@ -162,7 +187,11 @@ def day_report(
 @router.get(
     "/month",
     response_model=MonthReportOut,
-    summary="Monthly summary per person: days present, late, punctuality, hours",
+    summary="Monthly summary per person: days present, working days, absent, leave, late, "
+    "punctuality, hours",
+    description="Working days come from the working calendar (the group's week, the site's "
+    "holidays and days off); absent days count up to now; punctuality divides the working "
+    "days attended with an in, not on leave (docs/reports.md).",
 )
 def month_report(
     svc: ServicesDep,
@@ -200,10 +229,15 @@ def month_report(
                 days_complete=r.days_complete,
                 days_in_only=r.days_in_only,
                 days_out_only=r.days_out_only,
+                working_days=r.working_days,
+                days_absent=r.days_absent,
+                days_on_leave=r.days_on_leave,
+                days_attended=r.days_attended,
                 days_late=r.days_late,
                 punctuality_pct=r.punctuality_pct,
                 worked_minutes=int(r.worked.total_seconds() // 60),
                 worked_hours=r.worked_hours,
+                corrected=r.corrected,
             )
             for r in report.rows
         ],
@@ -250,10 +284,12 @@ def export_csv(
 
 @router.get(
     "/hrms-checkins",
-    response_model=list[CheckinOut],
+    response_model=list[CheckinListedOut],
     summary="Events as ERPNext / Frappe HRMS Employee Checkin records",
     description="Every event of a known person in the calendar days, oldest first: employee "
-    "(employee_id, else the person id), time (site-local), log_type IN/OUT, device_id.",
+    "(employee_id, else the person id), time (site-local), log_type IN/OUT, device_id. "
+    "Voided events are left out; punches an admin added are listed with device_id "
+    "hadir-correction and corrected true (corrected is not sent by the push).",
     responses=error_responses(422),
 )
 def hrms_checkins(
@@ -262,13 +298,13 @@ def hrms_checkins(
     last: ToDay,
     group: GroupFilter = None,
     department: DepartmentFilter = None,
-) -> list[CheckinOut]:
+) -> list[CheckinListedOut]:
     check_range(first, last)
     with svc.db.read() as conn:
         found = reports.hrms_checkins(
             conn, first, last, tz=svc.site_zone, group=group, department=department
         )
-    return [CheckinOut(**c.as_json()) for c in found]
+    return [CheckinListedOut(**c.as_json(), corrected=c.corrected) for c in found]
 
 
 @router.post(

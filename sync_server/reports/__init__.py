@@ -42,7 +42,8 @@ rows, sorted in cache) and returns the person's totals as one JSON array. A sing
 
 from __future__ import annotations
 
-from sync_server.reports.day import DayReport, DayRow, Status, day_view
+from sync_server.reports.adjust import LeaveKind, load_leave_kinds
+from sync_server.reports.day import DayCorrection, DayReport, DayRow, Status, day_view
 from sync_server.reports.export import CsvRows, export_csv
 from sync_server.reports.hrms import Checkin, PushFailure, PushResult, hrms_checkins, push_checkins
 from sync_server.reports.month import (
@@ -74,8 +75,10 @@ __all__ = [
     "MAX_RANGE_DAYS",
     "Checkin",
     "CsvRows",
+    "DayCorrection",
     "DayReport",
     "DayRow",
+    "LeaveKind",
     "Offsets",
     "PushFailure",
     "PushResult",
@@ -89,6 +92,7 @@ __all__ = [
     "export_csv",
     "from_us",
     "hrms_checkins",
+    "load_leave_kinds",
     "load_shifts",
     "local_today",
     "month_bounds",

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync_server.calendar import DayOff, load_calendar
 from sync_server.db import UTCDateTime, epoch_us, events, people
+from sync_server.reports.adjust import (
+    LeaveKind,
+    load_corrections,
+    load_leave_kinds,
+    load_leaves,
+    punch_days,
+    raw_events,
+)
 from sync_server.reports.shifts import (
     Shift,
     load_shifts,
@@ -40,6 +49,27 @@ class Status(enum.StrEnum):
     # No event yet and not due yet (a later day, or today before shift start + grace): a day
     # that has not happened is nobody's absence.
     NOT_YET = "not_yet"
+    # No event on a day nobody is expected (the working calendar): never an absence.
+    HOLIDAY = "holiday"
+    DAY_OFF = "day_off"
+    NOT_WORKING = "not_working"  # not one of the group's working weekdays
+    LEAVE = "leave"  # a working day on leave (sick, annual leave, permission, ...)
+
+
+# Statuses of a day with attendance (any event).
+PRESENT = frozenset((Status.COMPLETE, Status.IN_ONLY, Status.OUT_ONLY))
+
+
+@dataclass(frozen=True, slots=True)
+class DayCorrection:
+    """A live correction of the day, as the day view shows it (docs/corrections.md)."""
+
+    id: int
+    action: str  # add: an added punch; void: a voided event
+    kind: str  # in | out
+    at: datetime  # site wall clock
+    reason: str
+    created_by: str
 
 
 # Not frozen: a frozen dataclass pays an object.__setattr__ per field, and reports build
@@ -63,6 +93,19 @@ class DayRow:
     events: int
     # The day's latest event is an in (a later in after going out counts): for today, "in now".
     inside: bool = False
+    # The working calendar: a working day of the person's group (its week, not a day off).
+    working: bool = True
+    day_off: DayOff | None = None
+    # Leave of a working day (a leave over a holiday or weekend shows the holiday).
+    leave: LeaveKind | None = None
+    # Corrections of the day; first in / last out added by an admin.
+    corrections: list[DayCorrection] = field(default_factory=list)
+    first_in_corrected: bool = False
+    last_out_corrected: bool = False
+
+    @property
+    def corrected(self) -> bool:
+        return bool(self.corrections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +115,7 @@ class DayReport:
     rows: list[DayRow]
 
     def totals(self) -> dict[str, int]:
+        """Rows per status, ``late``, and ``people``."""
         counts = dict.fromkeys((s.value for s in Status), 0)
         for row in self.rows:
             counts[row.status.value] += 1
@@ -103,7 +147,8 @@ def day_view(
     is_out = events.c.kind == "out"
     count = sa.func.count(events.c.kind)
     selects = []
-    for cls in shift_classes(conn, all_shifts):
+    classes = shift_classes(conn, all_shifts)
+    for cls in classes:
         lo, hi = cls.scan_range(offsets, n, n)
         window_start = EPOCH + timedelta(
             microseconds=offsets.first_at_or_after(n * DAY_US + cls.anchor_us)
@@ -144,6 +189,17 @@ def day_view(
         shift_id: now_us > offsets.first_at_or_after(n * DAY_US + (s.due_us if s else DAY_US))
         for shift_id, s in [(NO_SHIFT, None), *all_shifts.items()]
     }
+    calendar = load_calendar(conn, day, day)
+    day_off = calendar.day_off(day)
+    on_leave = {person: days[day] for person, days in load_leaves(conn, day, day).items()}
+    kinds = load_leave_kinds(conn) if on_leave else {}
+    # Corrections of the day: those people are recomputed from their punches below.
+    scan_lo = min(c.scan_range(offsets, n, n)[0] for c in classes)
+    scan_hi = max(c.scan_range(offsets, n, n)[1] for c in classes)
+    adjustments = load_corrections(conn, scan_lo, scan_hi)
+    result = conn.execute(query).all()
+    touched = adjustments.people & {r[0] for r in result}
+    raw = raw_events(conn, touched, scan_lo, scan_hi) if touched else {}
     # Plain tuples and local names: this loop runs once per person (thousands per request).
     rows = []
     local = offsets.local
@@ -160,8 +216,33 @@ def day_view(
         last_in,
         first_in_local,
         n_events,
-    ) in conn.execute(query):
+    ) in result:
         shift = all_shifts.get(shift_id)
+        fixes: list[DayCorrection] = []
+        in_added = out_added = False
+        if person_id in touched:
+            anchor = shift.anchor_us if shift else 0
+            punches = adjustments.punches(person_id, raw.get(person_id, []))
+            mine = punch_days(punches, offsets, anchor).get(n)
+            first_in = mine.first_in if mine else None
+            last_out = mine.last_out if mine else None
+            last_in = mine.last_in if mine else None
+            first_in_local = None if first_in is None else first_in + offsets.at(first_in)
+            n_events = mine.count if mine else 0
+            in_added = bool(mine and mine.first_in_added)
+            out_added = bool(mine and mine.last_out_added)
+            fixes = [
+                DayCorrection(c.id, c.action, c.kind, local(c.effective_us), c.reason, c.created_by)
+                for c in adjustments.by_person[person_id]
+                if (c.effective_us + offsets.at(c.effective_us) - anchor) // DAY_US == n
+            ]
+        working = day_off is None and calendar.week(group_name)[day.weekday()] == "1"
+        leave_code = on_leave.get(person_id) if working else None
+        leave = (
+            (kinds.get(leave_code) or LeaveKind(leave_code, leave_code, leave_code))
+            if (leave_code)
+            else None
+        )
         complete = first_in is not None and last_out is not None and last_out > first_in
         if complete:
             status = Status.COMPLETE
@@ -169,6 +250,12 @@ def day_view(
             status = Status.IN_ONLY
         elif last_out is not None:
             status = Status.OUT_ONLY
+        elif day_off is not None:
+            status = Status.HOLIDAY if day_off.kind == "holiday" else Status.DAY_OFF
+        elif not working:
+            status = Status.NOT_WORKING
+        elif leave is not None:
+            status = Status.LEAVE
         elif due[shift_id]:
             status = Status.ABSENT
         else:
@@ -176,9 +263,12 @@ def day_view(
         late: bool | None = None
         late_minutes: int | None = None
         if shift is not None and first_in_local is not None:
-            after_start = int(first_in_local) - day_start_us - shift.start_us
-            late = after_start > shift.grace_minutes * MINUTE_US
-            late_minutes = max(0, after_start // MINUTE_US)
+            if working and leave is None:
+                after_start = int(first_in_local) - day_start_us - shift.start_us
+                late = after_start > shift.grace_minutes * MINUTE_US
+                late_minutes = max(0, after_start // MINUTE_US)
+            else:
+                late = False  # only a working day, not on leave, can be late
         start, end = windows[shift_id]
         rows.append(
             DayRow(
@@ -198,6 +288,12 @@ def day_view(
                 late_minutes,
                 int(n_events),
                 last_in is not None and (last_out is None or int(last_in) > int(last_out)),
+                working,
+                day_off,
+                leave,
+                fixes,
+                in_added,
+                out_added,
             )
         )
     return DayReport(day, tz.key, rows)

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync_server.db import events, people
-from sync_server.reports.day import day_view
+from sync_server.db import corrections, epoch_us, events, people
+from sync_server.reports.adjust import Adjustments, load_corrections
+from sync_server.reports.day import DayCorrection, DayRow, day_view
 from sync_server.reports.shifts import person_filters
-from sync_server.reports.timebase import EPOCH, calendar_range
+from sync_server.reports.timebase import EPOCH, Offsets, calendar_range
 
 
 class CsvRows(enum.StrEnum):
@@ -40,6 +41,11 @@ DAY_COLUMNS = (
     "late",
     "late_minutes",
     "events",
+    "working_day",
+    "day_off",
+    "leave",
+    "corrected",
+    "corrections",
 )
 EVENT_COLUMNS = (
     "event_id",
@@ -60,6 +66,8 @@ EVENT_COLUMNS = (
     "needs_review",
     "reviewed_at",
     "reviewed_by",
+    "corrected",
+    "correction_reason",
 )
 
 
@@ -70,8 +78,27 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # (dates, times, statuses, numbers) and never start with one of those characters; checking
 # only these keeps a year's export as fast as before.
 FREE_TEXT_COLUMNS = frozenset(
-    ("person_id", "name", "group", "department", "employee_id", "shift", "device_id", "reviewed_by")
+    (
+        "person_id",
+        "name",
+        "group",
+        "department",
+        "employee_id",
+        "shift",
+        "device_id",
+        "reviewed_by",
+        "day_off",
+        "leave",
+        "corrections",
+        "correction_reason",
+    )
 )
+# The correction columns (docs/reports.md, "Corrections in the reports and exports"): in the
+# day rows, ``corrected`` says which values an admin's correction produced or changed
+# (first_in, last_out, or voided when only voids touched the day); in the event rows,
+# ``added`` (a punch an admin added: no terminal event) or ``voided`` (listed, not counted).
+ADDED = "added"
+VOIDED = "voided"
 
 
 def csv_cell(value: str) -> str:
@@ -164,12 +191,37 @@ def export_csv(
                     "" if r.late is None else ("yes" if r.late else "no"),
                     "" if r.late_minutes is None else r.late_minutes,
                     r.events,
+                    "yes" if r.working else "no",
+                    r.day_off.name if r.day_off else "",
+                    r.leave.code if r.leave else "",
+                    day_corrected(r),
+                    "; ".join(correction_text(c) for c in r.corrections),
                 )
             )
             if chunk:
                 yield chunk
         day += timedelta(days=1)
     yield out.take()
+
+
+def day_corrected(row: DayRow) -> str:
+    """The day row's ``corrected`` cell: which of its values come from a correction."""
+    if not row.corrections:
+        return ""
+    which = [
+        name
+        for name, flag in (
+            ("first_in", row.first_in_corrected),
+            ("last_out", row.last_out_corrected),
+        )
+        if flag
+    ]
+    return " ".join(which) or VOIDED
+
+
+def correction_text(c: DayCorrection) -> str:
+    verb = ADDED if c.action == "add" else VOIDED
+    return f"{verb} {c.kind} {c.at:%H:%M}: {c.reason} ({c.created_by})"
 
 
 def events_query(
@@ -213,6 +265,57 @@ def events_query(
     )
 
 
+def added_punches(
+    conn: Connection,
+    lo: datetime,
+    hi: datetime,
+    group: str | None,
+    department: str | None,
+    *,
+    known_only: bool,
+) -> list[Any]:
+    """Live added punches (corrections) in ``[lo, hi)``, with their person, oldest first."""
+    join = (
+        corrections.join(people, people.c.id == corrections.c.person_id)
+        if known_only
+        else corrections.outerjoin(people, people.c.id == corrections.c.person_id)
+    )
+    query = (
+        sa.select(
+            corrections.c.id,
+            corrections.c.effective_us,
+            corrections.c.person_id,
+            corrections.c.kind,
+            corrections.c.reason,
+            people.c.name,
+            people.c.group_name,
+            people.c.department,
+            sa.func.coalesce(people.c.employee_id, people.c.id).label("employee_id"),
+        )
+        .select_from(join)
+        .where(
+            corrections.c.action == "add",
+            corrections.c.revoked_at.is_(None),
+            corrections.c.effective_us >= epoch_us(lo),
+            corrections.c.effective_us < epoch_us(hi),
+        )
+        .where(*person_filters(group, department))
+        .order_by(corrections.c.effective_us, corrections.c.id)
+    )
+    return list(conn.execute(query))
+
+
+def voided_events(conn: Connection, lo: datetime, hi: datetime) -> dict[str, str]:
+    """event id -> the live void's reason, for the events of ``[lo, hi)``."""
+    found: Adjustments = load_corrections(conn, epoch_us(lo), epoch_us(hi))
+    return {
+        str(c.event_id): c.reason
+        for mine in found.by_person.values()
+        for c in mine
+        if c.action == "void"
+    }
+
+
 def _export_events(
     conn: Connection,
     first_day: date,
@@ -223,14 +326,25 @@ def _export_events(
 ) -> Iterator[str]:
     lo, hi, offsets = calendar_range(tz, first_day, last_day)
     query = events_query(lo, hi, group, department, known_only=False)
+    voided = voided_events(conn, lo, hi)
+    # Added punches are few: merged into the event stream by time.
+    added = added_punches(conn, lo, hi, group, department, known_only=False)
     out = _CsvChunks(EVENT_COLUMNS)
     result = conn.execution_options(yield_per=1000).execute(query)
+    position = 0
     for r in result:
-        at = EPOCH + timedelta(microseconds=int(r.effective_us))
+        eu = int(r.effective_us)
+        while position < len(added) and int(added[position].effective_us) < eu:
+            chunk = out.add(_added_row(added[position], offsets))
+            position += 1
+            if chunk:
+                yield chunk
+        at = EPOCH + timedelta(microseconds=eu)
+        reason = voided.get(str(r.id))
         chunk = out.add(
             (
                 str(r.id),
-                local_text(offsets.local(int(r.effective_us))),
+                local_text(offsets.local(eu)),
                 at.isoformat().replace("+00:00", "Z"),
                 r.person_id,
                 r.name or "",
@@ -247,8 +361,41 @@ def _export_events(
                 "yes" if r.liveness_passed is False and r.reviewed_at is None else "no",
                 local_text(None if r.reviewed_at is None else r.reviewed_at.astimezone(tz)),
                 r.reviewed_by or "",
+                "" if reason is None else VOIDED,
+                reason or "",
             )
         )
         if chunk:
             yield chunk
+    for row in added[position:]:
+        chunk = out.add(_added_row(row, offsets))
+        if chunk:
+            yield chunk
     yield out.take()
+
+
+def _added_row(r: Any, offsets: Offsets) -> tuple[Any, ...]:
+    eu = int(r.effective_us)
+    at = EPOCH + timedelta(microseconds=eu)
+    return (
+        f"correction-{r.id}",
+        local_text(offsets.local(eu)),
+        at.isoformat().replace("+00:00", "Z"),
+        r.person_id,
+        r.name or "",
+        r.group_name or "",
+        r.department or "",
+        r.employee_id or "",
+        r.kind,
+        "",
+        "correction",
+        "yes" if r.name is not None else "no",
+        "",
+        "",
+        "",
+        "no",
+        "",
+        "",
+        ADDED,
+        r.reason,
+    )

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy.engine import Connection
 
 from sync_server.config import HrmsConfig
-from sync_server.reports.export import events_query, local_text
+from sync_server.reports.export import added_punches, events_query, local_text, voided_events
 from sync_server.reports.timebase import calendar_range
 
 
@@ -27,6 +27,9 @@ class Checkin:
     time: str  # site-local "YYYY-MM-DD HH:MM:SS", as Frappe stores Datetime
     log_type: str  # "IN" or "OUT"
     device_id: str
+    # A punch an admin added (a correction), not a terminal's: Employee Checkin has no field
+    # for it, so the payload says it in device_id (CORRECTION_DEVICE); listings show this flag.
+    corrected: bool = False
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -35,6 +38,10 @@ class Checkin:
             "log_type": self.log_type,
             "device_id": self.device_id,
         }
+
+
+# device_id of an added punch in HRMS: no terminal recorded it (docs/reports.md, "HRMS").
+CORRECTION_DEVICE = "hadir-correction"
 
 
 def hrms_checkins(
@@ -48,20 +55,46 @@ def hrms_checkins(
 ) -> list[Checkin]:
     """Every event of a known person in the calendar days ``first_day..last_day`` (site zone),
     oldest first. Frappe assigns shifts and computes attendance from checkins itself, so it gets
-    every punch, not our first-in/last-out; events of deleted people have no employee."""
+    every punch, not our first-in/last-out; events of deleted people have no employee.
+
+    Corrections (docs/corrections.md): a voided event is left out; a punch an admin added is
+    a checkin with ``device_id`` :data:`CORRECTION_DEVICE`. A push is not tracked here: an
+    event voided after it was pushed stays in HRMS (a later push does not send it again, and
+    nothing deletes it there); docs/reports.md says what to do."""
     if last_day < first_day:
         raise ValueError("last_day is before first_day")
     lo, hi, offsets = calendar_range(tz, first_day, last_day)
-    result = conn.execute(events_query(lo, hi, group, department, known_only=True))
-    return [
-        Checkin(
-            employee=r.employee_id,
-            time=local_text(offsets.local(int(r.effective_us))),
-            log_type="IN" if r.kind == "in" else "OUT",
-            device_id=r.device_id,
+    voided = voided_events(conn, lo, hi)
+    found: list[tuple[int, Checkin]] = [
+        (
+            int(r.effective_us),
+            Checkin(
+                employee=r.employee_id,
+                time=local_text(offsets.local(int(r.effective_us))),
+                log_type="IN" if r.kind == "in" else "OUT",
+                device_id=r.device_id,
+            ),
         )
-        for r in result
+        for r in conn.execute(events_query(lo, hi, group, department, known_only=True))
+        if str(r.id) not in voided
     ]
+    added = [
+        (
+            int(r.effective_us),
+            Checkin(
+                employee=r.employee_id,
+                time=local_text(offsets.local(int(r.effective_us))),
+                log_type="IN" if r.kind == "in" else "OUT",
+                device_id=CORRECTION_DEVICE,
+                corrected=True,
+            ),
+        )
+        for r in added_punches(conn, lo, hi, group, department, known_only=True)
+    ]
+    if added:
+        # Stable: an added punch at the same microsecond as an event goes after it.
+        found = sorted(found + added, key=lambda pair: pair[0])
+    return [checkin for _, checkin in found]
 
 
 class PushOutcome(enum.StrEnum):

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync_server.db import UTCDateTime, events, people
+from sync_server.calendar import SiteCalendar, load_calendar
+from sync_server.db import UTCDateTime, epoch_us, events, people
+from sync_server.reports.adjust import (
+    Punch,
+    leave_counts,
+    load_corrections,
+    load_leaves,
+    punch_days,
+    raw_events,
+)
 from sync_server.reports.shifts import (
     Shift,
     load_shifts,
@@ -22,6 +31,8 @@ from sync_server.reports.shifts import (
 from sync_server.reports.timebase import (
     DAY_US,
     EPOCH,
+    SHIFT_LEAD_US,
+    Offsets,
     day_number,
     local_day,
     offsets_for_days,
@@ -44,6 +55,14 @@ class SummaryRow:
     days_late: int | None
     punctuality_pct: float | None
     worked: timedelta
+    # The working calendar (docs/reports.md, "Month"): working days of the person's group in
+    # the range (from the day they were listed), absences up to today, leave by kind.
+    working_days: int = 0
+    days_absent: int = 0
+    days_on_leave: dict[str, int] = field(default_factory=dict)
+    # Working days attended with an in, not on leave: what punctuality divides.
+    days_attended: int = 0
+    corrected: bool = False  # a live correction changed this person's numbers
 
     @property
     def worked_hours(self) -> float:
@@ -64,6 +83,10 @@ class SummaryReport:
     rows: list[SummaryRow]
 
 
+# Days per summary: each day is a bit of a BIGINT in the query (a month needs 31).
+MAX_SUMMARY_DAYS = 62
+
+
 def month_bounds(month: date) -> tuple[date, date]:
     first = month.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
@@ -77,10 +100,11 @@ def month_summary(
     tz: ZoneInfo,
     group: str | None = None,
     department: str | None = None,
+    now: datetime | None = None,
 ) -> SummaryReport:
     """Per person over the calendar month holding ``month`` (any day of it)."""
     first, last = month_bounds(month)
-    return range_summary(conn, first, last, tz=tz, group=group, department=department)
+    return range_summary(conn, first, last, tz=tz, group=group, department=department, now=now)
 
 
 def range_summary(
@@ -91,22 +115,43 @@ def range_summary(
     tz: ZoneInfo,
     group: str | None = None,
     department: str | None = None,
+    now: datetime | None = None,
 ) -> SummaryReport:
     """Per person over the shift days ``first_day..last_day``: days present (any event), days
-    complete / in only / out only, days late and punctuality (on-time share of the days with
-    an in; null without a shift), worked time (sum over complete days)."""
+    complete / in only / out only, worked time (sum over complete days), and over the working
+    calendar: working days, days absent (working, not on leave, no event, due by ``now``),
+    days on leave by kind, days late and punctuality (on-time share of the working days
+    attended with an in, not on leave; null without a shift).
+
+    Everyone is one SQL pass (see the package's docstring); people with leave in the range, a
+    live correction, or created after the range began are recomputed in Python from their
+    punches (:mod:`sync_server.reports.adjust`), with the same rules."""
     if last_day < first_day:
         raise ValueError("last_day is before first_day")
     d0, d1 = day_number(first_day), day_number(last_day)
+    if d1 - d0 + 1 > MAX_SUMMARY_DAYS:
+        raise ValueError(f"at most {MAX_SUMMARY_DAYS} days per summary")
+    now_us = epoch_us(now or datetime.now(UTC))
     all_shifts = load_shifts(conn)
     offsets = offsets_for_days(tz, d0, d1)
+    calendar = load_calendar(conn, first_day, last_day)
     eu = events.c.effective_us
     is_in = events.c.kind == "in"
     is_out = events.c.kind == "out"
     array = "json_build_array" if conn.dialect.name == "postgresql" else "json_array"
     range_end = EPOCH + timedelta(microseconds=offsets.first_at_or_after((d1 + 1) * DAY_US))
+    # Before this everyone is listed on every day of the range (the earliest shift-day window
+    # starts 4 h before midnight); people created later are counted in Python.
+    range_start = EPOCH + timedelta(
+        microseconds=offsets.first_at_or_after(d0 * DAY_US - SHIFT_LEAD_US)
+    )
+    # Working days as a bit mask per week (bit i: day d0 + i), the same for every shift class.
+    working_masks: dict[str, int] = {}
+    classes = shift_classes(conn, all_shifts)
+    last_due = {cls.id: _last_due(offsets, cls.shift, d0, d1, now_us) for cls in classes}
     by_class: list[tuple[int, Any]] = []
-    for cls in shift_classes(conn, all_shifts):
+    join, effective = people_and_shift()
+    for cls in classes:
         lo, hi = cls.scan_range(offsets, d0, d1)
         anchor = sql_int(cls.anchor_us)
         dk = local_day(eu, offsets, anchor)
@@ -131,12 +176,18 @@ def range_summary(
             first_in_local = per_day.c.fi + offsets.expr(per_day.c.fi)
             since_window = first_in_local - per_day.c.dk * sql_int(DAY_US) - anchor
             late = since_window > sql_int(cls.shift.late_after_us)
+        # The day's bit: one per day and person, so the sums are bitwise ORs. The calendar
+        # (working days, leave, due days) is applied to the masks in Python: a constant
+        # list per week and day in SQL measured slower than the whole rest of the query.
+        bit = sql_int(1).op("<<")(sa.cast(per_day.c.dk - sql_int(d0), sa.Integer))
         totals = [
             sa.func.count(),
             sa.func.count(per_day.c.fi),
             sa.func.sum(sa.case((complete, 1), else_=0)),
-            sa.func.sum(sa.case((late, 1), else_=0)),
             sa.func.sum(sa.case((complete, per_day.c.lo - per_day.c.fi), else_=0)),
+            sa.func.sum(bit),
+            sa.func.sum(sa.case((per_day.c.fi.is_not(None), bit), else_=0)),
+            sa.func.sum(sa.case((late, bit), else_=0)),
         ]
         stats = (
             sa.select(getattr(sa.func, array)(*totals))
@@ -147,7 +198,6 @@ def range_summary(
         )
         by_class.append((cls.id, stats))
     # One pass over people; CASE runs only the subquery of the person's own shift.
-    join, effective = people_and_shift()
     stats_expr: Any = (
         by_class[0][1]
         if len(by_class) == 1
@@ -162,6 +212,10 @@ def range_summary(
             sa.func.coalesce(people.c.employee_id, people.c.id).label("employee_id"),
             effective.label("shift_id"),
             sa.type_coerce(stats_expr, sa.String).label("stats"),
+            # Created after the range began: counted in Python (fewer working days).
+            sa.case(
+                (people.c.created_at >= sa.literal(range_start, UTCDateTime), 1), else_=0
+            ).label("new"),
         )
         .select_from(join)
         .where(
@@ -170,6 +224,23 @@ def range_summary(
         )
         .order_by(people.c.id)
     )
+    result = conn.execute(query).all()
+    # The few people the SQL's numbers do not cover: leave, corrections, created late.
+    listed = {r.person_id for r in result}
+    leave_days = {p: d for p, d in load_leaves(conn, first_day, last_day, listed).items() if d}
+    scan_lo = min(c.scan_range(offsets, d0, d1)[0] for c in classes)
+    scan_hi = max(c.scan_range(offsets, d0, d1)[1] for c in classes)
+    adjustments = load_corrections(conn, scan_lo, scan_hi)
+    special = {
+        r.person_id
+        for r in result
+        if r.person_id in leave_days or r.person_id in adjustments.by_person or r.new
+    }
+    raw = raw_events(conn, special, scan_lo, scan_hi) if special else {}
+    created = _created(conn, special) if special else {}
+    # Bit masks over the range (bit i: day d0 + i): due days per shift class.
+    due_masks = {k: (1 << max(0, last - d0 + 1)) - 1 for k, last in last_due.items()}
+    bit_count = int.bit_count
     rows = []
     for (
         person_id,
@@ -179,28 +250,149 @@ def range_summary(
         employee_id,
         shift_id,
         stats_value,
-    ) in conn.execute(query):
-        # PostgreSQL's driver decodes json itself; SQLite hands over the text.
-        stats_row = stats_value if isinstance(stats_value, list) else json.loads(stats_value)
-        present, with_in, n_complete, n_late, worked_us = (int(v or 0) for v in stats_row)
+        _new,
+    ) in result:
         shift = all_shifts.get(shift_id)
-        rows.append(
-            SummaryRow(
-                person_id,
-                name,
-                group_name,
-                dept,
-                employee_id,
-                shift,
-                days_present=present,
-                days_complete=n_complete,
-                days_in_only=with_in - n_complete,
-                days_out_only=present - with_in,
-                days_late=n_late if shift is not None else None,
-                punctuality_pct=round(100.0 * (with_in - n_late) / with_in, 1)
-                if shift is not None and with_in
-                else None,
-                worked=timedelta(microseconds=worked_us),
+        row = SummaryRow(
+            person_id, name, group_name, dept, employee_id, shift, 0, 0, 0, 0, None, None,
+            timedelta(0),
+        )  # fmt: skip
+        if person_id in special:
+            _count_in_python(
+                row,
+                adjustments.punches(person_id, raw.get(person_id, [])),
+                offsets=offsets,
+                first_day=first_day,
+                d0=d0,
+                d1=d1,
+                last_due=last_due[shift_id],
+                calendar=calendar,
+                leave=leave_days.get(person_id, {}),
+                listed_after=created[person_id],
+            )
+            row.corrected = person_id in adjustments.by_person
+        else:
+            # PostgreSQL's driver decodes json itself; SQLite hands over the text.
+            stats_row = stats_value if isinstance(stats_value, list) else json.loads(stats_value)
+            present, with_in, n_complete, worked_us, present_bits, in_bits, late_bits = (
+                int(v or 0) for v in stats_row
+            )
+            working = working_masks.get(group_name)
+            if working is None:
+                working = working_masks[group_name] = _working_mask(
+                    calendar, group_name, first_day, d1 - d0 + 1
+                )
+            row.days_present = present
+            row.days_complete = n_complete
+            row.days_in_only = with_in - n_complete
+            row.days_out_only = present - with_in
+            row.worked = timedelta(microseconds=worked_us)
+            row.working_days = bit_count(working)
+            row.days_absent = bit_count(working & due_masks[shift_id] & ~present_bits)
+            row.days_attended = bit_count(working & in_bits)
+            row.days_late = bit_count(working & late_bits)
+        if shift is None:
+            row.days_late = None
+        elif row.days_attended:
+            row.punctuality_pct = round(
+                100.0 * (row.days_attended - (row.days_late or 0)) / row.days_attended, 1
+            )
+        rows.append(row)
+    return SummaryReport(first_day, last_day, tz.key, rows)
+
+
+def _working_mask(calendar: SiteCalendar, group: str, first_day: date, n_days: int) -> int:
+    """The group's working days of the range as bits (bit i: ``first_day`` + i days)."""
+    week = calendar.week(group)
+    mask = 0
+    for i in range(n_days):
+        day = first_day + timedelta(days=i)
+        if week[day.weekday()] == "1" and calendar.day_off(day) is None:
+            mask |= 1 << i
+    return mask
+
+
+def _created(conn: Connection, people_ids: set[str]) -> dict[str, int]:
+    """When each of a few people was created, as microseconds since the epoch."""
+    found: dict[str, int] = {}
+    wanted = sorted(people_ids)
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            sa.select(people.c.id, people.c.created_at).where(
+                people.c.id.in_(wanted[start : start + 500])
             )
         )
-    return SummaryReport(first_day, last_day, tz.key, rows)
+        found.update((person_id, epoch_us(at)) for person_id, at in rows)
+    return found
+
+
+def _last_due(offsets: Offsets, shift: Shift | None, d0: int, d1: int, now_us: int) -> int:
+    """The last shift day of ``d0..d1`` that is due at ``now_us`` (its shift start + grace
+    has passed; without a shift, the day is over); ``d0 - 1`` when none is."""
+    due_us = shift.due_us if shift else DAY_US
+    # Days are due in order: find the last one by bisection over day numbers.
+    low, high = d0 - 1, d1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if now_us > offsets.first_at_or_after(middle * DAY_US + due_us):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _count_in_python(
+    row: SummaryRow,
+    punches: list[Punch],
+    *,
+    offsets: Offsets,
+    first_day: date,
+    d0: int,
+    d1: int,
+    last_due: int,
+    calendar: SiteCalendar,
+    leave: dict[date, str],
+    listed_after: int,
+) -> None:
+    """One person's numbers from their punches, day by day: the rules of the SQL plus leave,
+    corrections and a creation inside the range."""
+    shift = row.shift
+    anchor = shift.anchor_us if shift else 0
+    days = punch_days(punches, offsets, anchor)
+    week = calendar.week(row.group)
+    leave_by_kind: dict[str, int] = {}
+    late = 0
+    for number in range(d0, d1 + 1):
+        day = first_day + timedelta(days=number - d0)
+        found = days.get(number)
+        if found is not None:
+            row.days_present += 1
+            if found.complete:
+                row.days_complete += 1
+                assert found.first_in is not None
+                assert found.last_out is not None
+                row.worked += timedelta(microseconds=found.last_out - found.first_in)
+            elif found.first_in is not None:
+                row.days_in_only += 1
+            else:
+                row.days_out_only += 1
+        # A day lists the person when they were created before its window began.
+        if offsets.first_at_or_after(number * DAY_US + anchor) <= listed_after:
+            continue
+        if week[day.weekday()] != "1" or calendar.day_off(day) is not None:
+            continue
+        row.working_days += 1
+        kind = leave.get(day)
+        if kind is not None:
+            leave_by_kind[kind] = leave_by_kind.get(kind, 0) + 1
+        elif found is not None:
+            if found.first_in is not None:
+                row.days_attended += 1
+                if shift is not None:
+                    fi = found.first_in
+                    since_window = fi + offsets.at(fi) - number * DAY_US - anchor
+                    late += since_window > shift.late_after_us
+        elif number <= last_due:
+            row.days_absent += 1
+    row.days_late = late
+    row.days_on_leave = leave_counts(leave_by_kind)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,13 +36,43 @@ def _reports_data(
         to_review = review.open_in_day(conn, day_report.rows)
         summary = reports.month_summary(conn, month, tz=tz, group=group, department=department)
         counts = reports.people_counts(conn, group, department)
+        kinds = reports.load_leave_kinds(conn)
     return {
+        "leave_kinds": kinds,
         "day_report": day_report,
-        "day_rows": day_rows(day_report, tz, to_review),
+        "day_rows": calendar_rows(day_report, day_rows(day_report, tz, to_review)),
         "day_empty": nobody(counts, group, department),
         "summary": summary,
         "month_empty": nobody(counts, group, department, month=True),
     }
+
+
+def calendar_rows(report: reports.DayReport, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The day table's rows (web.board.day_rows) with what the calendar, leave and
+    corrections add: the day's holiday or leave, the corrected values, the corrections
+    (action, time, reason) and the link to the corrections form."""
+    day = report.day.isoformat()
+    for row, r in zip(rows, report.rows, strict=True):
+        row["day"] = day
+        row["working"] = r.working
+        row["day_off_name"] = r.day_off.name if r.day_off else ""
+        row["leave_code"] = r.leave.code if r.leave else ""
+        row["leave_label_en"] = r.leave.label_en if r.leave else ""
+        row["leave_label_id"] = r.leave.label_id if r.leave else ""
+        row["first_in_corrected"] = r.first_in_corrected
+        row["last_out_corrected"] = r.last_out_corrected
+        row["corrections"] = [
+            {
+                "action": c.action,
+                "kind": c.kind,
+                "at": c.at.strftime("%H:%M"),
+                "reason": c.reason,
+                "by": c.created_by,
+            }
+            for c in r.corrections
+        ]
+        row["correct_url"] = f"/admin/corrections/new?person={quote(r.person_id)}&day={day}"
+    return rows
 
 
 @router.get("/reports")
@@ -57,6 +88,13 @@ async def reports_page(request: Request) -> Response:
         return render(page, "error.html", status=422, problem=str(exc.detail))
     data = await run_in_threadpool(_reports_data, svc, day, month, group, department)
     first, last = reports.month_bounds(month)
+    indonesian = page.locale.startswith("id")
+    data["leave_labels"] = {
+        code: kind.label_id if indonesian else kind.label_en
+        for code, kind in data.pop("leave_kinds").items()
+    }
+    for row in data["day_rows"]:
+        row["leave_label"] = row["leave_label_id"] if indonesian else row["leave_label_en"]
     return render(
         page,
         "reports.html",

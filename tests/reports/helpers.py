@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from sync_server.db import Database, people
+from sync_server.db import Database, people, work_weeks
 from tests.server.helpers import Api, batch, event
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,3 +83,22 @@ def day(api: Api, date: str, **params: str) -> dict[str, Any]:
 
 def rows_by_person(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["person_id"]: row for row in report["rows"]}
+
+
+def set_week(database_url: str, group: str, weekdays: str) -> None:
+    """A group's working week (work_weeks; ``*`` the site default), straight into the table:
+    the reports read it, the calendar API is tested elsewhere."""
+    db = Database.from_url(database_url, pool_size=1)
+    try:
+        with db.write() as conn:
+            conn.execute(sa.delete(work_weeks).where(work_weeks.c.group_name == group))
+            conn.execute(
+                sa.insert(work_weeks).values(
+                    group_name=group,
+                    weekdays=weekdays,
+                    updated_at=datetime.now(UTC),
+                    updated_by="test",
+                )
+            )
+    finally:
+        db.dispose()

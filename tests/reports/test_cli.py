@@ -115,7 +115,8 @@ def test_attendance_commands_against_a_server(db_url: str, tmp_path: Path) -> No
         month = hadir_attendance("month", "2026-10", env=env, cwd=tmp_path)
         assert month.returncode == 0, month.stderr
         alice_month = next(line for line in month.stdout.splitlines() if line.startswith("alice"))
-        assert alice_month.split()[-5:] == ["1", "1", "0", "100.0%", "8.17"]
+        # 22 working days (Monday to Friday), present 1, absent the other 21, no leave.
+        assert alice_month.split()[-8:] == ["22", "1", "21", "-", "1", "0", "100.0%", "8.17"]
 
         out = tmp_path / "export.csv"
         export = hadir_attendance(
@@ -156,6 +157,7 @@ def test_attendance_commands_against_a_server(db_url: str, tmp_path: Path) -> No
             "time": "2026-10-14 08:55:00",
             "log_type": "IN",
             "device_id": "door-1",
+            "corrected": False,
         }
 
         today = hadir_attendance("today", env=env, cwd=tmp_path)

@@ -20,6 +20,7 @@ from tests.reports.helpers import (
     post,
     rows_by_person,
     set_person,
+    set_week,
 )
 from tests.server.helpers import Api
 
@@ -103,6 +104,10 @@ def test_statuses_lateness_and_worked_time(site: tuple[Api, str]) -> None:
         "out_only": 1,
         "absent": 5,
         "not_yet": 0,
+        "holiday": 0,
+        "day_off": 0,
+        "not_working": 0,
+        "leave": 0,
         "late": 1,
     }
 
@@ -168,6 +173,9 @@ def test_calendar_day_in_the_site_zone(site: tuple[Api, str]) -> None:
 
 def test_daylight_saving_days(site: tuple[Api, str]) -> None:
     api, token = site
+    # Both changes fall on a Sunday: a site that works every day (lateness is judged on
+    # working days only).
+    set_week(api.config.database_url, "*", "1111111")
     post(
         api,
         token,
@@ -284,6 +292,7 @@ def test_nobody_is_absent_before_they_are_due(site: tuple[Api, str]) -> None:
 
 def test_future_days_are_not_yet_in_the_api(site: tuple[Api, str]) -> None:
     api, _token = site
+    set_week(api.config.database_url, "*", "1111111")  # whatever weekday today is
     today = reports.local_today(ZoneInfo(BERLIN))
     tomorrow = day(api, (today + timedelta(days=1)).isoformat())
     assert {r["status"] for r in tomorrow["rows"]} == {"not_yet"}

@@ -253,14 +253,22 @@ def test_hrms_checkins_shape(site: tuple[Api, str]) -> None:
             "time": "2026-03-02 08:50:12",
             "log_type": "IN",
             "device_id": "door-1",
+            "corrected": False,
         },
         {
             "employee": "HR-EMP-0001",
             "time": "2026-03-02 17:00:00",
             "log_type": "OUT",
             "device_id": "door-1",
+            "corrected": False,
         },
-        {"employee": "ben", "time": "2026-03-03 09:20:00", "log_type": "IN", "device_id": "door-1"},
+        {
+            "employee": "ben",
+            "time": "2026-03-03 09:20:00",
+            "log_type": "IN",
+            "device_id": "door-1",
+            "corrected": False,
+        },
     ]
 
 
