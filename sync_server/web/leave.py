@@ -30,6 +30,7 @@ from sync_server.schemas.leave import (
     LeaveImportReport,
     LeaveKindCreate,
     LeaveKindUpdate,
+    LeaveUpdate,
 )
 from sync_server.web.forms import field_problems, month_param, text
 from sync_server.web.i18n import N_
@@ -158,7 +159,7 @@ async def _page(
         values=values or {},
         report=report,
         reasons=_reasons(page),
-        flash={k: params.get(k, "") for k in ("added", "deleted", "kind_saved")},
+        flash={k: params.get(k, "") for k in ("added", "changed", "deleted", "kind_saved")},
         **data,
     )
 
@@ -306,3 +307,86 @@ async def update_kind(request: Request, code: str) -> Response:
         return await _page(request, page, status=http_status(exc), kind_problem=_problem(page, exc))
     log.info("web_leave_kind_updated", username=session.username, code=code)
     return redirect(f"{PAGE}?{urlencode({'kind_saved': code})}#kinds-h")
+
+
+def _edit_data(svc: Services, leave_id: int) -> dict[str, Any]:
+    with svc.db.read() as conn:
+        return {"item": leave.get_leave(conn, leave_id), "kinds": leave.list_kinds(conn)}
+
+
+async def _edit_page(
+    request: Request,
+    page: Page,
+    leave_id: int,
+    *,
+    status: int = 200,
+    problem: str | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    try:
+        data = await run_in_threadpool(_edit_data, services(request), leave_id)
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=_problem(page, exc))
+    item = data["item"]
+    shown = values or {
+        "kind": item.kind,
+        "start": item.start.isoformat(),
+        "end": item.end.isoformat(),
+        "note": item.note or "",
+    }
+    return render(
+        page,
+        "leave_edit.html",
+        status=status,
+        item=item,
+        kinds=data["kinds"],
+        kind_label=leave.kind_label,
+        values=shown,
+        problem=problem,
+    )
+
+
+@router.get("/leave/{leave_id}")
+async def edit_leave_page(request: Request, leave_id: int) -> Response:
+    return await _edit_page(request, await load_page(request), leave_id)
+
+
+@router.post("/leave/{leave_id}")
+async def change_leave(request: Request, leave_id: int) -> Response:
+    """Change a leave's kind, days or note (the same rules as entering it)."""
+    session, form, page = await load_post(request)
+    values = {k: text(form, k) for k in ("kind", "start", "end", "note")}
+    try:
+        body = LeaveUpdate.model_validate(
+            {
+                "kind": values["kind"],
+                "start": values["start"],
+                "end": values["end"] or values["start"],
+                "note": values["note"] or None,
+            }
+        )
+    except ValidationError as exc:
+        return await _edit_page(
+            request, page, leave_id, status=422, problem=_invalid(page, exc), values=values
+        )
+    try:
+        changed = await run_in_threadpool(
+            leave.update_leave,
+            services(request).db,
+            leave_id,
+            body,
+            actor=session.username,
+            now=utc_now(),
+        )
+    except (ApiError, DomainError) as exc:
+        return await _edit_page(
+            request,
+            page,
+            leave_id,
+            status=http_status(exc),
+            problem=_problem(page, exc),
+            values=values,
+        )
+    log.info("web_leave_changed", username=session.username, leave_id=leave_id)
+    month = changed.start.strftime("%Y-%m")
+    return redirect(f"{PAGE}?{urlencode({'month': month, 'changed': str(leave_id)})}")

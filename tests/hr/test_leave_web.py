@@ -253,3 +253,34 @@ def test_the_kinds_are_labelled_in_the_pages_language(web: Web) -> None:
     assert re.search(r'<option value="permission"\s*>Izin</option>', indonesian)
     assert '<span class="badge leave">Sakit</span>' in indonesian
     assert '<span class="badge leave">Sick</span>' in english
+
+
+def test_change_a_leave_keeps_a_retired_kind_and_refuses_an_overlap(web: Web) -> None:
+    web.post("/admin/leave", {"new_person": "siti", "new_kind": "duty", "new_start": "2026-12-01"})
+    web.post("/admin/leave", {"new_person": "siti", "new_kind": "sick", "new_start": "2026-12-05"})
+    assert web.post("/admin/leave/kinds/duty", {"active": "0"}).status_code == 303
+    form = web.get("/admin/leave/1")
+    assert form.status_code == 200
+    assert re.search(
+        r'<option value="duty"\s*selected>Official duty \(retired\)</option>', form.text
+    )
+    changed = web.post(
+        "/admin/leave/1",
+        {"kind": "duty", "start": "2026-12-01", "end": "2026-12-03", "note": "Surabaya"},
+    )
+    assert changed.status_code == 303, changed.text
+    assert changed.headers["location"] == "/admin/leave?month=2026-12&changed=1"
+    listed = web.get("/admin/leave?month=2026-12").text
+    assert "Surabaya" in listed
+    assert 'data-day="2026-12-03"' in listed
+    overlap = web.post(
+        "/admin/leave/1", {"kind": "duty", "start": "2026-12-01", "end": "2026-12-05"}
+    )
+    assert overlap.status_code == 409
+    assert "overlaps leave 2" in overlap.text
+    assert 'value="2026-12-05"' in overlap.text  # the form keeps what was sent
+    assert web.get("/admin/leave/99").status_code == 404
+    update = _audit(web, "leave")[0]
+    assert (update.action, update.actor, update.entity_id) == ("update", ADMIN_USER, "1")
+    assert update.after is not None
+    assert update.after["note"] == "Surabaya"
