@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_NAME = 200  # days_off.name
 MAX_SPAN_DAYS = 366  # one entry names at most a year of days
+# Days off of the years a site can mean; the rest is a typing error (and near date.min or
+# date.max, a day's arithmetic would overflow).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 # The kinds a CSV may spell, in English or Indonesian ("libur nasional" is a public holiday,
 # "cuti bersama" the collective leave the government sets around Lebaran and Christmas).
@@ -146,8 +149,8 @@ def _csv_entry(line: int, cells: Sequence[str], default_kind: str) -> Entry:
         return Entry(line, None, None, None, "bad_line", "more than three columns")
     raw_day, raw_name = cells[0], cells[1]
     try:
-        day = date.fromisoformat(raw_day) if _ISO_DATE.match(raw_day) else None
-    except ValueError:  # 2026-02-30
+        day = _in_range(date.fromisoformat(raw_day)) if _ISO_DATE.match(raw_day) else None
+    except ValueError:  # 2026-02-30, 0001-01-01
         day = None
     if day is None:
         return Entry(
@@ -318,7 +321,7 @@ def _moment(prop: _Property, value: str, zone: tzinfo) -> date | datetime:
         if found is None:
             raise _RefusedError(prop.line, "bad_date", f"{prop.name}: {value!r} is not a date")
         try:
-            return date(*(int(g) for g in found.groups()))
+            return _in_range(date(*(int(g) for g in found.groups())))
         except ValueError as exc:
             raise _RefusedError(prop.line, "bad_date", f"{prop.name}: {value!r} ({exc})") from exc
     found_time = _DATE_TIME.match(value)
@@ -339,9 +342,16 @@ def _moment(prop: _Property, value: str, zone: tzinfo) -> date | datetime:
                 prop.line, "bad_value", f"{prop.name}: unknown time zone {prop.params['TZID']!r}"
             ) from exc
     try:
+        _in_range(date(year, month, day))
         return datetime(year, month, day, hour, minute, second, tzinfo=where)
     except ValueError as exc:
         raise _RefusedError(prop.line, "bad_date", f"{prop.name}: {value!r} ({exc})") from exc
+
+
+def _in_range(day: date) -> date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"the year is not within {FIRST_YEAR}-{LAST_YEAR}")
+    return day
 
 
 def _duration(prop: _Property) -> timedelta:

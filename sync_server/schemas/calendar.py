@@ -17,6 +17,7 @@ ImportOutcome = Literal["added", "updated", "unchanged", "refused"]
 ImportFormat = Literal["ics", "csv"]
 
 MAX_NAME = 200  # days_off.name
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # as sync_server/calendar_files.py reads files
 MAX_RANGE_DAYS = 366  # one request adds at most a year of days off
 
 
@@ -83,6 +84,13 @@ class DayOffCreate(ApiModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return _clean_name(value)
+
+    @field_validator("day", "to")
+    @classmethod
+    def _year(cls, value: date | None) -> date | None:
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValueError(f"a date from {FIRST_YEAR} to {LAST_YEAR}")
+        return value
 
     @model_validator(mode="after")
     def _range(self) -> DayOffCreate:

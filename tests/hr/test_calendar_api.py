@@ -205,6 +205,7 @@ def test_days_off_add_a_range_rename_delete_with_audit(api: Api) -> None:
         ({"day": "2026-03-18", "name": "x", "kind": "vacation"}, "kind"),
         ({"day": "2026-03-18", "to": "2026-03-17", "name": "x"}, None),
         ({"day": "2026-01-01", "to": "2027-06-01", "name": "x"}, None),
+        ({"day": "9999-12-31", "name": "x"}, "day"),
     ],
 )
 def test_a_bad_day_off_is_refused_naming_its_field(

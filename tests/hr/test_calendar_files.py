@@ -199,6 +199,8 @@ def test_bad_events_are_refused_one_by_one_naming_their_line() -> None:
         "DTSTART;VALUE=DATE:20260107\nDURATION:soon\nSUMMARY:bad duration",
         "DTSTART;VALUE=DATE:20260108\nSUMMARY:" + "x" * (MAX_NAME + 1),
         "DTSTART;VALUE=DATE:20260101\nDTEND;VALUE=DATE:20280101\nSUMMARY:two years",
+        "DTSTART;VALUE=DATE:99991231\nSUMMARY:the end of the calendar",
+        "DTSTART:99991231T230000Z\nSUMMARY:the end, in UTC",
         "DTSTART;VALUE=DATE:20260109\nSUMMARY:fine",
     )
     entries = parse_ics(text, JAKARTA, 2026)
@@ -214,8 +216,11 @@ def test_bad_events_are_refused_one_by_one_naming_their_line() -> None:
         (_line(text, "DURATION:soon"), "bad_value"),
         (begins[7], "name_too_long"),
         (begins[8], "range_too_long"),
-        (begins[9], None),
+        (_line(text, "DATE:99991231"), "bad_date"),
+        (_line(text, "99991231T230000Z"), "bad_date"),
+        (begins[11], None),
     ]
+    assert "1900-2999" in entries[9].detail
     assert "Mars/Olympus" in entries[4].detail
     assert entries[-1].name == "fine"
 
@@ -280,6 +285,7 @@ HR_SHEET = (
     "2026-08-17;\r\n"
     "2026-08-18\r\n"
     "2026-08-19;a;holiday;extra\r\n"
+    "0001-01-01;the first day\r\n"
 )
 
 
@@ -295,6 +301,7 @@ def test_an_hr_spreadsheet_saved_with_semicolons_reads_line_by_line() -> None:
         (10, date(2026, 8, 17), "holiday", "empty_name"),
         (11, None, None, "bad_line"),
         (12, None, None, "bad_line"),
+        (13, None, None, "bad_date"),
     ]
     assert entries[2].name == "Cuti Bersama; Natal"
     assert "'25-12-2026' is not a date (YYYY-MM-DD)" in entries[4].detail
