@@ -11,7 +11,7 @@ default: the forgotten one is the usual case) and that day's punches, each event
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -145,16 +145,26 @@ async def _new_page(
     data: dict[str, Any] = {"person_name": None, "punches": []}
     if values.get("person") and day is not None:
         data = await run_in_threadpool(_day_data, svc, values["person"], day)
+
+    def day_link(offset: int) -> str:
+        if day is None:
+            return ""
+        other = (day + timedelta(days=offset)).isoformat()
+        return f"{PREFIX}/corrections/new?" + urlencode(
+            {"person": values.get("person", ""), "day": other}
+        )
+
     return render(
         page,
         "correction_new.html",
         status=status,
         values=values,
         day=day.isoformat() if day else "",
+        # A night shift's check-out is on the next calendar day: one click away.
+        previous_day=day_link(-1),
+        next_day=day_link(1),
         problem=problem,
         done=done,
-        back=f"{PREFIX}/corrections/new?"
-        + urlencode({"person": values.get("person", ""), "day": day.isoformat() if day else ""}),
         reason_min=REASON_MIN,
         reason_max=REASON_MAX,
         **data,

@@ -58,6 +58,8 @@ def test_the_day_page_prefills_a_check_out_and_lists_the_days_events(hr_web: Web
     assert 'action="/admin/corrections/void"' in row
     assert 'name="csrf_token"' in row
     assert "Asia/Jakarta" in html
+    today = datetime.now(JAKARTA).date().isoformat()
+    assert f'href="/admin/corrections/new?person=ani&amp;day={today}" id="next-day"' in html
     unknown = hr_web.get("/admin/corrections/new", params={"person": "zz", "day": _day()})
     assert "No person with this id is enrolled." in unknown.text
     bad = hr_web.get("/admin/corrections/new", params={"person": "ani", "day": "12/01"})
