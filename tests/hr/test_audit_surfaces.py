@@ -4,9 +4,11 @@ route or web form can edit or delete an audit row. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from sync_server import audit
 from sync_server.db import Database, audit_log
 from tests.hr.corrections_support import hr_web_fixture, make_hr_web_fixture  # noqa: F401
 from tests.server.helpers import Api
+from tests.support import ROOT
 from tests.web.conftest import Web
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -208,3 +211,45 @@ def test_nothing_can_edit_or_delete_the_audit_trail(make_hr_web: Callable[..., W
             if path.endswith(("audit", "audit.csv")):
                 assert answer.status_code == 405, (method, path)
     assert _count(web.config.database_url) == before
+
+
+# The one module allowed to delete audit rows: the retention job (docs/privacy.md).
+RETENTION = "sync_server/retention.py"
+_RAW_SQL = re.compile(r"\b(UPDATE|DELETE\s+FROM|TRUNCATE(\s+TABLE)?)\s+\"?audit_log\b", re.I)
+
+
+def _writes_audit_log(tree: ast.Module) -> list[int]:
+    """Lines of ``update(audit_log)``, ``delete(audit_log)``, ``audit_log.update()`` or
+    ``audit_log.delete()`` in a module (SQLAlchemy Core's ways to change rows)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name not in {"update", "delete"}:
+            continue
+        on_table = isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "audit_log"
+        given = any(getattr(arg, "id", "") == "audit_log" for arg in node.args)
+        if on_table or given:
+            found.append(node.lineno)
+    return found
+
+
+def test_no_module_but_retention_updates_or_deletes_audit_rows() -> None:
+    offenders = {}
+    modules = sorted((ROOT / "sync_server").rglob("*.py"))
+    for path in modules:
+        name = path.relative_to(ROOT).as_posix()
+        if name == RETENTION or "/migrations/" in name:
+            continue
+        source = path.read_text(encoding="utf-8")
+        lines = _writes_audit_log(ast.parse(source))
+        lines += [source.count("\n", 0, m.start()) + 1 for m in _RAW_SQL.finditer(source)]
+        if lines:
+            offenders[name] = lines
+    assert offenders == {}
+    # The check sees a deletion where there is one: the retention job's.
+    retention = (ROOT / RETENTION).read_text(encoding="utf-8")
+    assert _writes_audit_log(ast.parse(retention)) != []
+    assert len(modules) > 40
