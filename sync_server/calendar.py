@@ -225,6 +225,16 @@ def week_list(conn: Connection) -> list[WeekInfo]:
     return answer
 
 
+@contextmanager
+def _changed_meanwhile(reason: str, detail: str) -> Iterator[None]:
+    """A conflict when a concurrent request stored the same key between our check and write
+    (PostgreSQL; SQLite's write transactions do not overlap)."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise ConflictError(reason, f"{detail}; try again") from exc
+
+
 def _week(conn: Connection, group: str) -> WeekInfo:
     return next(w for w in week_list(conn) if w.group == group)
 
@@ -233,7 +243,9 @@ def set_week(db: Database, group: str, text: str, *, actor: str, now: datetime) 
     """Set a group's week (``*``: the site default) from ``Mon-Fri``-like text."""
     _check_group(group)
     weekdays = _week_text(text)
-    with db.write() as conn:
+    # Two first weeks of one group at once (PostgreSQL): the second insert clashes.
+    meanwhile = _changed_meanwhile("week_changed", f"the week of {group!r} was set meanwhile")
+    with meanwhile, db.write() as conn:
         before = conn.execute(
             sa.select(work_weeks.c.weekdays).where(work_weeks.c.group_name == group)
         ).scalar_one_or_none()
@@ -312,15 +324,6 @@ def year_range(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
-@contextmanager
-def _taken_meanwhile(detail: str) -> Iterator[None]:
-    """A conflict when a concurrent request stored the same day between our check and write."""
-    try:
-        yield
-    except sa.exc.IntegrityError as exc:
-        raise ConflictError("day_off_exists", detail) from exc
-
-
 def add_days_off(
     db: Database, body: DayOffCreate, *, actor: str, now: datetime
 ) -> list[DayOffInfo]:
@@ -328,7 +331,7 @@ def add_days_off(
     last = body.to or body.day
     wanted = list(days(body.day, last))
     detail = f"a day off on {body.day}" + (f" to {last}" if last != body.day else "")
-    with _taken_meanwhile(detail + " exists"), db.write() as conn:
+    with _changed_meanwhile("day_off_exists", detail + " exists"), db.write() as conn:
         taken = list_days_off(conn, body.day, last)
         if taken:
             listed = ", ".join(f"{d.day} ({d.name})" for d in taken[:5])
@@ -521,7 +524,7 @@ def import_days_off(
     if dry_run:
         with db.read() as conn:
             return _report(found_fmt, True, year, _plan(conn, entries))
-    meanwhile = _taken_meanwhile("a day off of the file was stored meanwhile; import again")
+    meanwhile = _changed_meanwhile("day_off_exists", "a day off of the file was stored meanwhile")
     with meanwhile, db.write() as conn:
         lines = _plan(conn, entries)
         for line in lines:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -364,3 +365,26 @@ def test_the_calendar_needs_the_admin_token(api: Api) -> None:
     for method, path in (("GET", WEEKS), ("GET", DAYS), ("POST", IMPORT)):
         response = api.client.request(method, "/api/v1" + path)
         assert response.status_code == 401
+
+
+def test_concurrent_first_weeks_and_days_off_clash_as_409_never_500(api: Api) -> None:
+    """Eight requests at once setting a group's first week, and adding the same day off: on
+    PostgreSQL the losers' inserts hit the unique key after their check; they get a 409 (or
+    find the week set), never a server error."""
+
+    def week(n: int) -> int:
+        body = {"weekdays": "Mon-Sat" if n % 2 else "Mon-Fri"}
+        return api.admin("PUT", f"{WEEKS}/pabrik", json=body).status_code
+
+    def day_off(_n: int) -> int:
+        body = {"day": "2026-08-17", "name": "HUT RI"}
+        return api.admin("POST", DAYS, json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        weeks = list(pool.map(week, range(8)))
+        days = list(pool.map(day_off, range(8)))
+    assert set(weeks) <= {200, 409}
+    assert 200 in weeks
+    assert sorted(days).count(201) == 1
+    assert set(days) == {201, 409}
+    assert len(_audit(api, "day_off")) == 1
