@@ -305,3 +305,28 @@ def test_corrections_need_the_admin_token(make_api: Callable[..., Api]) -> None:
     ):
         answer = api.admin(method, path, headers={"Authorization": "Bearer wrong-token"})
         assert answer.status_code == 401, (method, path)
+
+
+def test_the_day_view_reads_events_plus_live_corrections(make_api: Callable[..., Api]) -> None:
+    """The contract seen from the reports: an added check-out completes the day, a void
+    removes a punch, a revoked correction counts for nothing."""
+    api = _site(make_api)
+    day = _yesterday()
+    at = datetime.combine(day, datetime.min.time().replace(hour=8), JAKARTA)
+    event_id = _punch(api, "ani", at.astimezone(UTC))
+
+    def status() -> str:
+        answer = api.admin("GET", "/admin/reports/day", params={"date": day.isoformat()})
+        assert answer.status_code == 200, answer.text
+        [row] = [r for r in answer.json()["rows"] if r["person_id"] == "ani"]
+        return str(row["status"])
+
+    assert status() == "in_only"
+    added = _add(api, day=day.isoformat(), time="17:00").json()
+    assert status() == "complete"
+    voided = _void(api, event_id).json()
+    assert status() == "out_only"
+    for made in (voided, added):
+        path = f"/admin/corrections/{made['id']}/revoke"
+        assert api.admin("POST", path, json={"reason": "undo"}).status_code == 200
+    assert status() == "in_only"
