@@ -192,6 +192,11 @@ def test_a_bad_year_is_a_clear_page_and_forms_carry_the_csrf_token(web: Web) -> 
 
 
 def test_the_page_speaks_indonesian_to_an_indonesian_browser(web: Web) -> None:
-    page = web.get(PAGE, headers={"Accept-Language": "id-ID,id;q=0.9"})
+    web.post(f"{PAGE}/days-off", data={"day": "2026-08-17", "name": "Hari Kemerdekaan"})
+    page = web.get(f"{PAGE}?year=2026", headers={"Accept-Language": "id-ID,id;q=0.9"})
     assert page.status_code == 200
     assert '<html lang="id"' in page.text
+    # Dates in the locale's form (the ISO date stays in the markup for machines).
+    assert '<time datetime="2026-08-17">17 Agu 2026</time>' in page.text
+    english = web.get(f"{PAGE}?year=2026", headers={"Accept-Language": "en-US"})
+    assert '<time datetime="2026-08-17">Aug 17, 2026</time>' in english.text
