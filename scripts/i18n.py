@@ -19,9 +19,11 @@ No compiled .mo is written: the server reads the .po files (sync_server/web/i18n
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -159,10 +161,93 @@ def missing(template: Catalog, languages: Iterable[str] = LANGUAGES) -> list[Mis
     return found
 
 
+# Text a page shows that needs no translation: the product's name, file formats, units.
+_UNTRANSLATED_WORDS = {"hadir", "CSV", "JSON", "HRMS", "ERPNext", "Frappe", "ID", "UTC", "SVG"}
+# Attributes whose value a reader sees or hears.
+_SHOWN_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-confirm", "label")
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TRANS = re.compile(r"\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}", re.S)
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Where the text is not prose for a reader (code, commands), or not shown at all.
+_NOT_PROSE = {"code", "script", "style", "pre", "kbd", "samp"}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text) if w not in _UNTRANSLATED_WORDS]
+
+
+def _blank(match: re.Match[str]) -> str:
+    # A Jinja tag prints a value (or nothing); its newlines stay, so lines keep their numbers.
+    return "\x00" + "\n" * match.group(0).count("\n")
+
+
+def _shown(text: str) -> str:
+    """The text as a report quotes it: a printed value as "…", spaces folded."""
+    return " ".join(text.replace("\x00", " … ").split())
+
+
+@dataclass(frozen=True, slots=True)
+class Unwrapped:
+    template: str
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.template}:{self.line}: not in _(): {self.text!r}"
+
+
+class _ShownText(HTMLParser):
+    """The words of a page outside Jinja's tags: text and the attributes a reader sees."""
+
+    def __init__(self, template: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.template = template
+        self.found: list[Unwrapped] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _NOT_PROSE:
+            self.hidden += 1
+        for name, value in attrs:
+            if name in _SHOWN_ATTRIBUTES and value and _words(value):
+                self.found.append(Unwrapped(self.template, self.getpos()[0], _shown(value)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _NOT_PROSE and self.hidden:
+            self.hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden and _words(data):
+            # getpos() is where the text starts: its leading newlines come first.
+            line = self.getpos()[0] + data[: len(data) - len(data.lstrip())].count("\n")
+            self.found.append(Unwrapped(self.template, line, _shown(data)))
+
+
+def unwrapped(templates: Path = SOURCES / "web" / "templates") -> list[Unwrapped]:
+    """Words a template shows outside ``_()`` / ``{% trans %}``: text between tags and the
+    attributes a reader sees (title, aria-label, placeholder, alt, data-confirm). Text in
+    ``<code>``, ``<script>``, ``<style>`` is not prose; what a ``{{ }}`` prints is a value
+    (a name, a number), not looked at."""
+    found: list[Unwrapped] = []
+    for path in sorted(templates.glob("*.html")):
+        name = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+        source = path.read_text(encoding="utf-8")
+        parser = _ShownText(name)
+        parser.feed(_JINJA.sub(_blank, _TRANS.sub(_blank, source)))
+        parser.close()
+        found.extend(parser.found)
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("extract", "update", "check"))
+    parser.add_argument("command", choices=("extract", "update", "check", "unwrapped"))
     args = parser.parse_args(argv)
+    if args.command == "unwrapped":
+        texts = unwrapped()
+        for text in texts:
+            print(text)
+        return 1 if texts else 0
     template = extract()
     if args.command == "extract":
         _write(template, POT, omit_header=False)
