@@ -330,3 +330,13 @@ def test_the_day_view_reads_events_plus_live_corrections(make_api: Callable[...,
         path = f"/admin/corrections/{made['id']}/revoke"
         assert api.admin("POST", path, json={"reason": "undo"}).status_code == 200
     assert status() == "in_only"
+
+
+def test_a_correction_cannot_be_edited_or_deleted(make_api: Callable[..., Api]) -> None:
+    api = _site(make_api)
+    made = _add(api).json()
+    for method in ("PUT", "PATCH", "DELETE"):
+        for path in ("/admin/corrections", f"/admin/corrections/{made['id']}"):
+            answer = api.admin(method, path, json={"reason": "changed my mind"})
+            assert answer.status_code == 405, (method, path)
+    assert api.admin("GET", f"/admin/corrections/{made['id']}").json() == made
