@@ -280,6 +280,9 @@ def test_pages_in_indonesian_for_the_browser_and_the_account(web: Web) -> None:
     assert "Register a terminal" in page
 
     # The account chooses Indonesian: every page in it, whatever the browser asks.
+    # The switch comes back to the page it was on, query and all.
+    form = web.get("/admin/review?reviewed=1").text
+    assert '<input type="hidden" name="next" value="/admin/review?reviewed=1">' in form
     chosen = web.post("/admin/language", {"locale": "id", "next": "/admin/terminals"})
     assert chosen.status_code == 303
     assert chosen.headers["location"] == "/admin/terminals"
