@@ -131,15 +131,18 @@ class Missing:
     msgid: str
     where: tuple[tuple[str, int], ...]
     fuzzy: bool
+    # Translated, but not with the msgid's %(name)s values.
+    wrong: bool = False
 
     def __str__(self) -> str:
         places = ", ".join(f"{f}:{n}" for f, n in self.where) or "?"
-        why = "fuzzy" if self.fuzzy else "untranslated"
+        why = "placeholders differ" if self.wrong else "fuzzy" if self.fuzzy else "untranslated"
         return f"{self.language}: {why}: {self.msgid!r} ({places})"
 
 
 def missing(template: Catalog, languages: Iterable[str] = LANGUAGES) -> list[Missing]:
-    """Every msgid of ``template`` that a language's .po does not translate (or only fuzzily)."""
+    """Every msgid of ``template`` that a language's .po does not translate (or only fuzzily,
+    or with other %(name)s values than the msgid's)."""
     found: list[Missing] = []
     for language in languages:
         path = po_path(language)
@@ -158,7 +161,23 @@ def missing(template: Catalog, languages: Iterable[str] = LANGUAGES) -> list[Mis
                         fuzzy=bool(have is not None and have.fuzzy),
                     )
                 )
+            elif not _same_placeholders(have):
+                found.append(
+                    Missing(language, key, tuple(message.locations), fuzzy=False, wrong=True)
+                )
     return found
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
+
+
+def _same_placeholders(message: Message) -> bool:
+    """Whether every form of the translation names the values its msgid names: a missing or
+    misspelt %(name)s would fail the page (KeyError) or drop the value."""
+    ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    wanted = set(_PLACEHOLDER.findall(ids[-1]))
+    return all(set(_PLACEHOLDER.findall(text or "")) == wanted for text in strings)
 
 
 # Text a page shows that needs no translation: the product's name, file formats, units.

@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -95,13 +94,15 @@ class Adjustments:
     def people(self) -> set[str]:
         return set(self.by_person)
 
-    def punches(self, person_id: str, raw: Iterable[tuple[str, int, str]]) -> list[Punch]:
-        """A person's punches: raw ``(event id, effective_us, kind)`` minus the voided ones,
-        plus the added ones."""
-        found = self.by_person.get(person_id, [])
-        voided = {c.event_id for c in found if c.action == "void"}
-        punches = [Punch(eu, kind) for event_id, eu, kind in raw if str(event_id) not in voided]
-        punches.extend(Punch(c.effective_us, c.kind, True) for c in found if c.action == "add")
+    def punches(self, person_id: str, counted: Iterable[tuple[int, str]]) -> list[Punch]:
+        """A person's punches: their counted events (:func:`raw_events`, voids already left
+        out) plus the punches an admin added."""
+        punches = [Punch(eu, kind) for eu, kind in counted]
+        punches.extend(
+            Punch(c.effective_us, c.kind, True)
+            for c in self.by_person.get(person_id, [])
+            if c.action == "add"
+        )
         return punches
 
 
@@ -176,23 +177,30 @@ def load_corrections(conn: Connection, lo_us: int, hi_us: int) -> Adjustments:
 
 def raw_events(
     conn: Connection, people_ids: Iterable[str], lo_us: int, hi_us: int
-) -> dict[str, list[tuple[Any, int, str]]]:
-    """The stored events of a few people in ``[lo_us, hi_us)``: (id, effective_us, kind)."""
+) -> dict[str, list[tuple[int, str]]]:
+    """The counted events of a few people in ``[lo_us, hi_us)``: (effective_us, kind), the
+    voided ones left out (by SQL: no event ids to carry into Python)."""
     wanted = sorted(set(people_ids))
-    found: dict[str, list[tuple[Any, int, str]]] = defaultdict(list)
+    voided = sa.select(corrections.c.event_id).where(
+        corrections.c.action == "void",
+        corrections.c.revoked_at.is_(None),
+        corrections.c.event_id.is_not(None),
+    )
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     # Chunks: SQLite caps bound parameters per statement.
     for start in range(0, len(wanted), 500):
         rows = conn.execute(
-            sa.select(events.c.person_id, events.c.id, events.c.effective_us, events.c.kind)
+            sa.select(events.c.person_id, events.c.effective_us, events.c.kind)
             .where(
                 events.c.person_id.in_(wanted[start : start + 500]),
                 events.c.effective_us >= sql_int(lo_us),
                 events.c.effective_us < sql_int(hi_us),
+                events.c.id.not_in(voided),
             )
             .order_by(events.c.person_id, events.c.effective_us)
         )
-        for person_id, event_id, eu, kind in rows:
-            found[person_id].append((event_id, int(eu), kind))
+        for person_id, eu, kind in rows:
+            found[person_id].append((int(eu), kind))
     return found
 
 

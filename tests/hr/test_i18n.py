@@ -97,15 +97,18 @@ def test_fuzzy_entries_are_not_translations(
     po.parent.mkdir(parents=True)
     po.write_text(
         'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
-        '#, fuzzy\nmsgid "Log out"\nmsgstr "Keluar"\n\nmsgid "Today"\nmsgstr "Hari ini"\n',
+        '#, fuzzy\nmsgid "Log out"\nmsgstr "Keluar"\n\nmsgid "Today"\nmsgstr "Hari ini"\n\n'
+        'msgid "Token for %(terminal)s"\nmsgstr "Token untuk %(terminal)"\n',
         encoding="utf-8",
     )
     monkeypatch.setattr(catalogues, "LOCALE_DIR", tmp_path)
     template = Catalog()
     template.add("Log out")
     template.add("Today")
-    (found,) = catalogues.missing(template)
-    assert (found.msgid, found.fuzzy) == ("Log out", True)
+    template.add("Token for %(terminal)s")
+    found = [(m.msgid, m.fuzzy, m.wrong) for m in catalogues.missing(template)]
+    # A translation that drops or misspells a value fails the page: check names it.
+    assert found == [("Log out", True, False), ("Token for %(terminal)s", False, True)]
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     monkeypatch.setattr(i18n, "_loaded", {})
     words = i18n.translations("id")
