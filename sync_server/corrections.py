@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -635,28 +636,41 @@ class FieldChange:
     changed: bool
 
 
-def _shown(value: Any) -> str:
+# An instant as audit.record writes it (datetime.isoformat() of an aware UTC time).
+_UTC_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
+
+
+def _shown(value: Any, tz: ZoneInfo | None) -> str:
+    """A field's value for a reader: text as it is, an instant on the site's clock, other
+    values as JSON; nothing for null."""
     if value is None:
         return ""
     if isinstance(value, str):
+        if tz is not None and _UTC_INSTANT.fullmatch(value):
+            return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
         return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def field_changes(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    tz: ZoneInfo | None = None,
 ) -> list[FieldChange]:
-    """Every field of either side, in name order, each marked changed when the two sides
-    differ (a creation's fields are all changed, as are a deletion's)."""
+    """Every field of either side that holds something, in name order, each marked changed
+    when the two sides differ (a creation's fields are all changed, as are a deletion's).
+    With ``tz``, instants show on the site's clock (the row keeps UTC)."""
     old = before or {}
     new = after or {}
     names: Sequence[str] = sorted(set(old) | set(new))
     return [
         FieldChange(
             name=name,
-            before=_shown(old.get(name)),
-            after=_shown(new.get(name)),
+            before=_shown(old.get(name), tz),
+            after=_shown(new.get(name), tz),
             changed=(name in old) != (name in new) or old.get(name) != new.get(name),
         )
         for name in names
+        # A field null on both sides (an add's event_id) says nothing.
+        if old.get(name) is not None or new.get(name) is not None
     ]

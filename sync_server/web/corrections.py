@@ -317,7 +317,8 @@ def _audit_rows(
     with svc.db.read() as conn:
         found = corrections.audit_page(conn, where, tz=svc.site_zone, before_id=before_id)
     rows = [
-        {"entry": e, "fields": corrections.field_changes(e.before, e.after)} for e in found.entries
+        {"entry": e, "fields": corrections.field_changes(e.before, e.after, svc.site_zone)}
+        for e in found.entries
     ]
     return rows, found.next_before_id
 

@@ -253,3 +253,26 @@ def test_no_module_but_retention_updates_or_deletes_audit_rows() -> None:
     retention = (ROOT / RETENTION).read_text(encoding="utf-8")
     assert _writes_audit_log(ast.parse(retention)) != []
     assert len(modules) > 40
+
+
+def test_field_changes_show_instants_on_the_site_clock_and_skip_empty_fields() -> None:
+    from sync_server.corrections import FieldChange, field_changes
+
+    before = {"at": "2026-12-01T09:05:00+00:00", "kind": "out", "event_id": None, "n": 1}
+    after = {"at": "2026-12-01T10:05:00.250000+00:00", "kind": "out", "event_id": None}
+    assert field_changes(before, after, JAKARTA) == [
+        FieldChange("at", "2026-12-01 16:05:00", "2026-12-01 17:05:00", changed=True),
+        FieldChange("kind", "out", "out", changed=False),
+        FieldChange("n", "1", "", changed=True),
+    ]
+    # Without a zone the row's own text; text that only looks like a time stays as it is.
+    [shown] = field_changes(None, {"note": "2026-12-01T09:05:00+00:00 pulang"})
+    assert (shown.before, shown.after, shown.changed) == (
+        "",
+        "2026-12-01T09:05:00+00:00 pulang",
+        True,
+    )
+    assert field_changes(None, {"ids": [1, 2], "who": {"a": None}}) == [
+        FieldChange("ids", "", "[1, 2]", changed=True),
+        FieldChange("who", "", '{"a": null}', changed=True),
+    ]
