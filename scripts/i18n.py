@@ -23,12 +23,15 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
+
+from edge import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sync_server"
@@ -37,6 +40,18 @@ POT = LOCALE_DIR / "messages.pot"
 # The languages with a catalogue (English is the msgids themselves).
 LANGUAGES = ("id",)
 PROJECT = "hadir"
+# The catalogues' header, instead of Babel's blanks to fill in.
+_HEADER = {
+    "header_comment": (
+        '# The admin web\'s words, for hadir (sync_server/web/locale; docs/web.md, "Languages").\n'
+        "# Kept by scripts/i18n.py: extract, update, check."
+    ),
+    "copyright_holder": "the hadir authors",
+    "msgid_bugs_address": "the hadir issue tracker",
+    "language_team": "hadir",
+    "last_translator": "hadir",
+    "version": __version__,
+}
 
 # Babel's keyword specs: which argument is the message (2: the second); (1, 2): singular and
 # plural of ngettext. plural(count, "noun"[, "nouns"]) from edge.wording: the noun.
@@ -66,7 +81,7 @@ def po_path(language: str) -> Path:
 
 def extract(sources: Path = SOURCES) -> Catalog:
     """Every marked string of the templates and the Python modules, with where it is used."""
-    catalog = Catalog(project=PROJECT, charset="utf-8", fuzzy=False)
+    catalog = Catalog(project=PROJECT, charset="utf-8", fuzzy=False, **_HEADER)
     for filename, lineno, message, comments, context in extract_from_dir(
         str(sources),
         method_map=METHOD_MAP,
@@ -111,10 +126,13 @@ def update(template: Catalog, language: str) -> Catalog:
     if path.is_file():
         catalog = _read(path, language)
     else:
-        catalog = Catalog(locale=language, project=PROJECT, charset="utf-8", fuzzy=False)
+        catalog = Catalog(locale=language, project=PROJECT, charset="utf-8", fuzzy=False, **_HEADER)
     # No fuzzy guesses: a near msgid ("Cancel" for "Channel") is more often wrong than a
     # help, and an empty entry is what check reports.
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    for name, value in _HEADER.items():
+        setattr(catalog, name, value)
+    catalog.revision_date = datetime.now(UTC)
     return catalog
 
 
