@@ -6,6 +6,7 @@ The page tests run on SQLite and PostgreSQL (the web fixtures).
 
 from __future__ import annotations
 
+from html import unescape
 import json
 import re
 import threading
@@ -300,6 +301,18 @@ def test_pages_in_indonesian_for_the_browser_and_the_account(web: Web) -> None:
     assert web.post("/admin/language", {"locale": ""}).headers["location"] == "/admin/"
     assert _lang_of(web.get("/admin/terminals").text) == "en"
     assert _lang_of(web.get("/admin/terminals", headers=ind).text) == "id"
+
+
+def test_board_gives_its_script_the_words_in_the_pages_language(web: Web) -> None:
+    """The live board rewrites its table with the words the page hands its script."""
+    page = web.get("/admin/", headers={"Accept-Language": "id"}).text
+    found = re.search(r"data-words='([^']*)'", page)
+    assert found is not None
+    words = json.loads(unescape(found.group(1)))
+    assert words["updated"] == "Diperbarui {time}"
+    assert words["late"] == "terlambat {minutes} mnt"
+    assert words["status"]["not_yet"] == "belum absen"
+    assert words["status"]["complete"] == "lengkap"
 
 
 def test_language_switch_is_stored_audited_and_needs_the_csrf_token(web: Web) -> None:
