@@ -6,13 +6,13 @@ The page tests run on SQLite and PostgreSQL (the web fixtures).
 
 from __future__ import annotations
 
-from html import unescape
 import json
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
