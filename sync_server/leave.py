@@ -337,11 +337,16 @@ def get_leave(conn: Connection, leave_id: int) -> LeaveInfo:
     return leave_info(_load(conn, leave_id))
 
 
-def _person_matches(value: str) -> sa.ColumnElement[bool]:
-    by_employee_id = sa.select(people.c.id).where(people.c.employee_id == value)
-    return sa.or_(
-        leaves.c.person_id == value, leaves.c.person_id.in_(by_employee_id.scalar_subquery())
-    )
+def _person_id(conn: Connection, value: str) -> str:
+    """Whose leave a filter means: the person with this id; else the one with this HR
+    employee id; else the id as given (the leave of a person deleted since stays listed).
+    The id wins, as everywhere: another person whose employee id happens to be this id is
+    not mixed in (a person's data export must hold theirs only)."""
+    for column in (people.c.id, people.c.employee_id):
+        found = conn.execute(sa.select(people.c.id).where(column == value)).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return value
 
 
 def list_leave(
@@ -357,7 +362,7 @@ def list_leave(
     id) and a kind (code or label); with whether more matched than ``limit``."""
     query = _leave_query().limit(limit + 1)
     if person is not None:
-        query = query.where(_person_matches(person))
+        query = query.where(leaves.c.person_id == _person_id(conn, person))
     if first is not None:
         query = query.where(leaves.c.end_day >= first)
     if last is not None:

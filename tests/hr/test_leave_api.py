@@ -481,3 +481,14 @@ def test_two_overlapping_requests_at_once_give_one_leave(api: Api) -> None:
         db.dispose()
     assert outcomes == ["created"] + ["leave_overlap"] * 5
     assert len(api.admin("GET", "/admin/leave").json()["leave"]) == 1
+
+
+def test_a_persons_leave_is_theirs_only_when_an_employee_id_equals_another_id(api: Api) -> None:
+    _people(api, "siti", "budi")
+    _set_employee_id(api, "budi", "siti")  # budi's HR number happens to be siti's id
+    mine = _leave(api, person="siti", kind="sick", start="2026-12-01").json()
+    _leave(api, person="budi", kind="annual", start="2026-12-01")
+    listed = api.admin("GET", "/admin/leave", params={"person": "siti"}).json()["leave"]
+    assert [x["id"] for x in listed] == [mine["id"]]
+    gone = api.admin("GET", "/admin/leave", params={"person": "nobody"}).json()["leave"]
+    assert gone == []
