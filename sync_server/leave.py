@@ -360,6 +360,8 @@ def list_leave(
 ) -> tuple[list[LeaveInfo], bool]:
     """Leave touching the days ``first``..``last`` (either open), of a person (id or employee
     id) and a kind (code or label); with whether more matched than ``limit``."""
+    if first is not None and last is not None and last < first:
+        raise UnacceptableError("bad_range", f"'to' {last} is before 'from' {first}")
     query = _leave_query().limit(limit + 1)
     if person is not None:
         query = query.where(leaves.c.person_id == _person_id(conn, person))

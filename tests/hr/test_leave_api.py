@@ -164,6 +164,8 @@ def test_one_day_leave_without_end_and_filters(api: Api) -> None:
     assert [x["person_id"] for x in by_person] == ["budi"]
     by_kind = api.admin("GET", "/admin/leave", params={"kind": "Izin"}).json()["leave"]
     assert [(x["person_id"], x["kind"]) for x in by_kind] == [("siti", "permission")]
+    backwards = api.admin("GET", "/admin/leave", params={"from": "2026-12-02", "to": "2026-12-01"})
+    assert (backwards.status_code, backwards.json()["reason"]) == (422, "bad_range")
     unknown = api.admin("GET", "/admin/leave", params={"kind": "holiday"})
     assert (unknown.status_code, unknown.json()["reason"]) == (422, "unknown_leave_kind")
 
