@@ -11,6 +11,7 @@ thousands of events, so patching those people costs a query, not a slower scan f
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,13 +45,9 @@ class Correction:
     event_id: str | None = None  # void: the voided event
 
 
-@dataclass(slots=True)
-class Punch:
-    """One punch as a report counts it: a terminal's event or an added correction."""
-
-    effective_us: int
-    kind: str
-    added: bool = False
+# One punch as a report counts it: (effective_us, kind "in"/"out", added by an admin). Plain
+# tuples: a month builds tens of thousands for the people it counts in Python.
+Punch = tuple[int, str, bool]
 
 
 @dataclass(slots=True)
@@ -64,16 +61,15 @@ class PunchDay:
     last_in: int | None = None
     count: int = 0
 
-    def add(self, punch: Punch) -> None:
+    def add(self, at: int, kind: str, added: bool) -> None:
         self.count += 1
-        at = punch.effective_us
-        if punch.kind == "in":
+        if kind == "in":
             if self.first_in is None or at < self.first_in:
-                self.first_in, self.first_in_added = at, punch.added
+                self.first_in, self.first_in_added = at, added
             if self.last_in is None or at > self.last_in:
                 self.last_in = at
-        elif punch.kind == "out" and (self.last_out is None or at > self.last_out):
-            self.last_out, self.last_out_added = at, punch.added
+        elif kind == "out" and (self.last_out is None or at > self.last_out):
+            self.last_out, self.last_out_added = at, added
 
     @property
     def complete(self) -> bool:
@@ -97,9 +93,9 @@ class Adjustments:
     def punches(self, person_id: str, counted: Iterable[tuple[int, str]]) -> list[Punch]:
         """A person's punches: their counted events (:func:`raw_events`, voids already left
         out) plus the punches an admin added."""
-        punches = [Punch(eu, kind) for eu, kind in counted]
+        punches: list[Punch] = [(eu, kind, False) for eu, kind in counted]
         punches.extend(
-            Punch(c.effective_us, c.kind, True)
+            (c.effective_us, c.kind, True)
             for c in self.by_person.get(person_id, [])
             if c.action == "add"
         )
@@ -198,7 +194,7 @@ def raw_events(
                 events.c.id.not_in(voided),
             )
             .order_by(events.c.person_id, events.c.effective_us)
-        )
+        ).all()
         for person_id, eu, kind in rows:
             found[person_id].append((int(eu), kind))
     return found
@@ -207,10 +203,18 @@ def raw_events(
 def punch_days(punches: Iterable[Punch], offsets: Offsets, anchor_us: int) -> dict[int, PunchDay]:
     """Punches by shift-day number, as the SQL's ``local_day`` counts them."""
     days: dict[int, PunchDay] = {}
-    for punch in punches:
-        at = punch.effective_us
-        number = (at + offsets.at(at) - anchor_us) // DAY_US
-        days.setdefault(number, PunchDay()).add(punch)
+    starts, values = offsets.starts, offsets.values
+    constant = values[0] if len(values) == 1 else None
+    for at, kind, added in punches:
+        if constant is None:
+            offset = values[max(0, bisect.bisect_right(starts, at) - 1)]
+        else:
+            offset = constant
+        number = (at + offset - anchor_us) // DAY_US
+        day = days.get(number)
+        if day is None:
+            day = days[number] = PunchDay()
+        day.add(at, kind, added)
     return days
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -141,7 +140,7 @@ def range_summary(
     eu = events.c.effective_us
     is_in = events.c.kind == "in"
     is_out = events.c.kind == "out"
-    array = "json_build_array" if conn.dialect.name == "postgresql" else "json_array"
+    postgres = conn.dialect.name == "postgresql"
     range_end = EPOCH + timedelta(microseconds=offsets.first_at_or_after((d1 + 1) * DAY_US))
     # Before this everyone is listed on every day of the range (the earliest shift-day window
     # starts 4 h before midnight); people created later are counted in Python.
@@ -184,7 +183,10 @@ def range_summary(
         # list per week and day in SQL measured slower than the whole rest of the query.
         # Two day masks per BIGINT (bits 0-30 and 31-61): the counts are their bit counts,
         # so three aggregates per day instead of seven (each costs per day row and person).
-        bit = sql_int(1).op("<<")(sa.cast(per_day.c.dk - sql_int(d0), sa.Integer))
+        shift_by: Any = per_day.c.dk - sql_int(d0)
+        if postgres:  # its << takes an int4 on the right; SQLite's integers are all 64-bit
+            shift_by = sa.cast(shift_by, sa.Integer)
+        bit = sql_int(1).op("<<")(shift_by.self_group())
         high = sql_int(1 << HIGH)
         totals = [
             # present (low), with an in (high)
@@ -194,7 +196,7 @@ def range_summary(
             sa.func.sum(sa.case((complete, per_day.c.lo - per_day.c.fi), else_=0)),
         ]
         stats = (
-            sa.select(getattr(sa.func, array)(*totals))
+            sa.select(_packed(totals, postgres))
             .select_from(per_day)
             .where(per_day.c.dk.between(sql_int(d0), sql_int(d1)))
             .correlate(people)
@@ -229,19 +231,16 @@ def range_summary(
         .order_by(people.c.id)
     )
     result = conn.execute(query).all()
-    # The few people the SQL's numbers do not cover: leave, corrections, created late.
+    # Leave and a creation during the range change the calendar's masks of a person; a
+    # correction changes their days: those few people are counted in Python from punches.
     listed = {r.person_id for r in result}
     leave_days = {p: d for p, d in load_leaves(conn, first_day, last_day, listed).items() if d}
     scan_lo = min(c.scan_range(offsets, d0, d1)[0] for c in classes)
     scan_hi = max(c.scan_range(offsets, d0, d1)[1] for c in classes)
     adjustments = load_corrections(conn, scan_lo, scan_hi)
-    special = {
-        r.person_id
-        for r in result
-        if r.person_id in leave_days or r.person_id in adjustments.by_person or r.new
-    }
+    special = {r.person_id for r in result if r.person_id in adjustments.by_person}
     raw = raw_events(conn, special, scan_lo, scan_hi) if special else {}
-    created = _created(conn, special) if special else {}
+    created = _created(conn, special | {r.person_id for r in result if r.new})
     # Bit masks over the range (bit i: day d0 + i): due days per shift class.
     due_masks = {k: (1 << max(0, last - d0 + 1)) - 1 for k, last in last_due.items()}
     bit_count = int.bit_count
@@ -262,7 +261,7 @@ def range_summary(
         employee_id,
         shift_id,
         stats_value,
-        _new,
+        new,
     ) in result:
         shift = all_shifts.get(shift_id)
         row = SummaryRow(
@@ -284,7 +283,7 @@ def range_summary(
             row.corrected = person_id in adjustments.by_person
         else:
             # PostgreSQL's driver decodes json itself; SQLite hands over the text.
-            stats_row = stats_value if isinstance(stats_value, list) else json.loads(stats_value)
+            stats_row = stats_value if isinstance(stats_value, list) else stats_value.split(",")
             presence, lateness, worked_us = (int(v or 0) for v in stats_row)
             present_bits, in_bits = presence & LOW_MASK, presence >> HIGH
             late_bits = lateness & LOW_MASK
@@ -292,15 +291,29 @@ def range_summary(
             with_in = bit_count(in_bits)
             n_complete = bit_count(lateness >> HIGH)
             working = working_mask(group_name)
+            if new:  # listed from the first day whose window begins after the creation
+                start = shift.anchor_us if shift else 0
+                working &= ~_unlisted_mask(offsets, d0, d1, start, created[person_id])
+            # Working days not on leave: the days attendance is expected.
+            expected = working
+            mine = leave_days.get(person_id)
+            if mine:
+                by_kind: dict[str, int] = {}
+                for i, day in enumerate(range_days):
+                    kind = mine.get(day)
+                    if kind is not None and working >> i & 1:
+                        by_kind[kind] = by_kind.get(kind, 0) + 1
+                        expected &= ~(1 << i)
+                row.days_on_leave = leave_counts(by_kind)
             row.days_present = present
             row.days_complete = n_complete
             row.days_in_only = with_in - n_complete
             row.days_out_only = present - with_in
             row.worked = timedelta(microseconds=worked_us)
             row.working_days = bit_count(working)
-            row.days_absent = bit_count(working & due_masks[shift_id] & ~present_bits)
-            row.days_attended = bit_count(working & in_bits)
-            row.days_late = bit_count(working & late_bits)
+            row.days_absent = bit_count(expected & due_masks[shift_id] & ~present_bits)
+            row.days_attended = bit_count(expected & in_bits)
+            row.days_late = bit_count(expected & late_bits)
         if shift is None:
             row.days_late = None
         elif row.days_attended:
@@ -309,6 +322,30 @@ def range_summary(
             )
         rows.append(row)
     return SummaryReport(first_day, last_day, tz.key, rows)
+
+
+def _unlisted_mask(offsets: Offsets, d0: int, d1: int, anchor: int, created_us: int) -> int:
+    """The range's days (bits) whose window began at or before ``created_us``: a person
+    created then is not listed on them (no working day, no absence)."""
+    mask = 0
+    for number in range(d0, d1 + 1):
+        if offsets.first_at_or_after(number * DAY_US + anchor) > created_us:
+            break
+        mask |= 1 << (number - d0)
+    return mask
+
+
+def _packed(totals: list[Any], postgres: bool) -> Any:
+    """The person's totals as one value: a JSON array on PostgreSQL (its driver decodes it),
+    comma-separated text on SQLite (``str.split`` parses it several times faster than
+    ``json.loads``; a sum over no day is null, hence the coalesce)."""
+    if postgres:
+        return sa.func.json_build_array(*totals)
+    packed: Any = None
+    for total in totals:
+        part = sa.func.coalesce(total, 0)
+        packed = part if packed is None else packed.op("||")(",").op("||")(part)
+    return packed
 
 
 def _working_mask(calendar: SiteCalendar, group: str, days: list[date]) -> int:
@@ -367,11 +404,7 @@ def _count_in_python(
     anchor = shift.anchor_us if shift else 0
     by_day = punch_days(punches, offsets, anchor)
     # A day lists the person when they were created before its window began.
-    listed_from = 0
-    while listed_from < len(days) and (
-        offsets.first_at_or_after((d0 + listed_from) * DAY_US + anchor) <= listed_after
-    ):
-        listed_from += 1
+    unlisted = _unlisted_mask(offsets, d0, d0 + len(days) - 1, anchor, listed_after)
     leave_by_kind: dict[str, int] = {}
     late = 0
     for i, day in enumerate(days):
@@ -388,7 +421,7 @@ def _count_in_python(
                 row.days_in_only += 1
             else:
                 row.days_out_only += 1
-        if i < listed_from or not working >> i & 1:
+        if unlisted >> i & 1 or not working >> i & 1:
             continue
         row.working_days += 1
         kind = leave.get(day)
