@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
+import tomllib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -394,3 +396,37 @@ def test_account_changes_write_audit_rows_without_the_password(db_url: str) -> N
         {"password": "changed", "unlocked": True, "sessions": "ended"},
         {"locale": "id"},
     ]
+
+
+# --------------------------------------------------------------------------- install
+
+
+INSTALL_SERVER = Path(__file__).resolve().parents[2] / "scripts" / "install-server.sh"
+
+
+@pytest.mark.parametrize("zone", ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
+def test_install_writes_the_site_time_zone(zone: str) -> None:
+    result = subprocess.run(
+        ["bash", str(INSTALL_SERVER), "--print-config", "--timezone", zone],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert tomllib.loads(result.stdout)["site_timezone"] == zone
+
+
+def test_install_refuses_an_unknown_time_zone() -> None:
+    """A zone the time-zone database does not know would stop the server at its first start:
+    the installer refuses it at once (usage error, exit 2), naming it."""
+    result = subprocess.run(
+        ["bash", str(INSTALL_SERVER), "--print-config", "--timezone", "Asia/Jakarat"],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "Asia/Jakarat: not a known IANA time zone" in result.stderr
+    assert result.stdout == ""
