@@ -210,7 +210,13 @@ async def enrol_person(request: Request) -> Response:
             )
             if department is not None:
                 await run_in_threadpool(
-                    shifts.update_person_attendance, svc.db, body.id, department
+                    partial(
+                        shifts.update_person_attendance,
+                        svc.db,
+                        body.id,
+                        department,
+                        actor=session.username,
+                    )
                 )
         except (ApiError, DomainError) as exc:
             return await _people_page(

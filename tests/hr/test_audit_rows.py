@@ -151,3 +151,14 @@ def test_account_changes_write_audit_rows(make_hr_web: Callable[..., Web]) -> No
     assert "scrypt" not in text
     # alice (made by the fixture) has her row too.
     assert any(e["entity_id"] == ADMIN_USER and e["action"] == "create" for e in rows)
+
+
+def test_a_department_set_from_the_enrol_form_is_recorded_as_the_web_account(
+    make_hr_web: Callable[..., Web],
+) -> None:
+    web = make_hr_web()
+    form = {"id": "rina", "name": "Rina", "group": "default", "department": "Gudang"}
+    assert web.post("/admin/people", {**form, "consent": "yes"}).status_code == 200
+    rows = [e for e in _entries(web.api, entity="person") if e["entity_id"] == "rina"]
+    department = [e for e in rows if (e["after"] or {}).get("department") == "Gudang"]
+    assert [e["actor"] for e in department] == [ADMIN_USER]
