@@ -36,6 +36,16 @@ OPERATIONS = [
     SERVER / "terminals.py",
     SERVER / "shifts.py",
     SERVER / "review.py",
+    # Issue 15's operations: the working calendar, leave, corrections and the audit trail,
+    # consent, a person's export and retention.
+    SERVER / "calendar.py",
+    SERVER / "calendar_files.py",
+    SERVER / "leave.py",
+    SERVER / "corrections.py",
+    SERVER / "audit.py",
+    SERVER / "consent.py",
+    SERVER / "person_export.py",
+    SERVER / "retention.py",
     *sorted((SERVER / "reports").glob("*.py")),
 ]
 
