@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from sync_server import reports_cli
 from sync_server.db import Database, corrections, days_off, epoch_us, events, leaves
 from tests.reports.helpers import (
     assign_group,
@@ -237,3 +238,33 @@ def test_reports_page_shows_leave_holiday_and_corrections(site: Web) -> None:
     holiday = site.get("/admin/reports", params={"date": HOLIDAY.isoformat()})
     assert 'data-status="holiday"' in holiday.text
     assert "Hari Libur" in holiday.text
+
+
+def test_command_line_output_shows_calendar_leave_and_corrections(site: Web) -> None:
+    """hadir attendance day/month print what the API answers (the CLI's printers)."""
+    day = site.api.admin("GET", "/admin/reports/day", params={"date": MONDAY.isoformat()}).json()
+    out = io.StringIO()
+    reports_cli.print_day(day, out)
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.strip()}
+    assert "17:10*" in lines["ann"]
+    assert "in only (leave: sick)" in lines["ben"]
+    assert "corrected: ann added out 17:10: forgot to check out" in out.getvalue()
+    assert "corrected: cat voided in 07:00: not her face" in out.getvalue()
+    assert "* added by an admin (a correction)" in out.getvalue()
+
+    holiday = site.api.admin("GET", "/admin/reports/day", params={"date": HOLIDAY.isoformat()})
+    out = io.StringIO()
+    reports_cli.print_day(holiday.json(), out)
+    assert "holiday: Hari Libur" in out.getvalue()
+    assert out.getvalue().splitlines()[-1] == (
+        "4 people: 0 complete, 0 in only, 0 out only, 0 absent, 0 not yet due, 4 on holiday; 0 late"
+    )
+
+    month = site.api.admin("GET", "/admin/reports/month", params={"month": "2026-03"}).json()
+    out = io.StringIO()
+    reports_cli.print_month(month, out)
+    table = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[4:] if line}
+    # person, name, group, shift, working, present, absent, leave, complete, late, punctual, hours
+    assert table["ben"][4:8] == ["21", "1", "20", "sick"]
+    assert table["ann*"][4:7] == ["21", "1", "20"]
+    assert "* numbers include an admin's correction" in out.getvalue()
