@@ -13,7 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from sync_server import reports_cli
+from sync_server.config import HrmsConfig
 from sync_server.db import Database, corrections, days_off, epoch_us, events, leaves
+from tests.reports.fake_hrms import FakeHrms
 from tests.reports.helpers import (
     assign_group,
     backdate_people,
@@ -268,3 +270,70 @@ def test_command_line_output_shows_calendar_leave_and_corrections(site: Web) -> 
     assert table["ben"][4:8] == ["21", "1", "20", "sick"]
     assert table["ann*"][4:7] == ["21", "1", "20"]
     assert "* numbers include an admin's correction" in out.getvalue()
+
+
+def test_hrms_push_after_a_void_and_an_addition(make_api: Callable[..., Any]) -> None:
+    """What HRMS gets: a punch voided after it was pushed stays there (nothing is deleted and
+    nothing is sent again); a punch added after the push goes with the next push, marked."""
+    key, secret = "key-0123", "secret-4567"
+    with FakeHrms(key, secret) as hrms:
+        config = HrmsConfig(url=hrms.url, api_key=key, api_secret=secret, backoff_s=0.01)
+        api = make_api(site_timezone="Europe/Berlin", hrms=config)
+        token = api.create_terminal("door-1")
+        api.create_person("eve")
+        post(api, token, "door-1", [("eve", "in", local("2026-03-02 08:00"))])
+
+        def push() -> dict[str, Any]:
+            response = api.admin(
+                "POST",
+                "/admin/reports/hrms-push",
+                params={"from": "2026-03-02", "to": "2026-03-02"},
+            )
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        assert (push()["created"], len(hrms.records)) == (1, 1)
+        url = api.config.database_url
+        db = Database.from_url(url, pool_size=1)
+        try:
+            with db.read() as conn:
+                pushed = conn.execute(sa.select(events.c.id)).scalar_one()
+        finally:
+            db.dispose()
+        now = datetime.now(UTC)
+        added_at = local("2026-03-02 08:05")
+        common = {"created_at": now, "created_by": HR, "revoked_at": None, "revoked_by": None}
+        _insert(
+            url,
+            corrections,
+            [
+                {
+                    "person_id": "eve",
+                    "action": "void",
+                    "kind": None,
+                    "at": None,
+                    "effective_us": None,
+                    "event_id": pushed,
+                    "reason": "wrong person",
+                    **common,
+                },
+                {
+                    "person_id": "eve",
+                    "action": "add",
+                    "kind": "in",
+                    "at": added_at,
+                    "effective_us": epoch_us(added_at),
+                    "event_id": None,
+                    "reason": "the real arrival",
+                    **common,
+                },
+            ],
+        )
+        again = push()
+        assert (again["total"], again["created"], again["duplicates"]) == (1, 1, 0)
+        assert [(r["time"], r["device_id"]) for r in hrms.records] == [
+            ("2026-03-02 08:00:00", "door-1"),  # voided here, still in HRMS: delete it there
+            ("2026-03-02 08:05:00", "hadir-correction"),
+        ]
+        assert "corrected" not in hrms.records[1]  # the payload stays Frappe's fields
