@@ -164,9 +164,10 @@ ensure_venv() {
     local spec="."
     if [ -n "$extras" ]; then spec=".[${extras}]"; fi
     local stamp="$VENV/.hadir-installed-${extras:-base}"
-    if [ ! -x "$VENV/bin/python" ]; then
+    # No pip: a venv whose creation was interrupted (python3 -m venv installs pip last).
+    if [ ! -x "$VENV/bin/python" ] || [ ! -x "$VENV/bin/pip" ]; then
         echo "== creating $VENV"
-        python3 -m venv "$VENV"
+        python3 -m venv --clear "$VENV"
         "$VENV/bin/pip" install --quiet --upgrade pip
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
