@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from edge.config import LoggingConfig, StrictModel
 from edge.credentials import read_first_line
 from edge.errors import ConfigError
+from edge.protocol import ID_PATTERN
 from edge.recognize.config import RecognitionConfig
 from edge.recognize.embedder import ENROLMENT_JITTERS, MAX_JITTERS
 
@@ -198,7 +199,7 @@ class PrivacyConfig(StrictModel):
         "1",
         min_length=1,
         max_length=32,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=ID_PATTERN,  # a word a form, a URL and a CSV carry as it is
         description="Version of the consent text the site has people read and accept (e.g. "
         "2026-12): recorded with each consent unless the admin gives another. Change it when "
         "the text changes.",
