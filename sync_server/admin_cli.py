@@ -17,7 +17,12 @@ from typing import Any
 
 from edge.exit_codes import EXIT_FAILED, EXIT_OK
 from edge.wording import plural
-from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
+from sync_server.admin_client import (
+    AdminApiError,
+    AdminClient,
+    add_admin_config_arg,
+    load_credentials,
+)
 
 # The API's reason for a photo of a person without consent (sync_server.consent; not
 # imported: this module runs on terminals without the server's packages).
@@ -262,16 +267,6 @@ def _event_id(value: str) -> uuid.UUID:
         raise argparse.ArgumentTypeError(f"{value!r} is not an event id (a UUID)") from exc
 
 
-def _admin_config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--admin-config",
-        type=Path,
-        default=None,
-        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
-        "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
-    )
-
-
 def add_admin_parsers(sub: Any) -> None:
     """Add ``person``, ``terminal`` and ``review`` to the ``hadir`` command."""
     person = sub.add_parser(
@@ -313,7 +308,7 @@ def add_admin_parsers(sub: Any) -> None:
         default=None,
         help="with --consent: who collected it (default: 'admin token')",
     )
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_person_add)
 
     p = person_sub.add_parser(
@@ -335,7 +330,7 @@ def add_admin_parsers(sub: Any) -> None:
         action="store_true",
         help="withdraw the consent and delete the person's templates everywhere",
     )
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_person_consent)
 
     p = person_sub.add_parser(
@@ -354,7 +349,7 @@ def add_admin_parsers(sub: Any) -> None:
     p.add_argument(
         "-o", "--output", type=Path, default=None, help="write to FILE (default: stdout)"
     )
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_person_export)
 
     p = person_sub.add_parser(
@@ -364,12 +359,12 @@ def add_admin_parsers(sub: Any) -> None:
         "enrolment pull. Attendance already recorded stays.",
     )
     p.add_argument("ids", nargs="+", help="person ids")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_person_rm)
 
     p = person_sub.add_parser("list", help="list people", description="List enrolled people.")
     p.add_argument("--group", default=None, help="only this group")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_person_list)
 
     terminal = sub.add_parser(
@@ -387,11 +382,11 @@ def add_admin_parsers(sub: Any) -> None:
     t.add_argument("id", help="the terminal's device.id")
     t.add_argument("--group", default="default", help="group/site whose people it recognises")
     t.add_argument("--description", default="", help="free text, e.g. where it hangs")
-    _admin_config_arg(t)
+    add_admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_add)
 
     t = term_sub.add_parser("list", help="list terminals", description="List terminals.")
-    _admin_config_arg(t)
+    add_admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_list)
 
     t = term_sub.add_parser(
@@ -401,14 +396,14 @@ def add_admin_parsers(sub: Any) -> None:
         "refused from now on. Write the new one to the terminal's /etc/hadir/terminal_token.",
     )
     t.add_argument("id", help="terminal id")
-    _admin_config_arg(t)
+    add_admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_token)
 
     t = term_sub.add_parser(
         "revoke", help="revoke a terminal's token", description="Refuse a terminal's token."
     )
     t.add_argument("id", help="terminal id")
-    _admin_config_arg(t)
+    add_admin_config_arg(t)
     t.set_defaults(handler=cmd_terminal_revoke)
 
     review = sub.add_parser(
@@ -432,7 +427,7 @@ def add_admin_parsers(sub: Any) -> None:
     )
     r.add_argument("--end", default=None, help="before this time, ISO 8601 with offset")
     r.add_argument("--limit", type=int, default=1000, help="most events listed (default 1000)")
-    _admin_config_arg(r)
+    add_admin_config_arg(r)
     r.set_defaults(handler=cmd_review_list)
 
     r = review_sub.add_parser(
@@ -443,5 +438,5 @@ def add_admin_parsers(sub: Any) -> None:
         "the check, is reported and the rest are still marked (exit 1).",
     )
     r.add_argument("ids", nargs="+", type=_event_id, help="event ids (from hadir review list)")
-    _admin_config_arg(r)
+    add_admin_config_arg(r)
     r.set_defaults(handler=cmd_review_mark)

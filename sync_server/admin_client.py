@@ -8,6 +8,7 @@ with ``server_url`` and ``admin_token`` or ``admin_token_file``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from collections.abc import Mapping
@@ -35,6 +36,17 @@ class AdminApiError(HadirError, RuntimeError):
 class AdminCredentials:
     server_url: str
     admin_token: str
+
+
+def add_admin_config_arg(parser: argparse.ArgumentParser) -> None:
+    """``--admin-config``: where the commands that call the admin API find their credentials."""
+    parser.add_argument(
+        "--admin-config",
+        type=Path,
+        default=None,
+        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
+        "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
+    )
 
 
 def load_credentials(

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from edge.exit_codes import EXIT_FAILED, EXIT_OK
 from edge.wording import plural
-from sync_server.admin_client import load_credentials
+from sync_server.admin_client import add_admin_config_arg, load_credentials
 from sync_server.calendar_client import CalendarClient
 
 KINDS = ("holiday", "day_off")
@@ -197,13 +197,7 @@ def _year_arg(value: str) -> int:
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--admin-config",
-        type=Path,
-        default=None,
-        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
-        "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
-    )
+    add_admin_config_arg(common)
     return common
 
 

@@ -17,7 +17,12 @@ from typing import Any
 
 from edge.exit_codes import EXIT_FAILED, EXIT_OK
 from edge.wording import plural
-from sync_server.admin_client import AdminApiError, AdminClient, load_credentials
+from sync_server.admin_client import (
+    AdminApiError,
+    AdminClient,
+    add_admin_config_arg,
+    load_credentials,
+)
 
 
 class LeaveClient(AdminClient):
@@ -164,16 +169,6 @@ def cmd_leave_kinds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _admin_config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--admin-config",
-        type=Path,
-        default=None,
-        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
-        "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
-    )
-
-
 def add_leave_parsers(sub: Any) -> None:
     """Add the leave commands to the ``hadir`` command."""
     leave = sub.add_parser(
@@ -197,7 +192,7 @@ def add_leave_parsers(sub: Any) -> None:
     p.add_argument("--to", dest="end", type=_day, default=None, help="up to this day")
     p.add_argument("--kind", default=None, help="only this kind (code or label)")
     p.add_argument("--limit", type=int, default=1000, help="most leave listed (default 1000)")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_leave_list)
 
     p = leave_sub.add_parser(
@@ -212,7 +207,7 @@ def add_leave_parsers(sub: Any) -> None:
     p.add_argument("start", type=_day, help="first day, YYYY-MM-DD")
     p.add_argument("end", type=_day, nargs="?", default=None, help="last day (default: START)")
     p.add_argument("--note", default=None, help="free text, e.g. 'doctor's note'")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_leave_add)
 
     p = leave_sub.add_parser(
@@ -222,7 +217,7 @@ def add_leave_parsers(sub: Any) -> None:
         "reported and the others still deleted (exit 1).",
     )
     p.add_argument("ids", nargs="+", type=_leave_id, help="leave ids")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_leave_delete)
 
     p = leave_sub.add_parser(
@@ -234,7 +229,7 @@ def add_leave_parsers(sub: Any) -> None:
     )
     p.add_argument("file", type=Path, help="the CSV file (UTF-8)")
     p.add_argument("--dry-run", action="store_true", help="check every line, write nothing")
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_leave_import)
 
     p = leave_sub.add_parser(
@@ -242,5 +237,5 @@ def add_leave_parsers(sub: Any) -> None:
         help="list the kinds of leave",
         description="Code, active or retired, English and Indonesian labels, how many leave.",
     )
-    _admin_config_arg(p)
+    add_admin_config_arg(p)
     p.set_defaults(handler=cmd_leave_kinds)
