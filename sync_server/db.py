@@ -10,7 +10,9 @@ fails with SQLITE_BUSY instead. PostgreSQL is the production store.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -478,10 +480,32 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoo
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _use_wal(cursor: Any, *, wait_s: float = 30.0) -> None:
+    # WAL is a property of the file, so only the first connection ever switches it. That
+    # switch needs the file to itself, and SQLite answers "database is locked" at once,
+    # without the busy handler, while another connection (a second server process starting
+    # beside this one) holds it: so wait here as the busy timeout would.
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            # An in-memory database answers "memory" and has no WAL to switch to.
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() in ("wal", "memory"):
+                return
+            # The pragma answers with the mode in force, which stays the old one if it lost.
+            if cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError("database is locked: could not switch it to WAL")
+        time.sleep(0.02)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

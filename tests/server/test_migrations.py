@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
@@ -72,3 +73,42 @@ def test_concurrent_migrations_take_turns(db_url: str) -> None:
         assert schema_revision(db) == head_revision()
     finally:
         db.dispose()
+
+
+def test_first_connections_to_a_new_sqlite_file_wait_for_the_switch_to_wal(tmp_path: Path) -> None:
+    # Several server processes starting at once each open the brand-new file. Switching it
+    # to WAL needs the file alone, and SQLite refuses that at once ("database is locked")
+    # instead of waiting, so each connection must wait its turn itself. Without that one
+    # round in six failed here; forty rounds make a miss all but certain.
+    for attempt in range(40):
+        url = f"sqlite:///{tmp_path / f'server-{attempt}.db'}"
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def write(
+            url: str = url, errors: list[BaseException] = errors, start: threading.Barrier = start
+        ) -> None:
+            db = Database.from_url(url)
+            try:
+                start.wait()
+                with db.write() as conn:
+                    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS starts (n INTEGER)")
+                    conn.exec_driver_sql("INSERT INTO starts VALUES (1)")
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                db.dispose()
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {attempt}"
+        db = Database.from_url(url)
+        try:
+            with db.read() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("SELECT count(*) FROM starts").scalar() == 4
+        finally:
+            db.dispose()
