@@ -11,4 +11,6 @@ echo "== ruff"
 echo "== mypy"
 "$VENV/bin/mypy"
 echo "== pytest"
-"$VENV/bin/pytest" "$@"
+# One worker per core (HADIR_TEST_WORKERS overrides; 0 runs in this process). Whole files go
+# to one worker: their module fixtures (an enrolled gallery, a browser) are built once.
+"$VENV/bin/pytest" -n "${HADIR_TEST_WORKERS:-auto}" --dist loadfile "$@"
