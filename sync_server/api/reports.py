@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import structlog
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BeforeValidator
 
 from edge.protocol import iso_text
-from sync_server import reports, review, shifts
+from sync_server import catalogue, reports, review, shifts
 from sync_server.config import resolve_hrms_secret
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.domain_errors import ConflictError
@@ -57,6 +57,10 @@ GroupFilter = Annotated[GroupName | None, Query(description="Only people of this
 DepartmentFilter = Annotated[
     str | None, Query(max_length=100, description="Only people of this department.")
 ]
+# The languages of the CSV's words (the catalogue's): a Literal, so that an unknown one is
+# a 422 naming the choices.
+CsvLang = Literal["en", "id"]
+assert get_args(CsvLang) == catalogue.LOCALES, "CsvLang lists the catalogue's languages"
 IsoDay = BeforeValidator(iso_text)  # "0" is not a day, though pydantic would read 1970-01-01
 FromDay = Annotated[
     date,
@@ -250,7 +254,10 @@ def month_report(
     summary="CSV for a date range (streamed)",
     description="`rows=days` (default): one row per person and shift day, as the day view, "
     "absent days included. `rows=events`: one row per stored event of the calendar days. "
-    "UTF-8, comma-separated, CRLF, header first; times on the site's wall clock.",
+    "UTF-8, comma-separated, CRLF, header first; times on the site's wall clock. "
+    "The words (headers, statuses, yes/no, in/out, added/voided) are in `lang`, else the "
+    "`Accept-Language` header's language, else English; English is the columns' names and "
+    "statuses' codes. Dates, times and numbers are ISO and plain in every language.",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **error_responses(422)},
 )
@@ -261,24 +268,43 @@ def export_csv(
     rows: Annotated[reports.CsvRows, Query(description="days or events")] = reports.CsvRows.DAYS,
     group: GroupFilter = None,
     department: DepartmentFilter = None,
+    lang: Annotated[
+        CsvLang | None, Query(description="The words' language: en or id (default: below).")
+    ] = None,
+    accept_language: Annotated[
+        str | None,
+        Header(description="The words' language when `lang` is not given (default English)."),
+    ] = None,
 ) -> StreamingResponse:
     check_range(first, last)
     tz = svc.site_zone
     db = svc.db
+    locale = lang or catalogue.negotiate(accept_language)
 
     def stream() -> Iterator[str]:
         # The read transaction lives as long as the stream; closing the generator (client
         # gone) ends it.
         with db.read() as conn:
             yield from reports.export_csv(
-                conn, first, last, tz=tz, rows=rows, group=group, department=department
+                conn,
+                first,
+                last,
+                tz=tz,
+                rows=rows,
+                group=group,
+                department=department,
+                locale=locale,
             )
 
     name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
     return StreamingResponse(
         stream(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Language": locale,
+            "Vary": "Accept-Language",
+        },
     )
 
 

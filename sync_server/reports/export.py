@@ -1,11 +1,18 @@
-"""CSV exports: one row per person and shift day, or one per stored event."""
+"""CSV exports: one row per person and shift day, or one per stored event.
+
+The words of an export (headers, statuses, yes/no, in/out, added/voided) come in the
+reader's language from the one gettext catalogue (:mod:`sync_server.catalogue`); English is
+the columns' names and the statuses' codes as integrations have always parsed them. Dates,
+times and numbers stay in their ISO and plain forms in every language, so a file is read
+by a program alike whatever its words.
+"""
 
 from __future__ import annotations
 
 import csv
 import enum
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync_server.catalogue import DEFAULT, N_, STATUS_WORDS, translations
 from sync_server.db import corrections, epoch_us, events, people
 from sync_server.reports.adjust import Adjustments, load_corrections
 from sync_server.reports.day import DayCorrection, DayRow, day_view
@@ -26,48 +34,48 @@ class CsvRows(enum.StrEnum):
 
 
 DAY_COLUMNS = (
-    "date",
-    "person_id",
-    "name",
-    "group",
-    "department",
-    "employee_id",
-    "shift",
-    "shift_start",
-    "first_in",
-    "last_out",
-    "worked_minutes",
-    "status",
-    "late",
-    "late_minutes",
-    "events",
-    "working_day",
-    "day_off",
-    "leave",
-    "corrected",
-    "corrections",
+    N_("date"),
+    N_("person_id"),
+    N_("name"),
+    N_("group"),
+    N_("department"),
+    N_("employee_id"),
+    N_("shift"),
+    N_("shift_start"),
+    N_("first_in"),
+    N_("last_out"),
+    N_("worked_minutes"),
+    N_("status"),
+    N_("late"),
+    N_("late_minutes"),
+    N_("events"),
+    N_("working_day"),
+    N_("day_off"),
+    N_("leave"),
+    N_("corrected"),
+    N_("corrections"),
 )
 EVENT_COLUMNS = (
-    "event_id",
-    "local_time",
-    "utc_time",
-    "person_id",
-    "name",
-    "group",
-    "department",
-    "employee_id",
-    "kind",
-    "device_id",
-    "time_source",
-    "person_known",
-    "liveness_score",
-    "liveness_passed",
-    "liveness_reasons",
-    "needs_review",
-    "reviewed_at",
-    "reviewed_by",
-    "corrected",
-    "correction_reason",
+    N_("event_id"),
+    N_("local_time"),
+    N_("utc_time"),
+    N_("person_id"),
+    N_("name"),
+    N_("group"),
+    N_("department"),
+    N_("employee_id"),
+    N_("kind"),
+    N_("device_id"),
+    N_("time_source"),
+    N_("person_known"),
+    N_("liveness_score"),
+    N_("liveness_passed"),
+    N_("liveness_reasons"),
+    N_("needs_review"),
+    N_("reviewed_at"),
+    N_("reviewed_by"),
+    N_("corrected"),
+    N_("correction_reason"),
 )
 
 
@@ -97,8 +105,45 @@ FREE_TEXT_COLUMNS = frozenset(
 # day rows, ``corrected`` says which values an admin's correction produced or changed
 # (first_in, last_out, or voided when only voids touched the day); in the event rows,
 # ``added`` (a punch an admin added: no terminal event) or ``voided`` (listed, not counted).
-ADDED = "added"
-VOIDED = "voided"
+ADDED = N_("added")
+VOIDED = N_("voided")
+YES = N_("yes")
+NO = N_("no")
+KINDS = (N_("in"), N_("out"))
+
+
+class CsvWords:
+    """An export's words in one language: English is the text as it has always been (every
+    cell as the code writes it); another language translates each word once, up front,
+    so a row costs a dictionary lookup, as in English."""
+
+    def __init__(self, locale: str = DEFAULT) -> None:
+        self.locale = locale
+        word: Callable[[str], str]
+        if locale == DEFAULT:
+            word = str
+            statuses = {status: status for status in STATUS_WORDS}
+        else:
+            gettext = translations(locale).gettext
+            word = gettext
+            statuses = {status: gettext(text) for status, text in STATUS_WORDS.items()}
+        self.statuses = statuses
+        self.yes, self.no = word(YES), word(NO)
+        self.added, self.voided = word(ADDED), word(VOIDED)
+        self.kinds = {kind: word(kind) for kind in KINDS}
+        self.columns = {name: word(name) for name in (*DAY_COLUMNS, *EVENT_COLUMNS)}
+
+    def header(self, columns: Sequence[str]) -> list[str]:
+        return [self.columns[name] for name in columns]
+
+    def yes_no(self, value: bool | None) -> str:
+        return "" if value is None else (self.yes if value else self.no)
+
+    def status(self, value: str) -> str:
+        return self.statuses.get(value, value)
+
+    def kind(self, value: str) -> str:
+        return self.kinds.get(value, value)
 
 
 def csv_cell(value: str) -> str:
@@ -116,11 +161,13 @@ class _CsvChunks:
 
     SIZE = 64 * 1024
 
-    def __init__(self, columns: Sequence[str]) -> None:
+    def __init__(self, columns: Sequence[str], header: Sequence[str] | None = None) -> None:
+        """``columns``: the English names (they say which are free text); ``header``: the
+        names written, in the reader's language (default: ``columns``)."""
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
         self._free = tuple(i for i, name in enumerate(columns) if name in FREE_TEXT_COLUMNS)
-        self._writer.writerow(columns)
+        self._writer.writerow(columns if header is None else header)
 
     def add(self, values: Sequence[Any]) -> str | None:
         row = list(values)
@@ -140,10 +187,6 @@ def local_text(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("yes" if value else "no")
-
-
 def export_csv(
     conn: Connection,
     first_day: date,
@@ -154,6 +197,7 @@ def export_csv(
     group: str | None = None,
     department: str | None = None,
     now: datetime | None = None,
+    locale: str = DEFAULT,
 ) -> Iterator[str]:
     """CSV text (header first, RFC 4180, CRLF) in chunks of whole lines, generated lazily
     for streaming.
@@ -162,13 +206,15 @@ def export_csv(
     days not due yet at ``now`` are ``not_yet``).
     ``events``: one row per stored event in the calendar days ``first_day..last_day`` (site
     zone), people the server no longer knows included (``person_known`` false).
+    ``locale``: the language of the words (headers, statuses, yes/no); English by default.
     """
     if last_day < first_day:
         raise ValueError("last_day is before first_day")
+    words = CsvWords(locale)
     if rows is CsvRows.EVENTS:
-        yield from _export_events(conn, first_day, last_day, tz, group, department)
+        yield from _export_events(conn, first_day, last_day, tz, group, department, words)
         return
-    out = _CsvChunks(DAY_COLUMNS)
+    out = _CsvChunks(DAY_COLUMNS, words.header(DAY_COLUMNS))
     now = now or datetime.now(UTC)  # one instant for the whole file
     day = first_day
     while day <= last_day:
@@ -187,15 +233,15 @@ def export_csv(
                     local_text(r.first_in),
                     local_text(r.last_out),
                     "" if r.worked is None else int(r.worked.total_seconds() // 60),
-                    r.status.value,
-                    "" if r.late is None else ("yes" if r.late else "no"),
+                    words.status(r.status.value),
+                    words.yes_no(r.late),
                     "" if r.late_minutes is None else r.late_minutes,
                     r.events,
-                    "yes" if r.working else "no",
+                    words.yes_no(r.working),
                     r.day_off.name if r.day_off else "",
                     r.leave.code if r.leave else "",
-                    day_corrected(r),
-                    "; ".join(correction_text(c) for c in r.corrections),
+                    day_corrected(r, words),
+                    "; ".join(correction_text(c, words) for c in r.corrections),
                 )
             )
             if chunk:
@@ -204,24 +250,25 @@ def export_csv(
     yield out.take()
 
 
-def day_corrected(row: DayRow) -> str:
-    """The day row's ``corrected`` cell: which of its values come from a correction."""
+def day_corrected(row: DayRow, words: CsvWords) -> str:
+    """The day row's ``corrected`` cell: which of its values come from a correction (named
+    as their columns are)."""
     if not row.corrections:
         return ""
     which = [
-        name
+        words.columns[name]
         for name, flag in (
             ("first_in", row.first_in_corrected),
             ("last_out", row.last_out_corrected),
         )
         if flag
     ]
-    return " ".join(which) or VOIDED
+    return " ".join(which) or words.voided
 
 
-def correction_text(c: DayCorrection) -> str:
-    verb = ADDED if c.action == "add" else VOIDED
-    return f"{verb} {c.kind} {c.at:%H:%M}: {c.reason} ({c.created_by})"
+def correction_text(c: DayCorrection, words: CsvWords) -> str:
+    verb = words.added if c.action == "add" else words.voided
+    return f"{verb} {words.kind(c.kind)} {c.at:%H:%M}: {c.reason} ({c.created_by})"
 
 
 def events_query(
@@ -323,19 +370,20 @@ def _export_events(
     tz: ZoneInfo,
     group: str | None,
     department: str | None,
+    words: CsvWords,
 ) -> Iterator[str]:
     lo, hi, offsets = calendar_range(tz, first_day, last_day)
     query = events_query(lo, hi, group, department, known_only=False)
     voided = voided_events(conn, lo, hi)
     # Added punches are few: merged into the event stream by time.
     added = added_punches(conn, lo, hi, group, department, known_only=False)
-    out = _CsvChunks(EVENT_COLUMNS)
+    out = _CsvChunks(EVENT_COLUMNS, words.header(EVENT_COLUMNS))
     result = conn.execution_options(yield_per=1000).execute(query)
     position = 0
     for r in result:
         eu = int(r.effective_us)
         while position < len(added) and int(added[position].effective_us) < eu:
-            chunk = out.add(_added_row(added[position], offsets))
+            chunk = out.add(_added_row(added[position], offsets, words))
             position += 1
             if chunk:
                 yield chunk
@@ -351,30 +399,30 @@ def _export_events(
                 r.group_name or "",
                 r.department or "",
                 r.employee_id or "",
-                r.kind,
+                words.kind(r.kind),
                 r.device_id,
                 r.time_source,
-                "yes" if r.person_known else "no",
+                words.yes_no(bool(r.person_known)),
                 "" if r.liveness_score is None else r.liveness_score,
-                _yes_no(r.liveness_passed),
+                words.yes_no(r.liveness_passed),
                 r.liveness_reasons or "",
-                "yes" if r.liveness_passed is False and r.reviewed_at is None else "no",
+                words.yes_no(r.liveness_passed is False and r.reviewed_at is None),
                 local_text(None if r.reviewed_at is None else r.reviewed_at.astimezone(tz)),
                 r.reviewed_by or "",
-                "" if reason is None else VOIDED,
+                "" if reason is None else words.voided,
                 reason or "",
             )
         )
         if chunk:
             yield chunk
     for row in added[position:]:
-        chunk = out.add(_added_row(row, offsets))
+        chunk = out.add(_added_row(row, offsets, words))
         if chunk:
             yield chunk
     yield out.take()
 
 
-def _added_row(r: Any, offsets: Offsets) -> tuple[Any, ...]:
+def _added_row(r: Any, offsets: Offsets, words: CsvWords) -> tuple[Any, ...]:
     eu = int(r.effective_us)
     at = EPOCH + timedelta(microseconds=eu)
     return (
@@ -386,16 +434,16 @@ def _added_row(r: Any, offsets: Offsets) -> tuple[Any, ...]:
         r.group_name or "",
         r.department or "",
         r.employee_id or "",
-        r.kind,
+        words.kind(r.kind),
         "",
         "correction",
-        "yes" if r.name is not None else "no",
+        words.yes_no(r.name is not None),
         "",
         "",
         "",
-        "no",
+        words.no,
         "",
         "",
-        ADDED,
+        words.added,
         r.reason,
     )

@@ -2,9 +2,8 @@
 
 The words live in gettext catalogues under ``locale/`` (``messages.pot``, and one
 ``<lang>/LC_MESSAGES/messages.po`` per language), kept by ``scripts/i18n.py`` (extract,
-update, check). The ``.po`` files are read at runtime with Babel's ``read_po`` and turned
-into a gettext translation in memory, once per process: no compiled ``.mo`` in the
-repository, no build step.
+update, check), and read by :mod:`sync_server.catalogue` (which the API's CSV export and
+``hadir attendance`` use too).
 
 A request's language is the logged-in account's choice (``admin_accounts.locale``), else
 the browser's ``Accept-Language``, else English (docs/web.md, "Languages").
@@ -17,110 +16,31 @@ in English.
 from __future__ import annotations
 
 import gettext as _gettext
-import io
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from edge.wording import plural as english_plural
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-DOMAIN = "messages"
-DEFAULT = "en"
-# The languages of the admin web, in the order the language switch lists them; each has a
-# catalogue except the default, whose words are the msgids themselves.
-LOCALES = ("en", "id")
+# The catalogue itself lives below the web (the API's CSV and the CLI translate with it too);
+# these names stay importable from here.
+from sync_server.catalogue import DEFAULT as DEFAULT
+from sync_server.catalogue import DOMAIN as DOMAIN
+from sync_server.catalogue import LOCALE_DIR as LOCALE_DIR
+from sync_server.catalogue import LOCALES as LOCALES
+from sync_server.catalogue import N_ as N_
+from sync_server.catalogue import known as known
+from sync_server.catalogue import negotiate as negotiate
+from sync_server.catalogue import po_path as po_path
+from sync_server.catalogue import translations as translations
+
 # The language's own name, for the switch (not translated: a reader looks for their own).
 NAMES = {"en": "English", "id": "Bahasa Indonesia"}
-# "in" is Indonesian's code before ISO 639 changed it in 1989; old Java and Android
-# browsers still send it.
-_ALIASES = {"in": "id"}
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
-    """Mark a string for the catalogue without translating it here (it is translated where
-    it is shown, with that page's language)."""
-    return message
-
-
-def known(tag: str | None) -> str | None:
-    """The admin web's language for a language tag ("id-ID" -> "id"), or None."""
-    if not tag:
-        return None
-    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
-    primary = _ALIASES.get(primary, primary)
-    return primary if primary in LOCALES else None
-
-
-def negotiate(accept_language: str | None) -> str:
-    """The language of an ``Accept-Language`` header (q-values honoured); English otherwise.
-
-    The first language of the browser's list that this site has wins; a language with q=0
-    is one the reader does not want.
-    """
-    choices: list[tuple[float, int, str]] = []
-    for position, item in enumerate((accept_language or "").split(",")):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0:
-            choices.append((-quality, position, tag.strip()))
-    for _quality, _position, tag in sorted(choices):
-        found = known(tag)
-        if found is not None:
-            return found
-        if tag == "*":
-            return DEFAULT
-    return DEFAULT
-
-
-def po_path(locale: str) -> Path:
-    return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-_lock = threading.Lock()
-_loaded: dict[str, _gettext.NullTranslations] = {}
-
-
-def translations(locale: str) -> _gettext.NullTranslations:
-    """The gettext translation of a language, read from its ``.po`` once per process.
-
-    English (and a language without a catalogue) is the msgids themselves. Fuzzy entries are
-    left out, as msgfmt does: a guess is not a translation.
-    """
-    found = _loaded.get(locale)
-    if found is not None:
-        return found
-    with _lock:
-        found = _loaded.get(locale)
-        if found is None:
-            path = po_path(locale)
-            if locale == DEFAULT or not path.is_file():
-                found = _gettext.NullTranslations()
-            else:
-                with path.open("rb") as po:
-                    catalog = read_po(po, locale=locale, domain=DOMAIN)
-                compiled = io.BytesIO()
-                write_mo(compiled, catalog, use_fuzzy=False)
-                compiled.seek(0)
-                found = _gettext.GNUTranslations(compiled)
-            _loaded[locale] = found
-    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from sync_server import reports, review
+from sync_server import catalogue, reports, review
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
+from sync_server.web.accounts import WebSession
 from sync_server.web.board import day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
 from sync_server.web.render import render
-from sync_server.web.session import admin_router, load_page
+from sync_server.web.session import admin_router, load_page, login_required_json
 
 router = admin_router()
 data_router = admin_router(json=True)
@@ -117,8 +118,22 @@ def _range(request: Request) -> tuple[date, date]:
     return first, last
 
 
+def csv_locale(request: Request, session: WebSession) -> str:
+    """The CSV's language: ``lang`` in the link, else the account's choice, else the
+    browser's, else English (as the pages, with the link first)."""
+    asked = request.query_params.get("lang")
+    if asked is not None:
+        if asked not in catalogue.LOCALES:
+            raise ApiError(422, "bad_lang", f"lang: one of {', '.join(catalogue.LOCALES)}")
+        return asked
+    chosen = catalogue.known(session.locale)
+    return chosen or catalogue.negotiate(request.headers.get("accept-language"))
+
+
 @data_router.get("/reports/export.csv")
-async def export_csv(request: Request) -> Response:
+async def export_csv(
+    request: Request, session: Annotated[WebSession, Depends(login_required_json)]
+) -> Response:
     svc = services(request)
     first, last = _range(request)
     group, department = filters(request)
@@ -126,6 +141,7 @@ async def export_csv(request: Request) -> Response:
         rows = reports.CsvRows(request.query_params.get("rows", "days"))
     except ValueError as exc:
         raise ApiError(422, "bad_rows", "rows: days or events") from exc
+    locale = csv_locale(request, session)
     tz = svc.site_zone
 
     def stream() -> Iterator[str]:
@@ -133,14 +149,24 @@ async def export_csv(request: Request) -> Response:
         # gone) ends it.
         with svc.db.read() as conn:
             yield from reports.export_csv(
-                conn, first, last, tz=tz, rows=rows, group=group, department=department
+                conn,
+                first,
+                last,
+                tz=tz,
+                rows=rows,
+                group=group,
+                department=department,
+                locale=locale,
             )
 
     name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
     return StreamingResponse(
         stream(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Language": locale,
+        },
     )
 
 
