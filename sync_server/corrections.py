@@ -225,21 +225,7 @@ def add_punch(
             "revoked_at": None,
             "revoked_by": None,
         }
-        correction_id = int(
-            conn.execute(
-                sa.insert(corrections).values(values).returning(corrections.c.id)
-            ).scalar_one()
-        )
-        audit.record(
-            conn,
-            actor=actor,
-            action="create",
-            entity="correction",
-            entity_id=str(correction_id),
-            now=now,
-            after=values,
-        )
-        return load(conn, correction_id, tz)
+        return _store(conn, values, action="create", after=values, actor=actor, now=now, tz=tz)
 
 
 def void_event(
@@ -297,21 +283,34 @@ def void_event(
             "revoked_at": None,
             "revoked_by": None,
         }
-        correction_id = int(
-            conn.execute(
-                sa.insert(corrections).values(values).returning(corrections.c.id)
-            ).scalar_one()
-        )
-        audit.record(
-            conn,
-            actor=actor,
-            action="void",
-            entity="correction",
-            entity_id=str(correction_id),
-            now=now,
-            after={**values, "event": _event_values(event)},
-        )
-        return load(conn, correction_id, tz)
+        after = {**values, "event": _event_values(event)}
+        return _store(conn, values, action="void", after=after, actor=actor, now=now, tz=tz)
+
+
+def _store(
+    conn: Connection,
+    values: dict[str, Any],
+    *,
+    action: str,
+    after: dict[str, Any],
+    actor: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> CorrectionInfo:
+    """Insert a correction and its audit row in the caller's transaction."""
+    correction_id = int(
+        conn.execute(sa.insert(corrections).values(values).returning(corrections.c.id)).scalar_one()
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        entity="correction",
+        entity_id=str(correction_id),
+        now=now,
+        after=after,
+    )
+    return load(conn, correction_id, tz)
 
 
 def revoke(
