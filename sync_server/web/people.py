@@ -30,7 +30,9 @@ from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
 from sync_server.schemas import ConsentGive, PersonCreate
+from sync_server.web import charts
 from sync_server.web.forms import MAX_PHOTOS, field_problems, text
+from sync_server.web.i18n import N_, Lang
 from sync_server.web.render import LIST_LIMIT, PREFIX, Page, redirect, render
 from sync_server.web.session import admin_router, load_page, load_post
 
@@ -39,17 +41,17 @@ log = structlog.get_logger(__name__)
 PERSON_FLAGGED = 50  # flagged events on a person's page
 CONSENT_FIELD = "consent"  # the checkbox: the person has read and accepted the consent text
 
-# What these pages say from Python (the templates say the rest): in one place for the
-# translations (docs/web.md, "Languages").
+# What these pages say from Python (the templates say the rest): marked for the catalogue
+# here, translated into the page's language where they are shown (docs/web.md, "Languages").
 TEXT = {
-    "enrolled": "enrolled",
-    "already_enrolled": "already enrolled (same photo)",
-    "choose_photo": "choose at least one photo",
-    "empty_file": "the file is empty",
-    "confirm_delete": "type {person_id} to confirm",
-    "confirm_withdraw": "type {person_id} to confirm",
-    "tick_consent": "tick the box once the person has read and accepted the consent text",
-    "bad_version": "the consent text version: letters, digits, '.', '_' or '-', at most 32",
+    "enrolled": N_("enrolled"),
+    "already_enrolled": N_("already enrolled (same photo)"),
+    "choose_photo": N_("choose at least one photo"),
+    "no_photo": N_("(none)"),
+    "empty_file": N_("the file is empty"),
+    "confirm": N_("Type %(id)s to confirm"),
+    "tick_consent": N_("tick the box once the person has read and accepted the consent text"),
+    "bad_version": N_("the consent text version: letters, digits, '.', '_' or '-', at most 32"),
 }
 
 router = admin_router()
@@ -142,7 +144,7 @@ class PhotoResult:
 
 
 async def _enrol_photos(
-    svc: Services, person_id: str, form: FormData, actor: str
+    svc: Services, person_id: str, form: FormData, actor: str, lang: Lang
 ) -> list[PhotoResult]:
     # One call for the whole upload: the photos of a new person are checked against each other.
     results: list[PhotoResult | None] = []
@@ -153,22 +155,22 @@ async def _enrol_photos(
         name = upload.filename[:200]
         data = await upload.read()
         if not data:
-            results.append(PhotoResult(name, False, "unreadable", TEXT["empty_file"]))
+            results.append(PhotoResult(name, False, "unreadable", lang.gettext(TEXT["empty_file"])))
             continue
         results.append(None)
         photos.append((data, name))
     force = text(form, "force_photo") == "yes"
     outcomes = iter(await people.enrol_photos(svc, person_id, photos, force=force, actor=actor))
-    return [_photo_result(next(outcomes)) if r is None else r for r in results]
+    return [_photo_result(next(outcomes), lang) if r is None else r for r in results]
 
 
-def _photo_result(outcome: people.PhotoOutcome) -> PhotoResult:
+def _photo_result(outcome: people.PhotoOutcome, lang: Lang) -> PhotoResult:
     if outcome.answer is None:
         error = outcome.error
         assert error is not None
         return PhotoResult(outcome.name, False, error.reason, str(error.detail))
     answer = outcome.answer
-    detail = TEXT["enrolled"] if answer.created else TEXT["already_enrolled"]
+    detail = lang.gettext(TEXT["enrolled"] if answer.created else TEXT["already_enrolled"])
     return PhotoResult(outcome.name, True, "", detail, tuple(w.detail for w in answer.warnings))
 
 
@@ -223,7 +225,7 @@ async def enrol_person(request: Request) -> Response:
                 request, page, status=http_status(exc), problem=str(exc.detail), values=values
             )
         log.info("web_person_created", username=session.username, person_id=body.id)
-        results = await _enrol_photos(svc, body.id, form, session.username)
+        results = await _enrol_photos(svc, body.id, form, session.username, page.lang)
     finally:
         await form.close()
     return await _person_page(request, page, body.id, results=results, created=True)
@@ -261,12 +263,14 @@ async def _person_page(
     svc = services(request)
     try:
         data = await run_in_threadpool(_person_data, svc, person_id)
+        chart_month = charts.month_nav(request, page.tz)
     except (ApiError, DomainError) as exc:
         return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     return render(
         page,
         "person.html",
         status=status,
+        chart_month=chart_month,
         person=data["info"],
         consents=data["consents"],
         consent_version=svc.settings.privacy.consent_text_version,
@@ -289,22 +293,43 @@ async def person_page(request: Request, person_id: str) -> Response:
 async def add_photos(request: Request, person_id: str) -> Response:
     session, form, page = await load_post(request)
     try:
-        results = await _enrol_photos(services(request), person_id, form, session.username)
+        results = await _enrol_photos(
+            services(request), person_id, form, session.username, page.lang
+        )
     finally:
         await form.close()
     if not results:
-        results = [PhotoResult("(none)", False, "missing_photo", TEXT["choose_photo"])]
+        words = page.lang
+        results = [
+            PhotoResult(
+                words.gettext(TEXT["no_photo"]),
+                False,
+                "missing_photo",
+                words.gettext(TEXT["choose_photo"]),
+            )
+        ]
     return await _person_page(request, page, person_id, results=results)
+
+
+async def _confirm_page(
+    page: Page, svc: Services, person_id: str, template: str, *, wrong_id: bool = False
+) -> HTMLResponse:
+    """The page that asks for the person's id before a deletion or a consent's withdrawal;
+    again with a 422 and the reason when the id typed was not theirs."""
+    try:
+        data = await run_in_threadpool(_person_data, svc, person_id)
+    except (ApiError, DomainError) as exc:
+        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
+    problem = page.lang.gettext(TEXT["confirm"], id=person_id) if wrong_id else None
+    return render(
+        page, template, status=422 if wrong_id else 200, person=data["info"], problem=problem
+    )
 
 
 @router.get("/people/{person_id}/delete")
 async def confirm_delete_person(request: Request, person_id: str) -> Response:
     page = await load_page(request)
-    try:
-        data = await run_in_threadpool(_person_data, services(request), person_id)
-    except (ApiError, DomainError) as exc:
-        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
-    return render(page, "person_delete.html", person=data["info"])
+    return await _confirm_page(page, services(request), person_id, "person_delete.html")
 
 
 @router.post("/people/{person_id}/delete")
@@ -312,14 +337,7 @@ async def delete_person(request: Request, person_id: str) -> Response:
     session, form, page = await load_post(request)
     svc = services(request)
     if text(form, "confirm") != person_id:
-        data = await run_in_threadpool(_person_data, svc, person_id)
-        return render(
-            page,
-            "person_delete.html",
-            status=422,
-            person=data["info"],
-            problem=TEXT["confirm_delete"].format(person_id=person_id),
-        )
+        return await _confirm_page(page, svc, person_id, "person_delete.html", wrong_id=True)
     try:
         version = await run_in_threadpool(
             partial(people.delete, svc.db, person_id, actor=session.username)
@@ -338,13 +356,21 @@ async def give_consent(request: Request, person_id: str) -> Response:
     svc = services(request)
     if text(form, CONSENT_FIELD) != "yes":
         return await _person_page(
-            request, page, person_id, status=422, consent_problem=TEXT["tick_consent"]
+            request,
+            page,
+            person_id,
+            status=422,
+            consent_problem=page.lang.gettext(TEXT["tick_consent"]),
         )
     try:
         body = ConsentGive(text_version=text(form, "consent_version") or None)
     except ValidationError:
         return await _person_page(
-            request, page, person_id, status=422, consent_problem=TEXT["bad_version"]
+            request,
+            page,
+            person_id,
+            status=422,
+            consent_problem=page.lang.gettext(TEXT["bad_version"]),
         )
     given = consent.grant(
         body,
@@ -370,11 +396,7 @@ async def give_consent(request: Request, person_id: str) -> Response:
 @router.get("/people/{person_id}/consent/withdraw")
 async def confirm_withdraw(request: Request, person_id: str) -> Response:
     page = await load_page(request)
-    try:
-        data = await run_in_threadpool(_person_data, services(request), person_id)
-    except (ApiError, DomainError) as exc:
-        return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
-    return render(page, "person_withdraw.html", person=data["info"], problem=None)
+    return await _confirm_page(page, services(request), person_id, "person_withdraw.html")
 
 
 @router.post("/people/{person_id}/consent/withdraw")
@@ -383,17 +405,7 @@ async def withdraw_consent(request: Request, person_id: str) -> Response:
     await form.close()
     svc = services(request)
     if text(form, "confirm") != person_id:
-        try:
-            data = await run_in_threadpool(_person_data, svc, person_id)
-        except (ApiError, DomainError) as exc:
-            return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
-        return render(
-            page,
-            "person_withdraw.html",
-            status=422,
-            person=data["info"],
-            problem=TEXT["confirm_withdraw"].format(person_id=person_id),
-        )
+        return await _confirm_page(page, svc, person_id, "person_withdraw.html", wrong_id=True)
     try:
         answer = await run_in_threadpool(
             partial(people.withdraw_consent, svc.db, person_id, actor=session.username)

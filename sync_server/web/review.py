@@ -17,12 +17,15 @@ from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
 from sync_server.web.forms import date_param, text
+from sync_server.web.i18n import N_
 from sync_server.web.render import LIST_LIMIT, PREFIX, redirect, render, safe_next
 from sync_server.web.session import admin_router, load_page, load_post
 
 log = structlog.get_logger(__name__)
 
 router = admin_router()
+
+NO_EVENT = N_("no event %(event)s")
 
 
 def _review_rows(
@@ -80,7 +83,8 @@ async def mark_reviewed(request: Request, event_id: str) -> Response:
     try:
         found = UUID(event_id)
     except ValueError:
-        return render(page, "error.html", status=404, problem=f"no event {event_id!r}")
+        problem = page.lang.gettext(NO_EVENT, event=repr(event_id))
+        return render(page, "error.html", status=404, problem=problem)
     try:
         await run_in_threadpool(
             review.mark_reviewed, services(request).db, found, session.username, utc_now()

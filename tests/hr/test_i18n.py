@@ -70,6 +70,11 @@ MINE = (
     "terminal_token.html",
     "review.html",
     "error.html",
+    "people.html",
+    "person_delete.html",
+    "_photo_results.html",
+    "_day_table.html",
+    "_filters.html",
 )
 
 
