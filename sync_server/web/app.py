@@ -24,6 +24,7 @@ from sync_server.deps import services
 from sync_server.web import (
     board,
     calendar,
+    charts,
     corrections,
     leave,
     login,
@@ -48,6 +49,7 @@ ROUTERS = (
     calendar.router,
     leave.router,
     corrections.router,
+    charts.router,
 )
 
 
