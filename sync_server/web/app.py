@@ -33,6 +33,7 @@ from sync_server.web import (
     review,
     terminals,
 )
+from sync_server.web.i18n import N_
 from sync_server.web.render import PREFIX, STATIC_DIR, Page, redirect, render
 from sync_server.web.security import SecurityHeaders
 from sync_server.web.session import CsrfError, LoginRequiredError
@@ -52,6 +53,12 @@ ROUTERS = (
     charts.router,
 )
 
+# A POST refused for its CSRF token or origin, in the browser's language (the page has no
+# session to ask: the refusal comes before one is trusted).
+FORM_REFUSED = N_(
+    "this form was not sent from this site's page (or it expired); reload the page and try again"
+)
+
 
 def mount(app: FastAPI) -> None:
     """Add the admin web to the app: routes, static files, error pages, headers."""
@@ -69,13 +76,7 @@ def mount(app: FastAPI) -> None:
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         page = Page(request, None, services(request).site_zone)
-        return render(
-            page,
-            "error.html",
-            status=403,
-            problem="this form was not sent from this site's page (or it expired); "
-            "reload the page and try again",
-        )
+        return render(page, "error.html", status=403, problem=page.lang.gettext(FORM_REFUSED))
 
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
         LoginRequiredError: login_required,
