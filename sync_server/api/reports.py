@@ -7,7 +7,7 @@ carry the site's UTC offset (``site_timezone``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Literal, get_args
 
@@ -24,6 +24,7 @@ from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.domain_errors import ConflictError
 from sync_server.errors import error_responses
 from sync_server.reports import FIRST_DAY, LAST_DAY, check_range
+from sync_server.reports.export import export_stream
 from sync_server.schemas import ApiModel, GroupName
 from sync_server.schemas.reports import (
     CheckinListedOut,
@@ -277,28 +278,20 @@ def export_csv(
     ] = None,
 ) -> StreamingResponse:
     check_range(first, last)
-    tz = svc.site_zone
-    db = svc.db
     locale = lang or catalogue.negotiate(accept_language)
-
-    def stream() -> Iterator[str]:
-        # The read transaction lives as long as the stream; closing the generator (client
-        # gone) ends it.
-        with db.read() as conn:
-            yield from reports.export_csv(
-                conn,
-                first,
-                last,
-                tz=tz,
-                rows=rows,
-                group=group,
-                department=department,
-                locale=locale,
-            )
-
+    stream = export_stream(
+        svc.db,
+        first,
+        last,
+        tz=svc.site_zone,
+        rows=rows,
+        group=group,
+        department=department,
+        locale=locale,
+    )
     name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
     return StreamingResponse(
-        stream(),
+        stream,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

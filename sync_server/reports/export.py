@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync_server.catalogue import DEFAULT, N_, STATUS_WORDS, translations
-from sync_server.db import corrections, epoch_us, events, people
+from sync_server.db import Database, corrections, epoch_us, events, people
 from sync_server.reports.adjust import Adjustments, load_corrections
 from sync_server.reports.day import DayCorrection, DayRow, day_view
 from sync_server.reports.shifts import person_filters
@@ -248,6 +248,33 @@ def export_csv(
                 yield chunk
         day += timedelta(days=1)
     yield out.take()
+
+
+def export_stream(
+    db: Database,
+    first_day: date,
+    last_day: date,
+    *,
+    tz: ZoneInfo,
+    rows: CsvRows,
+    group: str | None,
+    department: str | None,
+    locale: str,
+) -> Iterator[str]:
+    """:func:`export_csv` in its own read transaction, for a streamed answer (the API's and
+    the admin web's download): the transaction lives as long as the stream, and closing the
+    generator (the client gone) ends it."""
+    with db.read() as conn:
+        yield from export_csv(
+            conn,
+            first_day,
+            last_day,
+            tz=tz,
+            rows=rows,
+            group=group,
+            department=department,
+            locale=locale,
+        )
 
 
 def day_corrected(row: DayRow, words: CsvWords) -> str:

@@ -6,7 +6,6 @@ The downloads are the API's exports (``GET /api/v1/admin/reports/export.csv`` an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sync_server import catalogue, reports, review
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
+from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
@@ -142,26 +142,19 @@ async def export_csv(
     except ValueError as exc:
         raise ApiError(422, "bad_rows", "rows: days or events") from exc
     locale = csv_locale(request, session)
-    tz = svc.site_zone
-
-    def stream() -> Iterator[str]:
-        # The read transaction lives as long as the stream; closing the generator (client
-        # gone) ends it.
-        with svc.db.read() as conn:
-            yield from reports.export_csv(
-                conn,
-                first,
-                last,
-                tz=tz,
-                rows=rows,
-                group=group,
-                department=department,
-                locale=locale,
-            )
-
+    stream = export_stream(
+        svc.db,
+        first,
+        last,
+        tz=svc.site_zone,
+        rows=rows,
+        group=group,
+        department=department,
+        locale=locale,
+    )
     name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
     return StreamingResponse(
-        stream(),
+        stream,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
