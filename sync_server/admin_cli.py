@@ -22,6 +22,7 @@ from sync_server.admin_client import (
     AdminClient,
     add_admin_config_arg,
     load_credentials,
+    report_refusal,
 )
 
 # The API's reason for a photo of a person without consent (sync_server.consent; not
@@ -251,10 +252,8 @@ def cmd_review_mark(args: argparse.Namespace) -> int:
             try:
                 item = client.mark_reviewed(str(event_id))
             except AdminApiError as exc:
-                if exc.status is None or exc.status >= 500:
-                    raise
+                report_refusal(exc, f"event {event_id}")
                 refused += 1
-                print(f"event {event_id}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
                 continue
             print(f"event {event_id} reviewed by {item['reviewed_by']} at {item['reviewed_at']}")
     return EXIT_FAILED if refused else EXIT_OK

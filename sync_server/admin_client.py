@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from edge.errors import ConfigError, HadirError
+from edge.exit_codes import EXIT_FAILED, Handler, print_error
 
 DEFAULT_ADMIN_CONFIG = Path("~/.config/hadir/admin.toml")
 
@@ -47,6 +49,60 @@ def add_admin_config_arg(parser: argparse.ArgumentParser) -> None:
         help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
         "HADIR_SERVER_URL and HADIR_ADMIN_TOKEN override it",
     )
+
+
+def server_options() -> argparse.ArgumentParser:
+    """A parent parser with ``--server`` and ``--admin-config``, for the commands whose
+    server URL may come from the command line (``hadir attendance``, ``correction``,
+    ``audit``); read them back with :func:`credentials`."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--server",
+        default=None,
+        help="server URL, e.g. http://server:8600 (default: $HADIR_SERVER_URL, else "
+        "server_url in the admin config)",
+    )
+    common.add_argument(
+        "--admin-config",
+        type=Path,
+        default=None,
+        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
+        "HADIR_ADMIN_TOKEN overrides it",
+    )
+    return common
+
+
+def credentials(args: argparse.Namespace) -> AdminCredentials:
+    """The credentials of a command parsed with :func:`server_options`: ``--server`` before
+    ``HADIR_SERVER_URL`` and the config file."""
+    environ: dict[str, str] = dict(os.environ)
+    if args.server:
+        environ["HADIR_SERVER_URL"] = args.server
+    return load_credentials(args.admin_config, environ=environ)
+
+
+def refusal_exits_1(handler: Handler) -> Handler:
+    """A request the server refused or could not answer exits 1 with its reason, as
+    ``hadir attendance`` documents (docs/reports.md); bad arguments and missing credentials
+    stay 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except AdminApiError as exc:
+            print_error(str(exc))
+            return EXIT_FAILED
+
+    return run
+
+
+def report_refusal(exc: AdminApiError, what: str) -> None:
+    """One item of a command over many (ids, photos) refused: ``what: reason: detail`` on
+    stderr, and the caller goes on with the next and exits 1 at the end. A server error or
+    no answer is not about the item: raised again, it ends the command."""
+    if exc.status is None or exc.status >= 500:
+        raise exc
+    print(f"{what}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
 
 
 def load_credentials(

@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import calendar
 import json
-import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from edge.exit_codes import EXIT_FAILED, EXIT_OK, Handler, print_error
+from edge.exit_codes import EXIT_OK
 from edge.wording import plural
-from sync_server.admin_client import AdminApiError, load_credentials
+from sync_server.admin_client import credentials, refusal_exits_1, server_options
 from sync_server.corrections_client import CorrectionsClient
 
 ENTITIES_HELP = (
@@ -37,25 +36,7 @@ ENTITIES_HELP = (
 
 
 def _client(args: argparse.Namespace) -> CorrectionsClient:
-    environ = dict(os.environ)
-    if args.server:
-        environ["HADIR_SERVER_URL"] = args.server
-    return CorrectionsClient(load_credentials(args.admin_config, environ=environ))
-
-
-def _refusal_exits_1(handler: Handler) -> Handler:
-    """A request the server refused or could not answer exits 1 with its reason, as
-    ``hadir attendance`` documents (docs/reports.md); bad arguments and missing credentials
-    stay 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except AdminApiError as exc:
-            print_error(str(exc))
-            return EXIT_FAILED
-
-    return run
+    return CorrectionsClient(credentials(args))
 
 
 def _json(answer: Any, out: IO[str]) -> None:
@@ -275,27 +256,9 @@ def _id_arg(value: str) -> int:
     return int(value)
 
 
-def _credentials_parent() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--server",
-        default=None,
-        help="server URL, e.g. http://server:8600 (default: $HADIR_SERVER_URL, else "
-        "server_url in the admin config)",
-    )
-    common.add_argument(
-        "--admin-config",
-        type=Path,
-        default=None,
-        help="TOML with server_url and admin_token(_file) (default ~/.config/hadir/admin.toml); "
-        "HADIR_ADMIN_TOKEN overrides it",
-    )
-    return common
-
-
 def add_corrections_parsers(sub: Any) -> None:
     """Add ``correction`` and ``audit`` to the ``hadir`` command."""
-    common = _credentials_parent()
+    common = server_options()
     reason = argparse.ArgumentParser(add_help=False)
     reason.add_argument(
         "--reason",
@@ -323,7 +286,7 @@ def add_corrections_parsers(sub: Any) -> None:
     p.add_argument("date", type=_date_arg, metavar="DATE", help="YYYY-MM-DD (site's calendar)")
     p.add_argument("time", type=_time_arg, metavar="TIME", help="HH:MM[:SS] (site's clock)")
     p.add_argument("kind", choices=("in", "out"), help="in: a check-in; out: a check-out")
-    p.set_defaults(handler=_refusal_exits_1(cmd_add))
+    p.set_defaults(handler=refusal_exits_1(cmd_add))
 
     p = csub.add_parser(
         "void",
@@ -333,7 +296,7 @@ def add_corrections_parsers(sub: Any) -> None:
     )
     p.add_argument("event_id", metavar="EVENT_ID", help="the event's id")
     p.add_argument("--person", default=None, help="refuse unless the event is this person's")
-    p.set_defaults(handler=_refusal_exits_1(cmd_void))
+    p.set_defaults(handler=refusal_exits_1(cmd_void))
 
     p = csub.add_parser(
         "list",
@@ -346,7 +309,7 @@ def add_corrections_parsers(sub: Any) -> None:
         "--month", type=_month_arg, default=None, help="YYYY-MM: punches added or voided then"
     )
     p.add_argument("--live", action="store_true", help="only the ones that count (not revoked)")
-    p.set_defaults(handler=_refusal_exits_1(cmd_list))
+    p.set_defaults(handler=refusal_exits_1(cmd_list))
 
     p = csub.add_parser(
         "revoke",
@@ -355,7 +318,7 @@ def add_corrections_parsers(sub: Any) -> None:
         description="Revoke correction ID; the reason goes into the audit trail.",
     )
     p.add_argument("id", type=_id_arg, metavar="ID", help="the correction's number")
-    p.set_defaults(handler=_refusal_exits_1(cmd_revoke))
+    p.set_defaults(handler=refusal_exits_1(cmd_revoke))
 
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--entity", default=None, help=f"what: {ENTITIES_HELP}")
@@ -378,7 +341,7 @@ def add_corrections_parsers(sub: Any) -> None:
         description="Audit rows, newest first, with the fields each one changed.",
     )
     p.add_argument("--limit", type=_id_arg, default=50, help="most rows (default 50)")
-    p.set_defaults(handler=_refusal_exits_1(cmd_audit_list))
+    p.set_defaults(handler=refusal_exits_1(cmd_audit_list))
 
     p = asub.add_parser(
         "export",
@@ -388,4 +351,4 @@ def add_corrections_parsers(sub: Any) -> None:
         "before, after), newest first; FILE - writes to stdout.",
     )
     p.add_argument("file", type=Path, metavar="FILE", help="the CSV file, or - for stdout")
-    p.set_defaults(handler=_refusal_exits_1(cmd_audit_export))
+    p.set_defaults(handler=refusal_exits_1(cmd_audit_export))

@@ -22,6 +22,7 @@ from sync_server.admin_client import (
     AdminClient,
     add_admin_config_arg,
     load_credentials,
+    report_refusal,
 )
 
 
@@ -120,10 +121,8 @@ def cmd_leave_delete(args: argparse.Namespace) -> int:
             try:
                 client.delete_leave(leave_id)
             except AdminApiError as exc:
-                if exc.status is None or exc.status >= 500:
-                    raise
+                report_refusal(exc, f"leave {leave_id}")
                 refused += 1
-                print(f"leave {leave_id}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
                 continue
             print(f"leave {leave_id} deleted")
     return EXIT_FAILED if refused else EXIT_OK
