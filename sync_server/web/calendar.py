@@ -7,6 +7,7 @@ every change is audited with the web account's username.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,7 @@ from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
 from sync_server.schemas.calendar import DayOffCreate, DayOffUpdate, ImportReport
 from sync_server.web.forms import field_problems, text
-from sync_server.web.i18n import N_
+from sync_server.web.i18n import N_, Lang
 from sync_server.web.render import PREFIX, Page, redirect, render
 from sync_server.web.session import admin_router, load_page, load_post
 
@@ -57,6 +58,18 @@ def _year(raw: str | None, default: int) -> int:
     if not raw.isdigit() or not MIN_YEAR <= int(raw) <= MAX_YEAR:
         raise ValueError(raw)
     return int(raw)
+
+
+# calendar.describe_weekdays names the days in English ("Mon-Fri"), as the API and the
+# commands say them; the page says the same runs in its own language ("Sen-Jum").
+_DAY_NAME = re.compile("|".join(calendar.WEEKDAY_NAMES))
+
+
+def describe_week(weekdays: str, lang: Lang) -> str:
+    described = calendar.describe_weekdays(weekdays)
+    if described == "none":
+        return lang.gettext("none")
+    return _DAY_NAME.sub(lambda name: lang.gettext(name.group(0)), described)
 
 
 def _this_year(svc: Services) -> int:
@@ -92,6 +105,7 @@ async def _calendar_page(
         year=year,
         this_year=_this_year(svc),
         weekday_names=calendar.WEEKDAY_NAMES,
+        describe_week=lambda weekdays: describe_week(weekdays, page.lang),
         site_default=calendar.SITE_DEFAULT,
         done=page.lang.gettext(TEXT[done]) if done in DONE else "",
         problem=problem,

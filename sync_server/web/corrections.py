@@ -36,6 +36,7 @@ from sync_server.schemas.corrections import (
     CorrectionVoid,
 )
 from sync_server.web.forms import date_param, field_problems, text
+from sync_server.web.i18n import N_
 from sync_server.web.render import PREFIX, Page, redirect, render, safe_next
 from sync_server.web.session import admin_router, load_page, load_post
 
@@ -296,6 +297,34 @@ async def revoke_correction(request: Request, correction_id: str) -> Response:
 
 # --- the audit trail ------------------------------------------------------------------------
 
+# What an audit row changed and how, in the page's language: the stored codes are English
+# words (they stay so in the CSV and the API), and a page in Indonesian showed "create
+# day_off". Every code of sync_server.audit has its words here (the page capitalises them).
+ENTITY_WORDS = {
+    "person": N_("Person"),
+    "template": N_("template"),
+    "consent": N_("Consent"),
+    "shift": N_("Shift"),
+    "group": N_("Group"),
+    "work_week": N_("Working weeks"),
+    "day_off": N_("day off"),
+    "leave_kind": N_("Kinds of leave"),
+    "leave": N_("leave"),
+    "correction": N_("Correction"),
+    "event": N_("event"),
+    "account": N_("account"),
+}
+ACTION_WORDS = {
+    "create": N_("added"),
+    "update": N_("updated"),
+    "delete": N_("deleted"),
+    "import": N_("imported"),
+    "void": N_("voided"),
+    "revoke": N_("revoked"),
+    "withdraw": N_("withdrawn"),
+    "review": N_("reviewed"),
+}
+
 
 def _audit_filter(request: Request) -> corrections.AuditFilter:
     params = request.query_params
@@ -353,6 +382,8 @@ async def audit_page(request: Request) -> Response:
         next_before=next_before,
         paged=before_id is not None,
         entities=audit.ENTITIES,
+        entity_words={code: page.lang.gettext(ENTITY_WORDS[code]) for code in audit.ENTITIES},
+        action_words={code: page.lang.gettext(ACTION_WORDS[code]) for code in audit.ACTIONS},
         entity=where.entity or "",
         entity_id=where.entity_id or "",
         actor=where.actor or "",
