@@ -157,7 +157,9 @@ def heatmap(month: daily.PersonMonth, lang: i18n.Lang, leave_labels: dict[str, s
     offset = first.weekday()
     weeks = (offset + len(month.days) + 6) // 7
     grid_bottom = HEAD + weeks * (CELL + GAP)
-    body = [tag("text", text(title), x=PAD, y=16, font_size=14, font_weight="bold")]
+    # The visible heading is the month (the page names the person, and a long name would
+    # run off a phone's width); the title and aria-label say both.
+    body = [tag("text", text(label), x=PAD, y=16, font_size=14, font_weight="bold")]
     initials = babel_dates.get_day_names("narrow", locale=lang.locale)
     for weekday in range(7):
         x = PAD + weekday * (CELL + GAP) + CELL // 2
@@ -222,6 +224,10 @@ def _corner(x: int, y: int, size: int = 12) -> str:
                class_="corrected")  # fmt: skip
 
 
+def _fit(words: str, length: int) -> str:
+    return words if len(words) <= length else words[: length - 1] + "…"
+
+
 # --- the site's month ----------------------------------------------------------------------
 
 LINE_W, LINE_H = 360, 220
@@ -241,6 +247,7 @@ def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
     ]
     if scope:
         title += " (" + ", ".join(scope) + ")"
+    label = month_label(lang, first)
     top_value = max([1, *(d.expected for d in month.days), *(d.present for d in month.days)])
     plot_w = LINE_W - LEFT - RIGHT
     plot_h = LINE_H - TOP - BOTTOM
@@ -252,7 +259,14 @@ def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
     def y_of(value: int) -> float:
         return round(TOP + plot_h - value * plot_h / top_value, 1)
 
-    body = [tag("text", text(title), x=4, y=16, font_size=13, font_weight="bold")]
+    # The month as the visible heading and the filters beside it, cut to fit a phone's width
+    # (the title and aria-label say them whole).
+    body = [tag("text", text(label), x=4, y=16, font_size=13, font_weight="bold")]
+    if scope:
+        body.append(
+            tag("text", text(_fit(", ".join(scope), 30)), x=LINE_W - 4, y=16, font_size=11,
+                text_anchor="end", fill=MUTED)
+        )  # fmt: skip
     present_word = lang.gettext("Present")
     expected_word = lang.gettext("Expected")
     body.append(
