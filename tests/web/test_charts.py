@@ -219,9 +219,11 @@ def test_the_words_follow_the_language() -> None:
         for i, mark in enumerate([DayMark.PRESENT, DayMark.LATE, DayMark.ABSENT])
     ]
     month = daily.PersonMonth("p", "Siti", "office", None, days)
-    english = _texts(_parse(charts.heatmap(month, i18n.lang("en"), {})))
+    english_svg = _parse(charts.heatmap(month, i18n.lang("en"), {}))
+    english = _texts(english_svg)
     indonesian = _texts(_parse(charts.heatmap(month, i18n.lang("id"), {})))
-    assert "Attendance of Siti, November 2026" in english
+    assert english_svg.get("aria-label") == "Attendance of Siti, November 2026"
+    assert english[0] == "November 2026"
     assert "Present (1)" in english
     assert "Late (1)" in english
     # Monday first: the narrow weekday names of each language.
