@@ -381,6 +381,19 @@ def test_month_end_in_indonesian(
         expect(added).to_contain_text("dikoreksi")
         expect(added).to_contain_text(FIX_REASON)
         _shot(page, shots, screen, "05-correction-saved", words=("Koreksi", "dikoreksi"))
+        _nav(page, "/admin/corrections")
+        listed = page.locator('#corrections-table tr[data-correction][data-live="yes"]')
+        expect(listed).to_have_count(1)
+        expect(listed).to_contain_text(FIX_REASON)
+        expect(listed).to_contain_text(f"{month.forgotten.isoformat()} {CHECK_OUT:%H:%M:%S}")
+        expect(listed.locator("td").nth(4)).to_contain_text(USER)
+        _shot(
+            page,
+            shots,
+            screen,
+            "06-corrections-list",
+            words=("Koreksi", "absen pulang ditambahkan", "dihitung"),
+        )
 
         # 6. The month again: no absence left, the sick days are leave, Ani's day corrected.
         _show_reports(page, month, month.forgotten)
@@ -408,7 +421,7 @@ def test_month_end_in_indonesian(
             page,
             shots,
             screen,
-            "06-month-after",
+            "07-month-after",
             words=("Hari kerja", "Tidak hadir"),
             untranslated=REPORTS_NOT_YET_INDONESIAN,
         )
@@ -425,7 +438,7 @@ def test_month_end_in_indonesian(
             page,
             shots,
             screen,
-            "07-day-holiday",
+            "08-day-holiday",
             words=("Laporan", HOLIDAY_NAME),
             untranslated=REPORTS_NOT_YET_INDONESIAN,
         )
@@ -488,7 +501,7 @@ def test_month_end_in_indonesian(
         expect(mine[("create", "correction")]).to_contain_text("Koreksi")
         for key in (("create", "day_off"), ("create", "leave"), ("create", "correction")):
             expect(mine[key]).to_contain_text("ditambahkan")
-        _shot(page, shots, screen, "08-audit", words=("Jejak audit", "Siapa", USER))
+        _shot(page, shots, screen, "09-audit", words=("Jejak audit", "Siapa", USER))
 
         # 9. The audit trail as CSV.
         audit_rows = _download(page, "#audit-csv", tmp_path / f"audit-{screen}.csv")
