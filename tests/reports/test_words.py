@@ -8,6 +8,7 @@ import csv
 import io
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -184,102 +185,6 @@ def test_the_language_from_the_environment_as_gettext_reads_it(
     assert catalogue.from_environment(environ) == expected
 
 
-def _attendance(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in _base_env(cwd).items()
-        if k not in catalogue.LOCALE_VARIABLES  # only what the test gives
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "sync_server.reports_cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**base, **env},
-        timeout=120,
-        check=False,
-    )
-
-
-def _line(output: str, start: str) -> str:
-    return next(line for line in output.splitlines() if line.startswith(start))
-
-
-def test_attendance_in_both_languages_against_a_server(db_url: str, tmp_path: Path) -> None:
-    extra = 'site_timezone = "Europe/Berlin"'
-    with ServerProcess(tmp_path / "server", db_url, ADMIN_TOKEN, extra_toml=extra) as server:
-        _seed(server.url, db_url)
-        env = {"HADIR_SERVER_URL": server.url, "HADIR_ADMIN_TOKEN": ADMIN_TOKEN}
-        english = _attendance("day", "2026-10-14", env=env, cwd=tmp_path)
-        assert english.returncode == 0, english.stderr
-        assert english.stdout.splitlines()[0] == "Attendance 2026-10-14 (Europe/Berlin)"
-        assert english.stdout.splitlines()[2].split()[:3] == ["person", "name", "group"]
-        # LANG=C and --lang en are the English of before, word for word.
-        for variant in (
-            _attendance("day", "2026-10-14", env={**env, "LANG": "C.UTF-8"}, cwd=tmp_path),
-            _attendance(
-                "day", "2026-10-14", "--lang", "en", env={**env, "LANG": "id_ID.UTF-8"},
-                cwd=tmp_path,
-            ),
-        ):  # fmt: skip
-            assert variant.stdout == english.stdout
-
-        day = _attendance("day", "2026-10-14", "--lang", "id", env=env, cwd=tmp_path)
-        assert day.returncode == 0, day.stderr
-        from_env = _attendance(
-            "day", "2026-10-14", env={**env, "LANG": "id_ID.UTF-8"}, cwd=tmp_path
-        )
-        assert from_env.stdout == day.stdout
-        lines = day.stdout.splitlines()
-        # The date as Babel writes it in Indonesian, the words from the catalogue.
-        assert lines[0] == indonesian("Attendance %(day)s (%(zone)s)") % {
-            "day": "14 Okt 2026",
-            "zone": "Europe/Berlin",
-        }
-        assert lines[2].split()[0] == "orang"  # "person", a word the web has too
-        alice = _line(day.stdout, "alice")
-        # Babel's Indonesian clock (08.55), the web's duration, the status and "ok".
-        assert "08.55" in alice
-        assert "17.05" in alice
-        assert "8 j 10 mnt" in alice
-        assert "lengkap" in alice
-        assert "hanya masuk" in _line(day.stdout, "bob")
-        assert "06.10+1" in _line(day.stdout, "nina")
-        assert lines[-1].startswith("3 orang: ")
-
-        month = _attendance("month", "2026-10", "--lang", "id", env=env, cwd=tmp_path)
-        assert month.returncode == 0, month.stderr
-        alice_month = _line(month.stdout, "alice").split()
-        # Babel's Indonesian numbers: a decimal comma.
-        assert alice_month[-2:] == ["100,0%", "8,17"]
-        assert "1 Okt 2026" in month.stdout.splitlines()[0]
-
-        out = tmp_path / "hari.csv"
-        export = _attendance(
-            "export", "--from", "2026-10-14", "--to", "2026-10-14", "--lang", "id",
-            "-o", str(out), env=env, cwd=tmp_path,
-        )  # fmt: skip
-        assert export.returncode == 0, export.stderr
-        header, *rows = _rows(out.read_text())
-        assert header == [indonesian(c) for c in DAY_COLUMNS]
-        assert [r[DAY_COLUMNS.index("status")] for r in rows] == [
-            "lengkap",
-            "hanya masuk",
-            "lengkap",
-        ]
-        english_csv = _attendance(
-            "export", "--from", "2026-10-14", "--to", "2026-10-14", env=env, cwd=tmp_path
-        )
-        assert english_csv.stdout.splitlines()[0] == ",".join(DAY_COLUMNS)
-
-
-def test_an_unknown_language_is_one_clear_error(tmp_path: Path) -> None:
-    result = _attendance("today", "--lang", "fr", env={}, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "'fr' is not a language of hadir: en or id" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 # Runs the command with Babel hidden, as on a terminal without the server's packages.
 WITHOUT_BABEL = """
 import sys
@@ -297,38 +202,130 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_without_babel_english_works_and_indonesian_says_why(db_url: str, tmp_path: Path) -> None:
+def _attendance(
+    *args: str, env: dict[str, str], cwd: Path, babel: bool = True
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in _base_env(cwd).items()
+        if k not in catalogue.LOCALE_VARIABLES  # only what the test gives
+    }
+    start = ["-m", "sync_server.reports_cli"] if babel else ["-c", WITHOUT_BABEL]
+    return subprocess.run(
+        [sys.executable, *start, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**base, **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def _line(output: str, start: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(start))
+
+
+@pytest.fixture
+def server_env(db_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A real server process with tests/reports/test_cli.py's people and punches; the
+    environment that points the command at it."""
     extra = 'site_timezone = "Europe/Berlin"'
     with ServerProcess(tmp_path / "server", db_url, ADMIN_TOKEN, extra_toml=extra) as server:
         _seed(server.url, db_url)
-        env = {
-            **{k: v for k, v in _base_env(tmp_path).items() if k not in catalogue.LOCALE_VARIABLES},
-            "HADIR_SERVER_URL": server.url,
-            "HADIR_ADMIN_TOKEN": ADMIN_TOKEN,
-        }
+        yield {"HADIR_SERVER_URL": server.url, "HADIR_ADMIN_TOKEN": ADMIN_TOKEN}
 
-        def run(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-c", WITHOUT_BABEL, *args],
-                capture_output=True,
-                text=True,
-                cwd=tmp_path,
-                env={**env, **more},
-                timeout=120,
-                check=False,
-            )
 
-        asked = run("day", "2026-10-14", "--lang", "id")
-        assert asked.returncode == 2
-        assert asked.stderr.strip() == (
-            "hadir: --lang id needs Babel, one of the server's packages "
-            "(pip install 'hadir[server]'); --lang en works without it"
-        )
-        # A terminal whose locale is Indonesian still gets its report, in English.
-        from_env = run("day", "2026-10-14", LANG="id_ID.UTF-8")
-        assert from_env.returncode == 0, from_env.stderr
-        assert from_env.stdout.splitlines()[0] == "Attendance 2026-10-14 (Europe/Berlin)"
-        # The CSV's words are the server's to translate: no Babel needed here.
-        export = run("export", "--from", "2026-10-14", "--to", "2026-10-14", "--lang", "id")
-        assert export.returncode == 0, export.stderr
-        assert export.stdout.splitlines()[0].split(",")[11] == indonesian("status")
+def test_attendance_in_both_languages_against_a_server(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = server_env
+    english = _attendance("day", "2026-10-14", env=env, cwd=tmp_path)
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.splitlines()[0] == "Attendance 2026-10-14 (Europe/Berlin)"
+    assert english.stdout.splitlines()[2].split()[:3] == ["person", "name", "group"]
+    # LANG=C and --lang en are the English of before, word for word.
+    for variant in (
+        _attendance("day", "2026-10-14", env={**env, "LANG": "C.UTF-8"}, cwd=tmp_path),
+        _attendance(
+            "day", "2026-10-14", "--lang", "en", env={**env, "LANG": "id_ID.UTF-8"},
+            cwd=tmp_path,
+        ),
+    ):  # fmt: skip
+        assert variant.stdout == english.stdout
+
+    day = _attendance("day", "2026-10-14", "--lang", "id", env=env, cwd=tmp_path)
+    assert day.returncode == 0, day.stderr
+    from_env = _attendance("day", "2026-10-14", env={**env, "LANG": "id_ID.UTF-8"}, cwd=tmp_path)
+    assert from_env.stdout == day.stdout
+    lines = day.stdout.splitlines()
+    # The date as Babel writes it in Indonesian, the words from the catalogue.
+    assert lines[0] == indonesian("Attendance %(day)s (%(zone)s)") % {
+        "day": "14 Okt 2026",
+        "zone": "Europe/Berlin",
+    }
+    assert lines[2].split()[0] == "orang"  # "person", a word the web has too
+    alice = _line(day.stdout, "alice")
+    # Babel's Indonesian clock (08.55), the web's duration, the status and "ok".
+    assert "08.55" in alice
+    assert "17.05" in alice
+    assert "8 j 10 mnt" in alice
+    assert "lengkap" in alice
+    assert "hanya masuk" in _line(day.stdout, "bob")
+    assert "06.10+1" in _line(day.stdout, "nina")
+    assert lines[-1].startswith("3 orang: ")
+
+    month = _attendance("month", "2026-10", "--lang", "id", env=env, cwd=tmp_path)
+    assert month.returncode == 0, month.stderr
+    alice_month = _line(month.stdout, "alice").split()
+    # Babel's Indonesian numbers: a decimal comma.
+    assert alice_month[-2:] == ["100,0%", "8,17"]
+    assert "1 Okt 2026" in month.stdout.splitlines()[0]
+
+    out = tmp_path / "hari.csv"
+    export = _attendance(
+        "export", "--from", "2026-10-14", "--to", "2026-10-14", "--lang", "id",
+        "-o", str(out), env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    header, *rows = _rows(out.read_text())
+    assert header == [indonesian(c) for c in DAY_COLUMNS]
+    assert [r[DAY_COLUMNS.index("status")] for r in rows] == [
+        "lengkap",
+        "hanya masuk",
+        "lengkap",
+    ]
+    english_csv = _attendance(
+        "export", "--from", "2026-10-14", "--to", "2026-10-14", env=env, cwd=tmp_path
+    )
+    assert english_csv.stdout.splitlines()[0] == ",".join(DAY_COLUMNS)
+
+
+def test_an_unknown_language_is_one_clear_error(tmp_path: Path) -> None:
+    result = _attendance("today", "--lang", "fr", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "'fr' is not a language of hadir: en or id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_babel_english_works_and_indonesian_says_why(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+
+    def run(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return _attendance(*args, env={**server_env, **more}, cwd=tmp_path, babel=False)
+
+    asked = run("day", "2026-10-14", "--lang", "id")
+    assert asked.returncode == 2
+    assert asked.stderr.strip() == (
+        "hadir: --lang id needs Babel, one of the server's packages "
+        "(pip install 'hadir[server]'); --lang en works without it"
+    )
+    # A terminal whose locale is Indonesian still gets its report, in English.
+    from_env = run("day", "2026-10-14", LANG="id_ID.UTF-8")
+    assert from_env.returncode == 0, from_env.stderr
+    assert from_env.stdout.splitlines()[0] == "Attendance 2026-10-14 (Europe/Berlin)"
+    # The CSV's words are the server's to translate: no Babel needed here.
+    export = run("export", "--from", "2026-10-14", "--to", "2026-10-14", "--lang", "id")
+    assert export.returncode == 0, export.stderr
+    assert export.stdout.splitlines()[0].split(",")[11] == indonesian("status")
