@@ -69,16 +69,27 @@ ENGLISH = (
     "everything", "Year", "Note", "Days", "Entered", "counts", "revoked", "Language",
     "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "none",
 )  # fmt: skip
-# The reports page (templates reports.html and _day_table.html, other engineers' files) is
-# being translated on the same day; these of its labels were still English when this walk was
-# written. They are tolerated on that page only, by name: any other English word fails it.
+# The reports page (reports.html and _day_table.html, other engineers' templates) had its
+# words wrapped on the day this walk was written, and their Indonesian is merged into the
+# catalogue at the end of that day. Until the catalogue has it, these of the page's labels
+# are tolerated there, by name (any other English word fails); once it has, none is.
 REPORTS_NOT_YET_INDONESIAN = frozenset(
     (
         "Day", "Days", "Department", "Export", "First in", "Hours", "Last out", "Monthly",
-        "Punctuality", "Worked", "absent", "check-in", "check-out", "complete",
-        "in only", "late", "on leave", "summary", "holiday",
+        "Punctuality", "Worked", "absent", "check-in", "check-out", "complete", "in only",
+        "late", "on leave", "summary", "holiday",
     )
 )  # fmt: skip
+
+
+def reports_tolerance() -> frozenset[str]:
+    indonesian = i18n.lang("id")
+    pending = any(
+        indonesian.gettext(word) == word for word in ("Days present", "First in", "Punctuality")
+    )
+    return REPORTS_NOT_YET_INDONESIAN if pending else frozenset()
+
+
 ENGLISH_WORDS = re.compile(
     r"(?<!\w)(" + "|".join(map(re.escape, sorted(ENGLISH, key=len, reverse=True))) + r")(?!\w)"
 )
@@ -330,7 +341,7 @@ def test_month_end_in_indonesian(
             screen,
             "01-month-before",
             words=("Laporan", "Hari kerja"),
-            untranslated=REPORTS_NOT_YET_INDONESIAN,
+            untranslated=reports_tolerance(),
         )
 
         # 3. The public holiday, in the calendar.
@@ -423,7 +434,7 @@ def test_month_end_in_indonesian(
             screen,
             "07-month-after",
             words=("Hari kerja", "Tidak hadir"),
-            untranslated=REPORTS_NOT_YET_INDONESIAN,
+            untranslated=reports_tolerance(),
         )
 
         # The holiday's day and a sick day, as the day view shows them.
@@ -440,7 +451,7 @@ def test_month_end_in_indonesian(
             screen,
             "08-day-holiday",
             words=("Laporan", HOLIDAY_NAME),
-            untranslated=REPORTS_NOT_YET_INDONESIAN,
+            untranslated=reports_tolerance(),
         )
         page.fill("#r-date", month.sick[0].isoformat())
         with page.expect_navigation():
