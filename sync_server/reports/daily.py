@@ -10,10 +10,12 @@ throws the days away; the charts need the days themselves, hence these functions
 
 from __future__ import annotations
 
+import bisect
 import enum
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -278,21 +280,40 @@ def site_month(
     touched = adjustments.people & {r.id for r in roster}
     present = [0] * (d1 - d0 + 1)
     eu = events.c.effective_us
+    postgres = conn.dialect.name == "postgresql"
     for cls in classes:
         lo, hi = cls.scan_range(offsets, d0, d1)
         dk = local_day(eu, offsets, sql_int(cls.anchor_us))
-        people_join, in_class = cls.people()
-        query = (
-            sa.select(dk.label("dk"), sa.func.count(sa.distinct(events.c.person_id)))
-            .select_from(people_join.join(events, events.c.person_id == people.c.id))
-            .where(in_class, *filters, eu >= sql_int(lo), eu < sql_int(hi))
+        # Per person, their days with a punch as bits (bit i: day d0 + i), from a correlated
+        # subquery over their own events, as the month summary counts: a GROUP BY day over
+        # all the month's events measured 3.5x slower on SQLite (sorting every event).
+        per_day = (
+            sa.select(dk.label("dk"))
+            .where(events.c.person_id == people.c.id, eu >= sql_int(lo), eu < sql_int(hi))
             .group_by(dk)
+            .correlate(people)
+            .subquery("pd")
         )
+        shift_by: Any = per_day.c.dk - sql_int(d0)
+        if postgres:  # its << takes an int4 on the right
+            shift_by = sa.cast(shift_by, sa.Integer)
+        days_mask = (
+            sa.select(sa.func.sum(sql_int(1).op("<<")(shift_by.self_group())))
+            .select_from(per_day)
+            .where(per_day.c.dk.between(sql_int(d0), sql_int(d1)))
+            .correlate(people)
+            .scalar_subquery()
+        )
+        people_join, in_class = cls.people()
+        query = sa.select(days_mask).select_from(people_join).where(in_class, *filters)
         if touched:
-            query = query.where(events.c.person_id.not_in(sorted(touched)))
-        for number, count in conn.execute(query):
-            if d0 <= number <= d1:
-                present[number - d0] += int(count)
+            query = query.where(people.c.id.not_in(sorted(touched)))
+        for (mask,) in conn.execute(query):
+            bits = int(mask or 0)
+            while bits:
+                low = bits & -bits
+                present[low.bit_length() - 1] += 1
+                bits ^= low
     if touched:
         raw = raw_events(conn, touched, scan_lo, scan_hi)
         shift_of = {r.id: all_shifts.get(r[3]) for r in roster if r.id in touched}
@@ -317,14 +338,27 @@ def site_month(
         for name in {r.group_name for r in roster}
     }
     expected = [0] * len(days)
+    # People without leave counted together by group and first listed day: thousands of
+    # people, a few dozen such classes.
+    alike: Counter[tuple[str, int]] = Counter()
     for person_id, group_name, created_at, shift_id in roster:
-        created_us = epoch_us(created_at)
-        mine = starts[shift_id if shift_id in all_shifts else NO_SHIFT]
+        # Window starts rise day by day: listed (created before the start) from this day on.
+        listed_from = bisect.bisect_right(
+            starts[shift_id if shift_id in all_shifts else NO_SHIFT], epoch_us(created_at)
+        )
+        leave = on_leave.get(person_id)
+        if not leave:
+            alike[group_name, listed_from] += 1
+            continue
         works = working[group_name]
-        leave = on_leave.get(person_id, {})
-        for i, day in enumerate(days):
-            if works[i] and created_us < mine[i] and day not in leave:
+        for i in range(listed_from, len(days)):
+            if works[i] and days[i] not in leave:
                 expected[i] += 1
+    for (group_name, listed_from), count in alike.items():
+        works = working[group_name]
+        for i in range(listed_from, len(days)):
+            if works[i]:
+                expected[i] += count
     now_us = epoch_us(now or datetime.now(UTC))
     return SiteMonth(
         first_day,
