@@ -238,11 +238,16 @@ def _shot(
     leaks = [word for word in _leaks(page) if word not in untranslated]
     assert leaks == [], f"{step}: English on an Indonesian page: {leaks}"
     assert _unlabelled(page) == [], step
+    _fits(page, f"{step}-{screen}")
+
+
+def _fits(page: Any, name: str) -> None:
+    """No sideways scrolling of the page itself (wide tables scroll inside their box)."""
     width = page.evaluate(
         "() => [document.scrollingElement.scrollWidth, window.innerWidth,"
         " document.documentElement.clientWidth]"
     )
-    assert width[0] <= min(width[1], width[2]), f"{step} scrolls sideways on the {screen}: {width}"
+    assert width[0] <= min(width[1], width[2]), f"{name} scrolls sideways: {width}"
 
 
 def _nav(page: Any, path: str) -> None:
@@ -316,6 +321,10 @@ def test_month_end_in_indonesian(
         page.wait_for_url(re.compile(r"/admin/login\b"))
         login_word = "Masuk" if phone else "Log in"
         expect(page.locator('button[type="submit"]')).to_have_text(login_word)
+        assert page.get_attribute("html", "lang") == ("id" if phone else "en")
+        assert _unlabelled(page) == []
+        _fits(page, f"00-login-{screen}")
+        page.screenshot(path=str(shots / f"00-login-{screen}.png"), full_page=True)
         page.fill("#username", USER)
         page.fill("#password", PASSWORD)
         page.click('button[type="submit"]')
