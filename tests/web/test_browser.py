@@ -75,8 +75,10 @@ def chromium() -> Iterator[Any]:
 def shots() -> Path:
     base = Path(os.environ.get("HADIR_TEST_OUTPUT") or ROOT / "test-output")
     folder = base / "browser"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Last run's pictures go; the folders of other walks (month-end/) are theirs to clear.
+    for old in folder.glob("*.png"):
+        old.unlink()
     return folder
 
 
