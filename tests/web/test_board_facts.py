@@ -103,9 +103,10 @@ def test_people_on_leave_show_their_kind(web: Web) -> None:
     assert _rows(_board(web, lang="id"))["ann"]["leave_label"] == "Sakit"
 
     page = web.get("/admin/").text
-    assert '<span class="badge leave" data-leave="sick">leave: Sick</span>' in _row_html(
-        page, "ann"
-    )
+    ann = _row_html(page, "ann")
+    assert '<span class="badge leave" data-leave="sick">leave: Sick</span>' in ann
+    # The leave's badge says it, with the kind; not a second bare "leave" badge.
+    assert ann.count('class="badge leave"') == 1
     assert re.search(r'data-total="leave">1</span> on leave</li>', page)
     ind = web.get("/admin/", headers=IND).text
     assert '<span class="badge leave" data-leave="sick">izin/cuti: Sakit</span>' in _row_html(

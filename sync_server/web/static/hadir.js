@@ -61,7 +61,9 @@ function correctionTitle(words, corrections) {
 // and its kind, the corrections (a link to them), the link to correct, needs review.
 function statusCell(tr, words, r) {
   const status = cell(tr, "");
-  badge(status, r.status, statusText(words, r.status));
+  // On leave, the leave's badge says it with the kind ("leave: Sick"): not twice.
+  const onLeave = r.status === "leave" && r.leave_code;
+  if (!onLeave) badge(status, r.status, statusText(words, r.status));
   if (r.day_off_name) {
     const name = document.createElement("span");
     name.className = "dayoff";
@@ -69,7 +71,7 @@ function statusCell(tr, words, r) {
     status.append(" ", name);
   }
   if (r.leave_code) {
-    status.append(" ");
+    if (!onLeave) status.append(" ");
     badge(status, "leave", words.leave + ": " + r.leave_label).dataset.leave = r.leave_code;
   }
   if (r.corrections && r.corrections.length) {
