@@ -12,7 +12,7 @@ thousands of events, so patching those people costs a query, not a slower scan f
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -172,10 +172,20 @@ def load_corrections(conn: Connection, lo_us: int, hi_us: int) -> Adjustments:
 
 
 def raw_events(
-    conn: Connection, people_ids: Iterable[str], lo_us: int, hi_us: int
+    conn: Connection,
+    people_ids: Iterable[str],
+    lo_us: int,
+    hi_us: int,
+    *,
+    voids: Adjustments | None = None,
 ) -> dict[str, list[tuple[int, str]]]:
     """The counted events of a few people in ``[lo_us, hi_us)``: (effective_us, kind), the
-    voided ones left out (by SQL: no event ids to carry into Python)."""
+    voided ones left out.
+
+    ``voids``: the live corrections of the same range (:func:`load_corrections`), whose voids
+    are then taken out here instead of by SQL. Without them, a ``NOT IN`` on the event id
+    reads every event's table row beside the covering index (a month: 5,000 rows for 100
+    people, most of the query)."""
     wanted = sorted(set(people_ids))
     voided = sa.select(corrections.c.event_id).where(
         corrections.c.action == "void",
@@ -185,19 +195,44 @@ def raw_events(
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     # Chunks: SQLite caps bound parameters per statement.
     for start in range(0, len(wanted), 500):
-        rows = conn.execute(
+        query = (
             sa.select(events.c.person_id, events.c.effective_us, events.c.kind)
             .where(
                 events.c.person_id.in_(wanted[start : start + 500]),
                 events.c.effective_us >= sql_int(lo_us),
                 events.c.effective_us < sql_int(hi_us),
-                events.c.id.not_in(voided),
             )
             .order_by(events.c.person_id, events.c.effective_us)
-        ).all()
-        for person_id, eu, kind in rows:
+        )
+        if voids is None:
+            query = query.where(events.c.id.not_in(voided))
+        for person_id, eu, kind in conn.execute(query):
             found[person_id].append((int(eu), kind))
+    if voids is not None:
+        for person_id, fixes in voids.by_person.items():
+            if person_id in found:
+                found[person_id] = _without_voided(found[person_id], fixes)
     return found
+
+
+def _without_voided(
+    counted: list[tuple[int, str]], fixes: Iterable[Correction]
+) -> list[tuple[int, str]]:
+    """A person's events less their voided ones. A void names one event; the events are
+    (time, kind) pairs here, so each voided event takes out one pair equal to it: the same
+    pairs remain as when SQL leaves out the event ids (two identical events, one voided: the
+    other stays)."""
+    by_event = {c.event_id: (c.effective_us, c.kind) for c in fixes if c.action == "void"}
+    if not by_event:
+        return counted
+    left = Counter(by_event.values())
+    kept = []
+    for punch in counted:
+        if left[punch] > 0:
+            left[punch] -= 1
+        else:
+            kept.append(punch)
+    return kept
 
 
 def punch_days(punches: Iterable[Punch], offsets: Offsets, anchor_us: int) -> dict[int, PunchDay]:

@@ -38,6 +38,7 @@ from sync_server.reports.timebase import (
     local_day,
     offsets_for_days,
     sql_int,
+    without_jit,
 )
 
 
@@ -140,6 +141,7 @@ def day_view(
     once the day is over)."""
     n = day_number(day)
     now_us = epoch_us(now or datetime.now(UTC))
+    without_jit(conn)
     all_shifts = load_shifts(conn)
     offsets = offsets_for_days(tz, n, n)
     eu = events.c.effective_us
@@ -199,11 +201,14 @@ def day_view(
     adjustments = load_corrections(conn, scan_lo, scan_hi)
     result = conn.execute(query).all()
     touched = adjustments.people & {r[0] for r in result}
-    raw = raw_events(conn, touched, scan_lo, scan_hi) if touched else {}
+    raw = raw_events(conn, touched, scan_lo, scan_hi, voids=adjustments) if touched else {}
     # Plain tuples and local names: this loop runs once per person (thousands per request).
     rows = []
     local = offsets.local
     day_start_us = n * DAY_US
+    weekday = day.weekday()
+    # Per group, not per person: whether the day is one of the group's working days.
+    working_by_group: dict[str, bool] = {}
     for (
         person_id,
         name,
@@ -236,7 +241,11 @@ def day_view(
                 for c in adjustments.by_person[person_id]
                 if (c.effective_us + offsets.at(c.effective_us) - anchor) // DAY_US == n
             ]
-        working = day_off is None and calendar.week(group_name)[day.weekday()] == "1"
+        working = working_by_group.get(group_name)
+        if working is None:
+            working = working_by_group[group_name] = (
+                day_off is None and calendar.week(group_name)[weekday] == "1"
+            )
         leave_code = on_leave.get(person_id) if working else None
         leave = (
             (kinds.get(leave_code) or LeaveKind(leave_code, leave_code, leave_code))

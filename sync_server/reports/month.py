@@ -36,6 +36,7 @@ from sync_server.reports.timebase import (
     local_day,
     offsets_for_days,
     sql_int,
+    without_jit,
 )
 
 
@@ -134,6 +135,7 @@ def range_summary(
     if d1 - d0 + 1 > MAX_SUMMARY_DAYS:
         raise ValueError(f"at most {MAX_SUMMARY_DAYS} days per summary")
     now_us = epoch_us(now or datetime.now(UTC))
+    without_jit(conn)
     all_shifts = load_shifts(conn)
     offsets = offsets_for_days(tz, d0, d1)
     calendar = load_calendar(conn, first_day, last_day)
@@ -166,6 +168,9 @@ def range_summary(
             )
             .where(events.c.person_id == people.c.id, eu >= sql_int(lo), eu < sql_int(hi))
             .group_by(dk)
+            # Days of the range only: per day row here, where a WHERE on the outer query
+            # was pushed down to every event (computing the day number twice more each).
+            .having(dk.between(sql_int(d0), sql_int(d1)))
             .correlate(people)
             .subquery("pd")
         )
@@ -198,7 +203,6 @@ def range_summary(
         stats = (
             sa.select(_packed(totals, postgres))
             .select_from(per_day)
-            .where(per_day.c.dk.between(sql_int(d0), sql_int(d1)))
             .correlate(people)
             .scalar_subquery()
         )
@@ -233,7 +237,8 @@ def range_summary(
     result = conn.execute(query).all()
     # Leave and a creation during the range change the calendar's masks of a person; a
     # correction changes their days: those few people are counted in Python from punches.
-    listed = {r.person_id for r in result}
+    # Rows by position: a Row's attribute lookup by name costs more than the tuple's.
+    listed = {r[0] for r in result}
     # All leave of the range (a few rows), then only the listed people: an IN over thousands
     # of ids cost more than the rows.
     leave_days = {
@@ -242,9 +247,9 @@ def range_summary(
     scan_lo = min(c.scan_range(offsets, d0, d1)[0] for c in classes)
     scan_hi = max(c.scan_range(offsets, d0, d1)[1] for c in classes)
     adjustments = load_corrections(conn, scan_lo, scan_hi)
-    special = {r.person_id for r in result if r.person_id in adjustments.by_person}
-    raw = raw_events(conn, special, scan_lo, scan_hi) if special else {}
-    created = _created(conn, special | {r.person_id for r in result if r.new})
+    special = listed & adjustments.by_person.keys()
+    raw = raw_events(conn, special, scan_lo, scan_hi, voids=adjustments) if special else {}
+    created = _created(conn, special | {r[0] for r in result if r[7]})
     # Bit masks over the range (bit i: day d0 + i): due days per shift class.
     due_masks = {k: (1 << max(0, last - d0 + 1)) - 1 for k, last in last_due.items()}
     bit_count = int.bit_count
@@ -286,7 +291,7 @@ def range_summary(
             )
             row.corrected = person_id in adjustments.by_person
         else:
-            presence, lateness, worked_us = (int(v) for v in stats_value.split(","))
+            presence, lateness, worked_us = map(int, stats_value.split(","))
             present_bits, in_bits = presence & LOW_MASK, presence >> HIGH
             late_bits = lateness & LOW_MASK
             present = bit_count(present_bits)
