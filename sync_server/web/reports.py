@@ -21,6 +21,7 @@ from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
+from sync_server.web.i18n import Lang
 from sync_server.web.render import render
 from sync_server.web.session import admin_router, load_page, login_required_json
 
@@ -29,7 +30,12 @@ data_router = admin_router(json=True)
 
 
 def _reports_data(
-    svc: Services, day: date, month: date, group: str | None, department: str | None
+    svc: Services,
+    day: date,
+    month: date,
+    group: str | None,
+    department: str | None,
+    lang: Lang,
 ) -> dict[str, Any]:
     tz = svc.site_zone
     with svc.db.read() as conn:
@@ -41,10 +47,11 @@ def _reports_data(
     return {
         "leave_kinds": kinds,
         "day_report": day_report,
-        "day_rows": calendar_rows(day_report, day_rows(day_report, tz, to_review)),
-        "day_empty": nobody(counts, group, department),
+        # In the page's language: "8 j 20 mnt" on an Indonesian page, not "8 h 20 min".
+        "day_rows": calendar_rows(day_report, day_rows(day_report, tz, to_review, lang)),
+        "day_empty": nobody(counts, group, department, lang=lang),
         "summary": summary,
-        "month_empty": nobody(counts, group, department, month=True),
+        "month_empty": nobody(counts, group, department, month=True, lang=lang),
     }
 
 
@@ -87,7 +94,7 @@ async def reports_page(request: Request) -> Response:
         month = month_param(request, day)
     except ApiError as exc:
         return render(page, "error.html", status=422, problem=str(exc.detail))
-    data = await run_in_threadpool(_reports_data, svc, day, month, group, department)
+    data = await run_in_threadpool(_reports_data, svc, day, month, group, department, page.lang)
     first, last = reports.month_bounds(month)
     indonesian = page.locale.startswith("id")
     data["leave_labels"] = {
