@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,12 +28,6 @@ STATIC_DIR = _HERE / "static"
 
 def local(value: datetime | None, tz: ZoneInfo, fmt: str = "%H:%M") -> str:
     return "" if value is None else value.astimezone(tz).strftime(fmt)
-
-
-def duration(minutes: int | float | timedelta | None) -> str:
-    """A length of time in English, for what Python code puts in a page's data (the pages
-    themselves use the ``duration`` filter, in the page's language)."""
-    return i18n.lang(i18n.DEFAULT).duration(minutes)
 
 
 def _offset(seconds: float) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +18,7 @@ from sync_server.deps import Services, services
 from sync_server.errors import ApiError
 from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
-from sync_server.web.board import day_rows, nobody
+from sync_server.web.board import calendar_rows, day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
 from sync_server.web.i18n import Lang
 from sync_server.web.render import render
@@ -48,39 +47,11 @@ def _reports_data(
         "leave_kinds": kinds,
         "day_report": day_report,
         # In the page's language: "8 j 20 mnt" on an Indonesian page, not "8 h 20 min".
-        "day_rows": calendar_rows(day_report, day_rows(day_report, tz, to_review, lang)),
+        "day_rows": calendar_rows(day_report, day_rows(day_report, tz, to_review, lang), lang),
         "day_empty": nobody(counts, group, department, lang=lang),
         "summary": summary,
         "month_empty": nobody(counts, group, department, month=True, lang=lang),
     }
-
-
-def calendar_rows(report: reports.DayReport, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The day table's rows (web.board.day_rows) with what the calendar, leave and
-    corrections add: the day's holiday or leave, the corrected values, the corrections
-    (action, time, reason) and the link to the corrections form."""
-    day = report.day.isoformat()
-    for row, r in zip(rows, report.rows, strict=True):
-        row["day"] = day
-        row["working"] = r.working
-        row["day_off_name"] = r.day_off.name if r.day_off else ""
-        row["leave_code"] = r.leave.code if r.leave else ""
-        row["leave_label_en"] = r.leave.label_en if r.leave else ""
-        row["leave_label_id"] = r.leave.label_id if r.leave else ""
-        row["first_in_corrected"] = r.first_in_corrected
-        row["last_out_corrected"] = r.last_out_corrected
-        row["corrections"] = [
-            {
-                "action": c.action,
-                "kind": c.kind,
-                "at": c.at.strftime("%H:%M"),
-                "reason": c.reason,
-                "by": c.created_by,
-            }
-            for c in r.corrections
-        ]
-        row["correct_url"] = f"/admin/corrections/new?person={quote(r.person_id)}&day={day}"
-    return rows
 
 
 @router.get("/reports")
