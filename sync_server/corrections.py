@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from sync_server import audit
+from sync_server.catalogue import DEFAULT, N_, translations
 from sync_server.db import Database, corrections, epoch_us, events, people
 from sync_server.domain_errors import (
     ConflictError,
@@ -584,22 +585,39 @@ def audit_page(
     )
 
 
-AUDIT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "before", "after")
+# The header's words, translated for a reader of another language (the cells stay codes, ISO
+# times and JSON in every language, so a file is read the same way whatever its header says).
+AUDIT_COLUMNS = (
+    N_("id"),
+    N_("at"),
+    N_("actor"),
+    N_("action"),
+    N_("entity"),
+    N_("entity_id"),
+    N_("before"),
+    N_("after"),
+)
 
 
 def _json_text(values: Mapping[str, Any] | None) -> str:
     return "" if values is None else json.dumps(values, sort_keys=True, ensure_ascii=False)
 
 
-def audit_csv(db: Database, where: AuditFilter, *, tz: ZoneInfo) -> Iterator[str]:
+def audit_csv(
+    db: Database, where: AuditFilter, *, tz: ZoneInfo, locale: str = DEFAULT
+) -> Iterator[str]:
     """The audit rows the filter selects as CSV (RFC 4180, CRLF, header first), newest first,
     in chunks: one short read transaction per 1,000 rows, so a long download holds no
     transaction open. ``at`` is ISO 8601 with the site's offset; ``before``/``after`` JSON.
-    Admins' text (actor, entity id) that a spreadsheet would run as a formula starts with '."""
+    Admins' text (actor, entity id) that a spreadsheet would run as a formula starts with '.
+    The header is in ``locale``'s words (English: the column names as always)."""
     check_entity(where.entity)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(AUDIT_COLUMNS)
+    if locale == DEFAULT:
+        writer.writerow(AUDIT_COLUMNS)
+    else:
+        writer.writerow([translations(locale).gettext(column) for column in AUDIT_COLUMNS])
     before_id: int | None = None
     while True:
         with db.read() as conn:

@@ -16,7 +16,8 @@ from fastapi.responses import StreamingResponse
 
 from edge.clock import utc_now
 from edge.protocol import ID_MAX_LENGTH, MAX_COUNT
-from sync_server import audit, corrections
+from sync_server import audit, catalogue, corrections
+from sync_server.api.reports import AcceptLanguage, CsvLangQuery
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
 from sync_server.schemas.corrections import (
@@ -185,7 +186,9 @@ def list_audit(
     "/audit.csv",
     summary="The audit trail as CSV (streamed), newest first",
     description="The same filters as GET /audit; columns id, at (ISO 8601, site offset), "
-    "actor, action, entity, entity_id, before, after (JSON).",
+    "actor, action, entity, entity_id, before, after (JSON). The header is in `lang`, else "
+    "the `Accept-Language` header's language, else English (the column names above); the "
+    "cells are the same in every language.",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **error_responses(422)},
 )
@@ -196,14 +199,21 @@ def export_audit(
     actor: ActorFilter = None,
     first: FromDay = None,
     last: ToDay = None,
+    lang: CsvLangQuery = None,
+    accept_language: AcceptLanguage = None,
 ) -> StreamingResponse:
     where = corrections.AuditFilter(entity, entity_id, actor, first, last)
+    locale = lang or catalogue.negotiate(accept_language)
     # Refuse a bad filter now, as a 422, not halfway through a streamed 200.
     corrections.check_entity(entity)
     corrections.day_bounds(first, last, svc.site_zone)
-    chunks = corrections.audit_csv(svc.db, where, tz=svc.site_zone)
+    chunks = corrections.audit_csv(svc.db, where, tz=svc.site_zone, locale=locale)
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="hadir-audit.csv"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="hadir-audit.csv"',
+            "Content-Language": locale,
+            "Vary": "Accept-Language",
+        },
     )

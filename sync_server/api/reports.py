@@ -62,6 +62,13 @@ DepartmentFilter = Annotated[
 # a 422 naming the choices.
 CsvLang = Literal["en", "id"]
 assert get_args(CsvLang) == catalogue.LOCALES, "CsvLang lists the catalogue's languages"
+CsvLangQuery = Annotated[
+    CsvLang | None, Query(description="The words' language: en or id (default: below).")
+]
+AcceptLanguage = Annotated[
+    str | None,
+    Header(description="The words' language when `lang` is not given (default English)."),
+]
 IsoDay = BeforeValidator(iso_text)  # "0" is not a day, though pydantic would read 1970-01-01
 FromDay = Annotated[
     date,
@@ -269,13 +276,8 @@ def export_csv(
     rows: Annotated[reports.CsvRows, Query(description="days or events")] = reports.CsvRows.DAYS,
     group: GroupFilter = None,
     department: DepartmentFilter = None,
-    lang: Annotated[
-        CsvLang | None, Query(description="The words' language: en or id (default: below).")
-    ] = None,
-    accept_language: Annotated[
-        str | None,
-        Header(description="The words' language when `lang` is not given (default English)."),
-    ] = None,
+    lang: CsvLangQuery = None,
+    accept_language: AcceptLanguage = None,
 ) -> StreamingResponse:
     check_range(first, last)
     locale = lang or catalogue.negotiate(accept_language)

@@ -332,9 +332,9 @@ def sparkline(terminal_id: str, counts: Sequence[int], lang: i18n.Lang) -> str:
     )
     if total:
         busiest = max(range(len(counts)), key=lambda h: (counts[h], -h))
-        hour = f"{busiest:02d}:00"
+        busiest_at = f"{busiest:02d}:00"
         title += "; " + lang.gettext(
-            "busiest hour %(hour)s (%(count)s)", hour=hour, count=counts[busiest]
+            "busiest hour %(hour)s (%(count)s)", hour=busiest_at, count=counts[busiest]
         )
     base = SPARK_H - 4
     top = max(1, *counts)

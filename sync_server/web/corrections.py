@@ -37,7 +37,7 @@ from sync_server.schemas.corrections import (
 )
 from sync_server.web.forms import date_param, field_problems, text
 from sync_server.web.i18n import N_
-from sync_server.web.render import PREFIX, Page, redirect, render, safe_next
+from sync_server.web.render import PREFIX, Page, csv_locale, redirect, render, safe_next
 from sync_server.web.session import admin_router, load_page, load_post
 
 log = structlog.get_logger(__name__)
@@ -400,10 +400,14 @@ async def audit_csv(request: Request) -> Response:
     try:
         where = _audit_filter(request)
         corrections.day_bounds(where.first, where.last, svc.site_zone)
+        locale = csv_locale(request, page.locale)
     except (ApiError, DomainError) as exc:
         return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
     return StreamingResponse(
-        corrections.audit_csv(svc.db, where, tz=svc.site_zone),
+        corrections.audit_csv(svc.db, where, tz=svc.site_zone, locale=locale),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="hadir-audit.csv"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="hadir-audit.csv"',
+            "Content-Language": locale,
+        },
     )

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from edge import __version__
+from sync_server.errors import ApiError
 from sync_server.web import accounts, i18n
 
 PREFIX = "/admin"
@@ -159,3 +160,14 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
         return target
     return PREFIX + "/"
+
+
+def csv_locale(request: Request, page_locale: str) -> str:
+    """A download's language: ``lang`` in the link, else the page's (the account's choice,
+    else the browser's, else English)."""
+    asked = request.query_params.get("lang")
+    if asked is None:
+        return page_locale
+    if asked not in i18n.LOCALES:
+        raise ApiError(422, "bad_lang", f"lang: one of {', '.join(i18n.LOCALES)}")
+    return asked

@@ -21,7 +21,7 @@ from sync_server.web.accounts import WebSession
 from sync_server.web.board import calendar_rows, day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
 from sync_server.web.i18n import Lang
-from sync_server.web.render import render
+from sync_server.web.render import csv_locale, render
 from sync_server.web.session import admin_router, load_page, login_required_json
 
 router = admin_router()
@@ -96,18 +96,6 @@ def _range(request: Request) -> tuple[date, date]:
     return first, last
 
 
-def csv_locale(request: Request, session: WebSession) -> str:
-    """The CSV's language: ``lang`` in the link, else the account's choice, else the
-    browser's, else English (as the pages, with the link first)."""
-    asked = request.query_params.get("lang")
-    if asked is not None:
-        if asked not in catalogue.LOCALES:
-            raise ApiError(422, "bad_lang", f"lang: one of {', '.join(catalogue.LOCALES)}")
-        return asked
-    chosen = catalogue.known(session.locale)
-    return chosen or catalogue.negotiate(request.headers.get("accept-language"))
-
-
 @data_router.get("/reports/export.csv")
 async def export_csv(
     request: Request, session: Annotated[WebSession, Depends(login_required_json)]
@@ -119,7 +107,10 @@ async def export_csv(
         rows = reports.CsvRows(request.query_params.get("rows", "days"))
     except ValueError as exc:
         raise ApiError(422, "bad_rows", "rows: days or events") from exc
-    locale = csv_locale(request, session)
+    page_locale = catalogue.known(session.locale) or catalogue.negotiate(
+        request.headers.get("accept-language")
+    )
+    locale = csv_locale(request, page_locale)
     stream = export_stream(
         svc.db,
         first,

@@ -154,6 +154,46 @@ def test_the_audit_csv_streams_every_row_past_one_page(make_api: Callable[..., A
     assert len({r["id"] for r in parsed}) == len(parsed)
 
 
+ENGLISH_HEADER = ["id", "at", "actor", "action", "entity", "entity_id", "before", "after"]
+INDONESIAN_HEADER = [
+    "id", "waktu", "pelaku", "tindakan", "entitas", "id_entitas", "sebelum", "sesudah",
+]  # fmt: skip
+
+
+def _audit_header(text: str) -> list[str]:
+    return next(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_the_audit_csv_header_is_in_the_readers_language(
+    make_api: Callable[..., Api], make_hr_web: Callable[..., Web]
+) -> None:
+    """lang, else Accept-Language (API) or the account's choice (web), else English; the
+    cells are the same codes, times and JSON in every language."""
+    api = make_api()
+    _write(api.config.database_url, [_row(1)])
+    english = api.admin("GET", "/admin/audit.csv")
+    assert _audit_header(english.text) == ENGLISH_HEADER
+    assert english.headers["content-language"] == "en"
+    by_link = api.admin("GET", "/admin/audit.csv", params={"lang": "id"})
+    assert _audit_header(by_link.text) == INDONESIAN_HEADER
+    assert by_link.headers["content-language"] == "id"
+    # Only the header changes: the rows are the English file's rows.
+    assert by_link.text.split("\r\n", 1)[1] == english.text.split("\r\n", 1)[1]
+    by_browser = api.admin("GET", "/admin/audit.csv", headers={"Accept-Language": "id-ID"})
+    assert _audit_header(by_browser.text) == INDONESIAN_HEADER
+    bad = api.admin("GET", "/admin/audit.csv", params={"lang": "fr"})
+    assert bad.status_code == 422
+
+    web = make_hr_web()
+    assert _audit_header(web.get("/admin/audit.csv").text) == ENGLISH_HEADER
+    indonesian = web.get("/admin/audit.csv", headers={"Accept-Language": "id"})
+    assert _audit_header(indonesian.text) == INDONESIAN_HEADER
+    assert _audit_header(web.get("/admin/audit.csv", params={"lang": "en"}).text) == (
+        ENGLISH_HEADER
+    )
+    assert web.get("/admin/audit.csv", params={"lang": "xx"}).status_code == 422
+
+
 def test_the_audit_page_shows_changes_marked_filters_and_pages(
     make_hr_web: Callable[..., Web],
 ) -> None:

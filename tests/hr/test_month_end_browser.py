@@ -525,8 +525,9 @@ def test_month_end_in_indonesian(
 
         # 9. The audit trail as CSV.
         audit_rows = _download(page, "#audit-csv", tmp_path / f"audit-{screen}.csv")
+        # The officer reads Indonesian: the header is in it, the cells stay codes and JSON.
         assert audit_rows[0] == [
-            "id", "at", "actor", "action", "entity", "entity_id", "before", "after"
+            "id", "waktu", "pelaku", "tindakan", "entitas", "id_entitas", "sebelum", "sesudah"
         ]  # fmt: skip
         by_change = {(r[3], r[4]): r for r in audit_rows[1:] if r[2] == USER}
         holiday = json.loads(by_change[("create", "day_off")][7])
