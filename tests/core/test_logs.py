@@ -23,6 +23,7 @@ import structlog
 
 from edge.feedback import LogFeedback, Signal
 from edge.logs import OWN_LOGGERS, configure_logging
+from edge.sync.scheduler import SCHEDULER_LOGGER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,12 @@ def journal() -> Iterator[io.StringIO]:
     """JSON logging into a buffer; the stdlib root logger put back afterwards."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in (*OWN_LOGGERS, "httpx")}
+    levels = {
+        name: logging.getLogger(name).level for name in (*OWN_LOGGERS, "httpx", SCHEDULER_LOGGER)
+    }
+    # A sync job built earlier in this worker process (pytest-xdist) quiets the scheduler's
+    # logger to WARNING; a daemon configures logging before it builds any job.
+    logging.getLogger(SCHEDULER_LOGGER).setLevel(logging.NOTSET)
     buffer = io.StringIO()
     configure_logging("info", "json", stream=buffer)
     yield buffer
