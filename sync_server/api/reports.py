@@ -281,23 +281,6 @@ def export_csv(
 ) -> StreamingResponse:
     check_range(first, last)
     locale = lang or catalogue.negotiate(accept_language)
-    return attendance_csv(
-        svc, first, last, rows=rows, group=group, department=department, locale=locale
-    )
-
-
-def attendance_csv(
-    svc: Services,
-    first: date,
-    last: date,
-    *,
-    rows: reports.CsvRows,
-    group: str | None,
-    department: str | None,
-    locale: str,
-) -> StreamingResponse:
-    """The attendance CSV download, for the API and the web alike: the same rows, file name
-    and headers."""
     stream = export_stream(
         svc.db,
         first,

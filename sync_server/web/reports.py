@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from sync_server import catalogue, reports, review
-from sync_server.api.reports import attendance_csv
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
+from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import calendar_rows, day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
@@ -111,8 +111,24 @@ async def export_csv(
         request.headers.get("accept-language")
     )
     locale = csv_locale(request, page_locale)
-    return attendance_csv(
-        svc, first, last, rows=rows, group=group, department=department, locale=locale
+    stream = export_stream(
+        svc.db,
+        first,
+        last,
+        tz=svc.site_zone,
+        rows=rows,
+        group=group,
+        department=department,
+        locale=locale,
+    )
+    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
+    return StreamingResponse(
+        stream,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Language": locale,
+        },
     )
 
 
