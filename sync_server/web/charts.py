@@ -76,6 +76,12 @@ LETTERS = {
 }
 PRESENT_LINE = "#009E73"
 EXPECTED_LINE = "#0072B2"  # blue, and dashed
+# Expected is drawn over present, thinner and dashed: where the two are equal a green band
+# with a blue dash along its middle shows both, in shape as well as colour.
+PRESENT_WIDTH = 4
+PRESENT_POINT = 3.5
+EXPECTED_WIDTH = 1.5
+EXPECTED_DASH = "5 3"
 SPARK_BAR = "#0072B2"
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -235,8 +241,9 @@ LEFT, RIGHT, TOP, BOTTOM = 34, 10, 52, 28
 
 
 def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
-    """Present (solid line, round markers, only the days that have begun) and expected
-    (dashed line) people per day."""
+    """Present (thick solid line, round markers, only the days that have begun) and expected
+    (thin dashed line, drawn last so that it stays visible where it equals present) people
+    per day."""
     first = month.days[0].day
     title = lang.gettext("Present and expected, %(month)s", month=month_label(lang, first))
     # The filters, in the words of the reports page's form.
@@ -271,11 +278,12 @@ def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
     expected_word = lang.gettext("Expected")
     body.append(
         tag("g",
-            tag("line", x1=0, y1=-4, x2=22, y2=-4, stroke=PRESENT_LINE, stroke_width=2.5)
-            + tag("circle", cx=11, cy=-4, r=3, fill=PRESENT_LINE)
+            tag("line", x1=0, y1=-4, x2=22, y2=-4, stroke=PRESENT_LINE,
+                stroke_width=PRESENT_WIDTH)
+            + tag("circle", cx=11, cy=-4, r=PRESENT_POINT, fill=PRESENT_LINE)
             + tag("text", text(present_word), x=28, y=0, font_size=12)
-            + tag("line", x1=150, y1=-4, x2=172, y2=-4, stroke=EXPECTED_LINE, stroke_width=2,
-                  stroke_dasharray="5 3")
+            + tag("line", x1=150, y1=-4, x2=172, y2=-4, stroke=EXPECTED_LINE,
+                  stroke_width=EXPECTED_WIDTH, stroke_dasharray=EXPECTED_DASH)
             + tag("text", text(expected_word), x=178, y=0, font_size=12),
             transform="translate(4,38)", class_="legend")
     )  # fmt: skip
@@ -292,16 +300,11 @@ def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
                 tag("text", text(d.day.day), x=x_of(i), y=LINE_H - BOTTOM + 16, font_size=10,
                     text_anchor="middle", fill=MUTED)
             )  # fmt: skip
-    expected_points = " ".join(f"{x_of(i)},{y_of(d.expected)}" for i, d in enumerate(month.days))
-    body.append(
-        tag("polyline", points=expected_points, fill="none", stroke=EXPECTED_LINE,
-            stroke_width=2, stroke_dasharray="5 3", class_="expected")
-    )  # fmt: skip
     happened = [(i, d) for i, d in enumerate(month.days) if d.happened]
     if happened:
         body.append(
             tag("polyline", points=" ".join(f"{x_of(i)},{y_of(d.present)}" for i, d in happened),
-                fill="none", stroke=PRESENT_LINE, stroke_width=2.5, class_="present")
+                fill="none", stroke=PRESENT_LINE, stroke_width=PRESENT_WIDTH, class_="present")
         )  # fmt: skip
     for i, d in happened:
         says = lang.gettext(
@@ -311,10 +314,16 @@ def site_line(month: daily.SiteMonth, lang: i18n.Lang) -> str:
             expected=d.expected,
         )
         body.append(
-            tag("circle", tag("title", text(says)), cx=x_of(i), cy=y_of(d.present), r=3,
-                fill=PRESENT_LINE, class_="point", data_day=d.day.isoformat(),
+            tag("circle", tag("title", text(says)), cx=x_of(i), cy=y_of(d.present),
+                r=PRESENT_POINT, fill=PRESENT_LINE, class_="point", data_day=d.day.isoformat(),
                 data_present=d.present, data_expected=d.expected)
         )  # fmt: skip
+    # Last, over the present line and its markers (which would otherwise hide it).
+    expected_points = " ".join(f"{x_of(i)},{y_of(d.expected)}" for i, d in enumerate(month.days))
+    body.append(
+        tag("polyline", points=expected_points, fill="none", stroke=EXPECTED_LINE,
+            stroke_width=EXPECTED_WIDTH, stroke_dasharray=EXPECTED_DASH, class_="expected")
+    )  # fmt: skip
     return svg(LINE_W, LINE_H, title, body)
 
 

@@ -236,6 +236,34 @@ def test_the_words_follow_the_language() -> None:
     assert indonesian[8] == "1"
 
 
+def test_expected_stays_visible_where_it_equals_present() -> None:
+    days = [daily.SiteDay(FIRST + timedelta(days=i), 5, 5, happened=i < 3) for i in range(5)]
+    root = _parse(
+        charts.site_line(daily.SiteMonth(FIRST, days[-1].day, None, None, days), i18n.lang("en"))
+    )
+    drawn = [e.get("class") for e in root if e.tag in (f"{SVG}polyline", f"{SVG}circle")]
+    # Expected comes after present and its markers, so it is painted on top of them.
+    assert drawn == ["present", "point", "point", "point", "expected"]
+    present = root.find(f"{SVG}polyline[@class='present']")
+    expected = root.find(f"{SVG}polyline[@class='expected']")
+    assert present is not None
+    assert expected is not None
+    assert present.get("points", "").split() == expected.get("points", "").split()[:3]
+    # Told apart by shape, not only colour: thinner and dashed over thick and solid.
+    assert float(expected.get("stroke-width", "0")) < float(present.get("stroke-width", "0"))
+    assert expected.get("stroke-dasharray")
+    assert present.get("stroke-dasharray") is None
+    # The legend draws each line as the plot does.
+    legend = root.find(f"{SVG}g[@class='legend']")
+    assert legend is not None
+    present_key, expected_key = legend.findall(f"{SVG}line")
+    for key, line in ((present_key, present), (expected_key, expected)):
+        assert [key.get(a) for a in ("stroke", "stroke-width", "stroke-dasharray")] == [
+            line.get(a) for a in ("stroke", "stroke-width", "stroke-dasharray")
+        ]
+    assert _texts(legend) == ["Present", "Expected"]
+
+
 # --- the endpoints -----------------------------------------------------------------------------
 
 
