@@ -1,8 +1,9 @@
 """The people pages: list and search, enrol with photos, a person's page, add photos, delete,
 consent (record, withdraw) and the export of everything held about a person.
 
-Photos go through the same enrolment as the JSON API, so a photo's rejection reason and
-the duplicate-face warning are the API's, word for word. Every change is made as the
+Photos go through the same enrolment as the JSON API, so a photo's rejection reason is the
+API's code (shown with its words in the page's language) and its detail and the duplicate-face
+warning are the API's, word for word. Every change is made as the
 logged-in admin (``actor``: their username, in the audit trail and as who collected a consent).
 """
 
@@ -52,6 +53,31 @@ TEXT = {
     "confirm": N_("Type %(id)s to confirm"),
     "tick_consent": N_("tick the box once the person has read and accepted the consent text"),
     "bad_version": N_("the consent text version: letters, digits, '.', '_' or '-', at most 32"),
+}
+
+# A refused photo's reason in words, by the code the enrolment refused it with: the image
+# checks (edge.errors), the face's quality (edge.recognize.quality.QualityIssue, the first
+# failed), the person's record (sync_server.people, consent) and this page's own. The code
+# stays on the page beside the words, for support.
+PHOTO_REASONS = {
+    "unusable_image": N_("the image cannot be used"),
+    "unreadable": N_("not a readable image"),
+    "too_large": N_("the image is too large"),
+    "too_small": N_("too small (the image or the face)"),
+    "no_face": N_("no face found"),
+    "several_faces": N_("several faces"),
+    "poor_quality": N_("the face cannot be used"),
+    "blurred": N_("blurred"),
+    "turned_away": N_("the face is turned away"),
+    "tilted": N_("the head is tilted"),
+    "too_dark": N_("too dark"),
+    "too_bright": N_("too bright"),
+    "unknown_person": N_("no such person"),
+    "consent_missing": N_("no consent on record"),
+    "too_many_templates": N_("the person has as many photos as allowed"),
+    "photo_exists": N_("a photo already enrolled"),
+    "not_same_person": N_("not the same person"),
+    "missing_photo": N_("no photo chosen"),
 }
 
 router = admin_router()
@@ -138,9 +164,16 @@ class PhotoResult:
 
     filename: str
     accepted: bool
-    reason: str = ""
+    reason: str = ""  # the code, as the API answers it
     detail: str = ""
     warnings: tuple[str, ...] = ()
+    reason_words: str = ""  # the code in the page's language
+
+
+def _refused(filename: str, reason: str, detail: str, lang: Lang) -> PhotoResult:
+    # A code this table lacks (one added to the enrolment later) is still readable as itself.
+    words = lang.gettext(PHOTO_REASONS[reason]) if reason in PHOTO_REASONS else reason
+    return PhotoResult(filename, False, reason, detail, reason_words=words)
 
 
 async def _enrol_photos(
@@ -155,7 +188,7 @@ async def _enrol_photos(
         name = upload.filename[:200]
         data = await upload.read()
         if not data:
-            results.append(PhotoResult(name, False, "unreadable", lang.gettext(TEXT["empty_file"])))
+            results.append(_refused(name, "unreadable", lang.gettext(TEXT["empty_file"]), lang))
             continue
         results.append(None)
         photos.append((data, name))
@@ -168,7 +201,7 @@ def _photo_result(outcome: people.PhotoOutcome, lang: Lang) -> PhotoResult:
     if outcome.answer is None:
         error = outcome.error
         assert error is not None
-        return PhotoResult(outcome.name, False, error.reason, str(error.detail))
+        return _refused(outcome.name, error.reason, str(error.detail), lang)
     answer = outcome.answer
     detail = lang.gettext(TEXT["enrolled"] if answer.created else TEXT["already_enrolled"])
     return PhotoResult(outcome.name, True, "", detail, tuple(w.detail for w in answer.warnings))
@@ -301,11 +334,11 @@ async def add_photos(request: Request, person_id: str) -> Response:
     if not results:
         words = page.lang
         results = [
-            PhotoResult(
+            _refused(
                 words.gettext(TEXT["no_photo"]),
-                False,
                 "missing_photo",
                 words.gettext(TEXT["choose_photo"]),
+                words,
             )
         ]
     return await _person_page(request, page, person_id, results=results)

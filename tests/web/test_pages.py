@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sync_server import people, reports
+from edge.errors import ImageError
+from edge.recognize.quality import QualityIssue
+from sync_server import consent, people, reports
 from sync_server.config import WebConfig
 from sync_server.db import Database, heartbeats, migrate
+from sync_server.domain_errors import PersonNotFoundError
 from sync_server.web import accounts
+from sync_server.web import people as web_people
 from tests.reports.helpers import backdate_people, set_week
 from tests.server.helpers import batch, event, heartbeat, table_counts, template, utcnow
 from tests.web.conftest import Web
@@ -102,6 +106,77 @@ def test_person_without_photo_says_so_and_more_photos_need_a_file(web: Web) -> N
     empty = web.post("/admin/people/ann/photos")
     assert _results(empty.text) == {"(none)": "missing_photo"}
     assert web.get("/admin/people/nobody").status_code == 404
+
+
+def _reasons(html: str) -> dict[str, tuple[str, str]]:
+    """Reason code -> (its words, the code in small print) from the photo results list."""
+    found = re.findall(
+        r'<span class="reason" data-code="([^"]*)">([^<]*)</span> <small class="code">\(([^)]*)\)',
+        html,
+    )
+    return {code: (words, small) for code, words, small in found}
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (
+            "en",
+            {
+                "consent_missing": "no consent on record",
+                "unreadable": "not a readable image",
+                "missing_photo": "no photo chosen",
+            },
+        ),
+        (
+            "id",
+            {
+                "consent_missing": "belum ada persetujuan",
+                "unreadable": "bukan gambar yang dapat dibaca",
+                "missing_photo": "belum ada foto yang dipilih",
+            },
+        ),
+    ],
+)
+def test_a_refused_photos_reason_is_in_the_pages_language(
+    web: Web, language: str, words: dict[str, str]
+) -> None:
+    reader = {"Accept-Language": language}
+    photo = [("photos", ("ann.jpg", b"these bytes are no photo", "image/jpeg"))]
+    without_consent = web.post(
+        "/admin/people",
+        {"id": "ann", "name": "Ann", "group": "default"},
+        files=photo,
+        headers=reader,
+    )
+    unreadable = web.post(
+        "/admin/people",
+        {"id": "bob", "name": "Bob", "group": "default", "consent": "yes"},
+        files=[("photos", ("bob.jpg", b"these bytes are no photo", "image/jpeg"))],
+        headers=reader,
+    )
+    empty = web.post("/admin/people/bob/photos", headers=reader)
+    shown = _reasons(without_consent.text) | _reasons(unreadable.text) | _reasons(empty.text)
+    # The words in the reader's language, the code kept beside them for support.
+    assert shown == {code: (said, code) for code, said in words.items()}
+    assert 'data-file="ann.jpg" data-reason="consent_missing"' in without_consent.text
+
+
+def test_every_code_a_photo_is_refused_with_has_words() -> None:
+    image_errors = [ImageError]
+    for kind in image_errors:
+        image_errors.extend(kind.__subclasses__())
+    codes = {kind.reason for kind in image_errors}
+    codes |= {issue.value for issue in QualityIssue}
+    codes |= {
+        PersonNotFoundError("x").reason,
+        consent.CONSENT_MISSING,
+        people.NOT_SAME_PERSON,
+        "too_many_templates",
+        "photo_exists",
+        "missing_photo",
+    }
+    assert codes <= set(web_people.PHOTO_REASONS)
 
 
 def test_delete_needs_confirmation_and_reaches_the_terminals(web: Web) -> None:
