@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,54 @@ def report_refusal(exc: AdminApiError, what: str) -> None:
     print(f"{what}: {exc.reason or exc.status}: {exc}", file=sys.stderr)
 
 
+def error_answer(response: httpx.Response) -> tuple[str | None, str]:
+    """An error answer's reason code and its detail in one line: the API's ``{reason,
+    detail}`` (a validation error's list as ``field: message; ...``), else the start of
+    whatever came back."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text[:300]
+    if not isinstance(body, dict):
+        return None, _describe(body)
+    return body.get("reason"), _describe(body.get("detail", body))
+
+
+def refused(response: httpx.Response) -> AdminApiError:
+    """An error answer as ``server answered <status>: <detail>``, for the commands that make
+    the request with their own client (the reports, a download)."""
+    reason, detail = error_answer(response)
+    return AdminApiError(
+        f"server answered {response.status_code}: {detail}",
+        status=response.status_code,
+        reason=reason,
+    )
+
+
+def download(
+    client: httpx.Client, path: str, params: Mapping[str, Any], what: str
+) -> Iterator[bytes]:
+    """A file the server streams (a CSV export), as it comes; a refusal (:func:`refused`) or
+    a broken connection (``<what> from <server> failed: ...``) raises AdminApiError."""
+    try:
+        with client.stream("GET", path, params=params) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise refused(response)
+            yield from response.iter_bytes()
+    except httpx.HTTPError as exc:
+        raise AdminApiError(f"{what} from {client.base_url} failed: {exc}") from exc
+
+
+def read_upload(path: Path) -> bytes:
+    """A file a command sends (a photo, an import); one it cannot read raises AdminApiError
+    naming it, before anything is sent."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise AdminApiError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
 def load_credentials(
     config_path: Path | None = None, *, environ: Mapping[str, str] | None = None
 ) -> AdminCredentials:
@@ -187,15 +235,8 @@ class AdminClient:
                 f"cannot reach the server at {self._client.base_url}: {exc}"
             ) from exc
         if response.status_code >= 400:
-            detail: Any
-            reason = None
-            try:
-                body = response.json()
-                reason = body.get("reason") if isinstance(body, dict) else None
-                detail = body.get("detail", body) if isinstance(body, dict) else body
-            except ValueError:
-                detail = response.text[:300]
-            raise AdminApiError(f"{_describe(detail)}", status=response.status_code, reason=reason)
+            reason, detail = error_answer(response)
+            raise AdminApiError(detail, status=response.status_code, reason=reason)
         return response
 
     # -- people ----------------------------------------------------------------------------
@@ -244,15 +285,11 @@ class AdminClient:
 
     def upload_photo(self, person_id: str, photo: Path, *, force: bool = False) -> Any:
         """``force`` stores a face unlike the person's other templates (see the API)."""
-        try:
-            data = photo.read_bytes()
-        except OSError as exc:
-            raise AdminApiError(f"{photo}: cannot read ({exc.strerror or exc})") from exc
         return self._call(
             "POST",
             f"/people/{person_id}/photos",
             params={"force": "true"} if force else None,
-            files={"photo": (photo.name, data, "application/octet-stream")},
+            files={"photo": (photo.name, read_upload(photo), "application/octet-stream")},
         )
 
     # -- terminals -------------------------------------------------------------------------
@@ -286,10 +323,12 @@ class AdminClient:
 
 def _describe(detail: Any) -> str:
     if isinstance(detail, list):  # FastAPI 422: [{loc, msg}, ...]
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-                parts.append(f"{loc}: {item.get('msg')}")
+        # The location's first part says where the field was (body, query, path); the
+        # field's name is what the command's user typed an option for.
+        parts = [
+            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
+            for item in detail
+            if isinstance(item, dict)
+        ]
         return "; ".join(parts) or str(detail)
     return str(detail)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sync_server.admin_client import AdminApiError, AdminClient
+from sync_server.admin_client import AdminClient, read_upload
 
 CALENDAR = "/calendar"
 
@@ -57,10 +57,7 @@ class CalendarClient(AdminClient):
         kind: str = "holiday",
         file_format: str = "auto",
     ) -> Any:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise AdminApiError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        data = read_upload(path)
         params: dict[str, Any] = {"dry_run": "true" if dry_run else "false", "kind": kind}
         params["format"] = file_format
         if year is not None:

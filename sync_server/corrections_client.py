@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import httpx
-
-from sync_server.admin_client import AdminApiError, AdminClient
+from sync_server.admin_client import AdminClient, download
 
 # The most rows one list call asks for; longer lists are read page by page (before_id).
 PAGE = 1000
@@ -75,28 +73,4 @@ class CorrectionsClient(AdminClient):
 
     def audit_csv(self, **filters: Any) -> Iterator[bytes]:
         """The audit CSV as the server streams it."""
-        try:
-            with self._client.stream("GET", "/audit.csv", params=_params(filters)) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _refused(response)
-                yield from response.iter_bytes()
-        except httpx.HTTPError as exc:
-            raise AdminApiError(f"audit export from {self._client.base_url} failed: {exc}") from exc
-
-
-def _refused(response: httpx.Response) -> AdminApiError:
-    reason = None
-    detail: Any = response.text[:300]
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        reason = body.get("reason")
-        detail = body.get("detail", detail)
-    return AdminApiError(
-        f"server answered {response.status_code}: {detail}",
-        status=response.status_code,
-        reason=reason,
-    )
+        yield from download(self._client, "/audit.csv", _params(filters), "audit export")

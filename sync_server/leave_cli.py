@@ -22,6 +22,7 @@ from sync_server.admin_client import (
     AdminClient,
     add_admin_config_arg,
     load_credentials,
+    read_upload,
     report_refusal,
 )
 
@@ -129,11 +130,7 @@ def cmd_leave_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_leave_import(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AdminApiError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data = read_upload(args.file)
     with _client(args) as client:
         report = client.import_leave(data, dry_run=args.dry_run)
     for line in report["lines"]:

@@ -32,7 +32,13 @@ import httpx
 from edge.errors import HadirError
 from edge.exit_codes import EXIT_OK, run_handler
 from edge.wording import plural
-from sync_server.admin_client import AdminApiError, credentials, server_options
+from sync_server.admin_client import (
+    AdminApiError,
+    credentials,
+    download,
+    refused,
+    server_options,
+)
 from sync_server.catalogue import DEFAULT, LOCALES, N_, STATUS_WORDS, from_environment
 
 REPORTS_PATH = "/api/v1/admin/reports"
@@ -47,29 +53,6 @@ def _client(args: argparse.Namespace, timeout: float = 120.0) -> httpx.Client:
     )
 
 
-def _failed(response: httpx.Response) -> AdminApiError:
-    reason: str | None = None
-    detail: Any = response.text[:300]
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        reason = body.get("reason")
-        detail = body.get("detail", body)
-    if isinstance(detail, list):  # FastAPI's 422: [{loc, msg}, ...]
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
-            for item in detail
-            if isinstance(item, dict)
-        )
-    return AdminApiError(
-        f"server answered {response.status_code}: {detail}",
-        status=response.status_code,
-        reason=reason,
-    )
-
-
 def _get_json(client: httpx.Client, path: str, params: dict[str, Any]) -> Any:
     query = {k: v for k, v in params.items() if v is not None}
     try:
@@ -77,7 +60,7 @@ def _get_json(client: httpx.Client, path: str, params: dict[str, Any]) -> Any:
     except httpx.HTTPError as exc:
         raise AdminApiError(f"cannot reach the server at {client.base_url}: {exc}") from exc
     if response.status_code >= 400:
-        raise _failed(response)
+        raise refused(response)
     return response.json()
 
 
@@ -434,16 +417,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _stream_csv(client: httpx.Client, params: dict[str, Any], target: IO[bytes]) -> int:
     query = {k: v for k, v in params.items() if v is not None}
     lines = 0
-    try:
-        with client.stream("GET", "/export.csv", params=query) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise _failed(response)
-            for chunk in response.iter_bytes():
-                target.write(chunk)
-                lines += chunk.count(b"\n")
-    except httpx.HTTPError as exc:
-        raise AdminApiError(f"export from {client.base_url} failed: {exc}") from exc
+    for chunk in download(client, "/export.csv", query, "export"):
+        target.write(chunk)
+        lines += chunk.count(b"\n")
     return max(0, lines - 1)  # the header
 
 

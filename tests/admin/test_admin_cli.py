@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from edge.credentials import read_first_line
@@ -14,7 +16,16 @@ from edge.errors import ConfigError
 from edge.sync.client import SyncClient
 from edge.sync.config import SyncConfig
 from sync_server.admin_cli import person_id_from_name
-from sync_server.admin_client import load_credentials
+from sync_server.admin_client import (
+    AdminApiError,
+    AdminClient,
+    AdminCredentials,
+    download,
+    load_credentials,
+    read_upload,
+    refused,
+)
+from sync_server.corrections_client import CorrectionsClient
 from sync_server.process import ServerProcess
 from tests.support import ROOT
 
@@ -52,6 +63,60 @@ def test_credentials_never_need_the_command_line(tmp_path: Path) -> None:
     config.write_text('server_url = "http://x"\npassword = "no"\n')
     with pytest.raises(ConfigError, match="password: unknown key"):
         load_credentials(config, environ={})
+
+
+def _answering(status: int, **answer: Any) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda _request: httpx.Response(status, **answer))
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "detail"),
+    [
+        ({"json": {"reason": "unknown_person", "detail": "no person 'x'"}}, "unknown_person",
+         "no person 'x'"),
+        ({"json": {"reason": "invalid_request", "detail": [
+            {"loc": ["query", "from"], "msg": "not a date", "type": "x"},
+            {"loc": ["body", "group"], "msg": "too long", "type": "x"},
+        ]}}, "invalid_request", "from: not a date; group: too long"),
+        ({"text": "<h1>Bad Gateway</h1>"}, None, "<h1>Bad Gateway</h1>"),
+    ],
+)  # fmt: skip
+def test_every_command_reads_a_refusal_alike(
+    answer: dict[str, Any], reason: str | None, detail: str
+) -> None:
+    """The admin client, a download (the audit and attendance CSVs) and the reports read the
+    server's error answer the same way; the downloads and reports say the status first."""
+    creds = AdminCredentials("http://server", "token")
+    client = AdminClient(creds, transport=_answering(422, **answer))
+    corrections = CorrectionsClient(creds, transport=_answering(422, **answer))
+    with client, pytest.raises(AdminApiError) as by_client:
+        client.get_person("x")
+    with corrections, pytest.raises(AdminApiError) as by_download:
+        list(corrections.audit_csv())
+    by_reports = refused(httpx.Response(422, **answer))
+    assert (str(by_client.value), by_client.value.reason) == (detail, reason)
+    for found in (by_download.value, by_reports):
+        assert (str(found), found.status, found.reason) == (
+            f"server answered 422: {detail}",
+            422,
+            reason,
+        )
+
+
+def test_a_download_that_breaks_and_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = httpx.Client(base_url="http://server/x", transport=httpx.MockTransport(broken))
+    with client, pytest.raises(AdminApiError) as failed:
+        list(download(client, "/export.csv", {}, "export"))
+    assert str(failed.value) == "export from http://server/x/ failed: connection refused"
+    with pytest.raises(AdminApiError) as unreadable:
+        read_upload(tmp_path / "missing.csv")
+    assert (
+        str(unreadable.value)
+        == f"{tmp_path / 'missing.csv'}: cannot read (No such file or directory)"
+    )
 
 
 @pytest.mark.faces
