@@ -54,12 +54,16 @@ from sync_server.errors import (
 from sync_server.ingest import prune_expired
 from sync_server.limits import BodyLimitMiddleware, BodyTimeoutMiddleware, path_matcher
 from sync_server.metrics import LatencyMiddleware, Metrics
+from sync_server.reports import person_days
 
 log = structlog.get_logger(__name__)
 
 # How run_server hands the settings to worker processes it does not create itself.
 SETTINGS_ENV = "_HADIR_SERVER_SETTINGS_JSON"
 PRUNE_INTERVAL_S = 3600.0
+# Folded days of people whose shift changed are rebuilt this often (reports stay right, and
+# are only slower for them, meanwhile).
+FOLD_INTERVAL_S = 60.0
 
 _DESCRIPTION = """
 Central server of hadir: terminals push attendance events and heartbeats and pull
@@ -99,10 +103,12 @@ def create_app(settings: ServerConfig, *, environ: Mapping[str, str] | None = No
         # Once before serving, so a restart always applies the retention; then hourly.
         await _prune(db, settings)
         pruning = asyncio.create_task(_prune_forever(db, settings))
+        folding = asyncio.create_task(_fold_days_forever(db, settings))
         try:
             yield
         finally:
             pruning.cancel()
+            folding.cancel()
             enroller.close()
             db.dispose()
             # uvicorn's own "shutdown complete" is INFO of a library: not logged (edge/logs.py).
@@ -197,6 +203,24 @@ async def _prune_forever(db: Database, settings: ServerConfig) -> None:
     while True:
         await asyncio.sleep(PRUNE_INTERVAL_S)
         await _prune(db, settings)
+
+
+async def _fold_days_forever(db: Database, settings: ServerConfig) -> None:
+    """The reports' folded days (sync_server/reports/person_days.py): at start, then every
+    FOLD_INTERVAL_S, fold the people whose shift or site zone changed (everyone, the first
+    time). Until then the reports sort those people's events themselves: slower, not wrong."""
+    zone = ZoneInfo(settings.site_timezone)
+    while True:
+        try:
+            folded = await run_in_threadpool(
+                partial(person_days.catch_up, db, zone, now=utc_now())
+            )
+        except Exception as exc:  # a database hiccup must not stop the server or later runs
+            log.warning("fold_days_failed", error=str(exc))
+        else:
+            if folded:
+                log.info("days_folded", people=folded, zone=zone.key)
+        await asyncio.sleep(FOLD_INTERVAL_S)
 
 
 def create_app_from_environment() -> FastAPI:

@@ -402,6 +402,36 @@ corrections = sa.Table(
     sa.Index("ix_corrections_event_id", "event_id"),
 )
 
+# Each person's events folded per shift day (migration 0008, sync_server/reports/person_days.py):
+# what the month summary and the site chart read instead of sorting every event into days.
+# Derived from events, exact for the basis stored in person_day_basis; no foreign key to
+# people, as for events: kept and pruned by the same rules.
+person_days = sa.Table(
+    "person_days",
+    metadata,
+    sa.Column("person_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Integer, primary_key=True),  # shift-day number (days since 1970-01-01)
+    sa.Column("first_in_us", sa.BigInteger, nullable=True),
+    sa.Column("last_out_us", sa.BigInteger, nullable=True),
+    sa.Column("last_in_us", sa.BigInteger, nullable=True),
+    sa.Column("first_us", sa.BigInteger, nullable=False),
+    sa.Column("last_us", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    # Retention drops days before its cutoff: the days that begin before it.
+    sa.Index("ix_person_days_first_us", "first_us"),
+)
+
+# The site zone and shift-day anchor a person's person_days were folded with; zone null: the
+# row exists (ingest can wait on its lock) but nothing is folded yet.
+person_day_basis = sa.Table(
+    "person_day_basis",
+    metadata,
+    sa.Column("person_id", sa.String(64), primary_key=True),
+    sa.Column("zone", sa.String(64), nullable=True),
+    sa.Column("anchor_us", sa.BigInteger, nullable=True),
+    sa.Column("built_at", UTCDateTime, nullable=True),
+)
+
 # Consent to face templates (biometric data) given by a person, as collected by an admin.
 # A person is enrolled only with consent on record that is not withdrawn.
 consents = sa.Table(

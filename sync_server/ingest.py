@@ -33,6 +33,7 @@ from edge.protocol import (
     LivenessEvidence,
 )
 from sync_server.db import Database, clock_refs, epoch_us, events, people, rejected_events
+from sync_server.reports import person_days
 from sync_server.timefix import ClockRef, batch_ref, correct, merge_refs, needs_stored_refs
 
 
@@ -167,6 +168,11 @@ def ingest_batch(
                 }
             )
         inserted = _insert_new(db, conn, rows)
+        # The reports' per-day rows follow the events in the same transaction.
+        person_days.record(
+            conn,
+            [(r["person_id"], r["effective_us"], r["kind"]) for r in rows if r["id"] in inserted],
+        )
         for event_id in inserted:
             status[event_id] = EventResult(id=event_id, status=EventStatus.ACCEPTED)
         existing = [r["id"] for r in rows if r["id"] not in inserted]

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from sync_server.config import RetentionConfig
-from sync_server.db import Database, audit_log, corrections, events, leaves
+from sync_server.db import Database, audit_log, corrections, epoch_us, events, leaves
+from sync_server.reports import person_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ def apply(db: Database, settings: RetentionConfig, *, now: datetime, zone: ZoneI
             deleted["events"] = conn.execute(
                 sa.delete(events).where(events.c.corrected_time < cutoff)
             ).rowcount
+            # The reports' per-day rows of those events go with them.
+            person_days.prune(conn, epoch_us(cutoff))
             # An added punch goes with the events of its time; a void goes when the event it
             # voided is gone and it is itself that old (a void of a kept event stays).
             deleted["corrections"] = conn.execute(

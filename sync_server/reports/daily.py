@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync_server.calendar import load_calendar
-from sync_server.db import epoch_us, events, people, terminals
+from sync_server.db import epoch_us, events, people, person_day_basis, person_days, terminals
 from sync_server.domain_errors import PersonNotFoundError, TerminalNotFoundError
 from sync_server.reports.adjust import (
     Adjustments,
@@ -305,9 +305,38 @@ def site_month(
             .scalar_subquery()
         )
         people_join, in_class = cls.people()
-        query = sa.select(days_mask).select_from(people_join).where(in_class, *filters)
-        if touched:
-            query = query.where(people.c.id.not_in(sorted(touched)))
+        # People whose days are folded on this class's anchor (person_days) count from
+        # those rows, one GROUP BY day; everyone else from their events.
+        basis = person_day_basis.c
+        current = sa.and_(
+            basis.person_id == people.c.id,
+            basis.zone == sa.literal(tz.key, sa.String),
+            basis.anchor_us == sql_int(cls.anchor_us),
+        )
+        untouched = [people.c.id.not_in(sorted(touched))] if touched else []
+        folded = person_days.c
+        by_day = (
+            sa.select(folded.day, sa.func.count())
+            .select_from(
+                people_join.join(person_day_basis, current).join(
+                    person_days,
+                    sa.and_(
+                        folded.person_id == people.c.id,
+                        folded.day >= sql_int(d0),
+                        folded.day <= sql_int(d1),
+                    ),
+                )
+            )
+            .where(in_class, *filters, *untouched)
+            .group_by(folded.day)
+        )
+        for number, count in conn.execute(by_day):
+            present[int(number) - d0] += int(count)
+        query = (
+            sa.select(days_mask)
+            .select_from(people_join.outerjoin(person_day_basis, current))
+            .where(in_class, basis.person_id.is_(None), *filters, *untouched)
+        )
         for (mask,) in conn.execute(query):
             bits = int(mask or 0)
             while bits:

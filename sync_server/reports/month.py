@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync_server.calendar import SiteCalendar, load_calendar
-from sync_server.db import UTCDateTime, epoch_us, events, people
+from sync_server.db import UTCDateTime, epoch_us, events, people, person_day_basis, person_days
 from sync_server.reports.adjust import (
     Punch,
     leave_counts,
@@ -22,6 +22,7 @@ from sync_server.reports.adjust import (
 )
 from sync_server.reports.shifts import (
     Shift,
+    ShiftClass,
     load_shifts,
     people_and_shift,
     person_filters,
@@ -155,10 +156,19 @@ def range_summary(
     last_due = {cls.id: _last_due(offsets, cls.shift, d0, d1, now_us) for cls in classes}
     by_class: list[tuple[int, Any]] = []
     join, effective = people_and_shift()
+    join = join.outerjoin(
+        person_day_basis,
+        sa.and_(
+            person_day_basis.c.person_id == people.c.id,
+            person_day_basis.c.zone == sa.literal(tz.key, sa.String),
+        ),
+    )
+    # The site zone's folded days (person_days): a person's rows count when folded on the
+    # anchor of the shift they have now, else their events are sorted into days here.
+    basis = person_day_basis.c
     for cls in classes:
         lo, hi = cls.scan_range(offsets, d0, d1)
-        anchor = sql_int(cls.anchor_us)
-        dk = local_day(eu, offsets, anchor)
+        dk = local_day(eu, offsets, sql_int(cls.anchor_us))
         # One person's days: a few dozen rows, grouped (and sorted) per person, in cache.
         per_day = (
             sa.select(
@@ -174,38 +184,30 @@ def range_summary(
             .correlate(people)
             .subquery("pd")
         )
-        complete = per_day.c.lo > per_day.c.fi
-        if cls.shift is None:
-            late: sa.ColumnElement[bool] = sa.false()
-        else:
-            # Wall-clock time of the first in, from the start of the shift-day window (the
-            # offset once per day, not per event: every aggregate per event costs here).
-            first_in_local = per_day.c.fi + offsets.expr(per_day.c.fi)
-            since_window = first_in_local - per_day.c.dk * sql_int(DAY_US) - anchor
-            late = since_window > sql_int(cls.shift.late_after_us)
-        # The day's bit: one per day and person, so the sums are bitwise ORs. The calendar
-        # (working days, leave, due days) is applied to the masks in Python: a constant
-        # list per week and day in SQL measured slower than the whole rest of the query.
-        # Two day masks per BIGINT (bits 0-30 and 31-61): the counts are their bit counts,
-        # so three aggregates per day instead of seven (each costs per day row and person).
-        shift_by: Any = per_day.c.dk - sql_int(d0)
-        if postgres:  # its << takes an int4 on the right; SQLite's integers are all 64-bit
-            shift_by = sa.cast(shift_by, sa.Integer)
-        bit = sql_int(1).op("<<")(shift_by.self_group())
-        high = sql_int(1 << HIGH)
-        totals = [
-            # present (low), with an in (high)
-            sa.func.sum(bit * (1 + sa.case((per_day.c.fi.is_not(None), high), else_=0))),
-            # late (low), complete (high)
-            sa.func.sum(bit * (sa.case((late, 1), else_=0) + sa.case((complete, high), else_=0))),
-            sa.func.sum(sa.case((complete, per_day.c.lo - per_day.c.fi), else_=0)),
-        ]
-        stats = (
-            sa.select(_packed(totals, postgres))
+        from_events = (
+            sa.select(
+                _day_totals(per_day.c.dk, per_day.c.fi, per_day.c.lo, cls, offsets, d0, postgres)
+            )
             .select_from(per_day)
             .correlate(people)
             .scalar_subquery()
         )
+        folded = person_days.c
+        from_days = (
+            sa.select(
+                _day_totals(
+                    folded.day, folded.first_in_us, folded.last_out_us, cls, offsets, d0, postgres
+                )
+            )
+            .where(
+                folded.person_id == people.c.id,
+                folded.day >= sql_int(d0),
+                folded.day <= sql_int(d1),
+            )
+            .correlate(people)
+            .scalar_subquery()
+        )
+        stats = sa.case((basis.anchor_us == sql_int(cls.anchor_us), from_days), else_=from_events)
         by_class.append((cls.id, stats))
     # One pass over people; CASE runs only the subquery of the person's own shift.
     stats_expr: Any = (
@@ -329,6 +331,40 @@ def range_summary(
             )
         rows.append(row)
     return SummaryReport(first_day, last_day, tz.key, rows)
+
+
+def _day_totals(
+    dk: Any, fi: Any, lo: Any, cls: ShiftClass, offsets: Offsets, d0: int, postgres: bool
+) -> Any:
+    """A person's totals over their day rows (day number, first in, last out) as one text
+    (:func:`_packed`); the same SQL over their events sorted into days and over their
+    folded days."""
+    complete = lo > fi
+    if cls.shift is None:
+        late: sa.ColumnElement[bool] = sa.false()
+    else:
+        # Wall-clock time of the first in, from the start of the shift-day window (the
+        # offset once per day, not per event: every aggregate per event costs here).
+        since_window = fi + offsets.expr(fi) - dk * sql_int(DAY_US) - sql_int(cls.anchor_us)
+        late = since_window > sql_int(cls.shift.late_after_us)
+    # The day's bit: one per day and person, so the sums are bitwise ORs. The calendar
+    # (working days, leave, due days) is applied to the masks in Python: a constant
+    # list per week and day in SQL measured slower than the whole rest of the query.
+    # Two day masks per BIGINT (bits 0-30 and 31-61): the counts are their bit counts,
+    # so three aggregates per day instead of seven (each costs per day row and person).
+    shift_by: Any = dk - sql_int(d0)
+    if postgres:  # its << takes an int4 on the right; SQLite's integers are all 64-bit
+        shift_by = sa.cast(shift_by, sa.Integer)
+    bit = sql_int(1).op("<<")(shift_by.self_group())
+    high = sql_int(1 << HIGH)
+    totals = [
+        # present (low), with an in (high)
+        sa.func.sum(bit * (1 + sa.case((fi.is_not(None), high), else_=0))),
+        # late (low), complete (high)
+        sa.func.sum(bit * (sa.case((late, 1), else_=0) + sa.case((complete, high), else_=0))),
+        sa.func.sum(sa.case((complete, lo - fi), else_=0)),
+    ]
+    return _packed(totals, postgres)
 
 
 def _unlisted_mask(offsets: Offsets, d0: int, d1: int, anchor: int, created_us: int) -> int:
