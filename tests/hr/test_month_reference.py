@@ -25,7 +25,6 @@ import pytest
 import sqlalchemy as sa
 
 from sync_server import reports
-from sync_server.reports import person_days
 from sync_server.db import (
     Database,
     corrections,
@@ -39,6 +38,7 @@ from sync_server.db import (
     shifts,
     work_weeks,
 )
+from sync_server.reports import person_days
 
 TZ = ZoneInfo("Asia/Jakarta")
 FIRST, LAST = date(2026, 11, 1), date(2026, 11, 30)
