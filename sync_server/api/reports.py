@@ -23,6 +23,7 @@ from sync_server.config import resolve_hrms_secret
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.domain_errors import ConflictError
 from sync_server.errors import error_responses
+from sync_server.http_files import attendance_csv
 from sync_server.reports import FIRST_DAY, LAST_DAY, check_range
 from sync_server.reports.export import export_stream
 from sync_server.schemas import ApiModel, GroupName
@@ -291,15 +292,8 @@ def export_csv(
         department=department,
         locale=locale,
     )
-    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Content-Language": locale,
-            "Vary": "Accept-Language",
-        },
+    return attendance_csv(
+        stream, rows=rows, first=first, last=last, locale=locale, vary="Accept-Language"
     )
 
 

@@ -1,7 +1,8 @@
 """The reports page (a day and a month, with filters) and its downloads (CSV, HRMS JSON).
 
 The downloads are the API's exports (``GET /api/v1/admin/reports/export.csv`` and
-``/hrms-checkins``): the same rows from the same functions, the same file name and headers.
+``/hrms-checkins``): the same rows from the same functions, the same file name and headers
+(sync_server.http_files), but for ``Vary``: the web's language may come from the account.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from sync_server import catalogue, reports, review
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
+from sync_server.http_files import attendance_csv
 from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import calendar_rows, day_rows, nobody
@@ -121,14 +123,10 @@ async def export_csv(
         department=department,
         locale=locale,
     )
-    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Content-Language": locale,
-        },
+    # Without lang in the link the language is the account's (the session cookie's), else
+    # the browser's.
+    return attendance_csv(
+        stream, rows=rows, first=first, last=last, locale=locale, vary="Accept-Language, Cookie"
     )
 
 

@@ -398,6 +398,26 @@ def test_reports_page_and_exports(web: Web) -> None:
     assert backwards.status_code == 422
 
 
+def test_the_attendance_csv_answers_alike_from_the_api_and_the_web(web: Web) -> None:
+    """The same file name, type and language headers; the web's language may also come from
+    the account (its session cookie), so its answer varies on that too."""
+    days = {"from": "2026-03-02", "to": "2026-03-03", "rows": "events"}
+    by_api = web.api.admin(
+        "GET", "/admin/reports/export.csv", params=days, headers={"Accept-Language": "id"}
+    )
+    by_web = web.get("/admin/reports/export.csv", params=days, headers={"Accept-Language": "id"})
+    for answer in (by_api, by_web):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+        assert answer.headers["content-disposition"] == (
+            'attachment; filename="attendance-events-2026-03-02-2026-03-03.csv"'
+        )
+        assert answer.headers["content-language"] == "id"
+    assert by_api.headers["vary"] == "Accept-Language"
+    assert by_web.headers["vary"] == "Accept-Language, Cookie"
+    assert by_web.text == by_api.text
+
+
 def test_month_hours_match_the_api(web: Web) -> None:
     """8 h 15 min is 8.25 on the page, in the API and on the command line (it was 8.2 here)."""
     web.api.create_person("ann")

@@ -1,0 +1,43 @@
+"""Files the server hands out as downloads, as HTTP responses: one place for the API's and the
+admin web's alike (the web may not import the API, tests/web/test_layout.py).
+
+A download's words are in a language chosen per request, so the response says which
+(``Content-Language``) and what chose it (``Vary``), for a cache between the server and the
+reader not to hand one reader's language to another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from fastapi.responses import StreamingResponse
+
+from sync_server.reports.export import CsvRows
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def csv_download(
+    chunks: Iterator[str], filename: str, *, locale: str, vary: str
+) -> StreamingResponse:
+    """A streamed CSV saved as ``filename``, in ``locale``'s words; ``vary`` names the request
+    headers that chose the language (the ``lang`` parameter is in the URL already)."""
+    return StreamingResponse(
+        chunks,
+        media_type=CSV_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Language": locale,
+            "Vary": vary,
+        },
+    )
+
+
+def attendance_csv(
+    chunks: Iterator[str], *, rows: CsvRows, first: date, last: date, locale: str, vary: str
+) -> StreamingResponse:
+    """The attendance export (:func:`sync_server.reports.export.export_stream`'s rows) as
+    ``attendance-<rows>-<first>-<last>.csv``."""
+    name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
+    return csv_download(chunks, name, locale=locale, vary=vary)
