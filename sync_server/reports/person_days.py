@@ -202,21 +202,24 @@ def prune(conn: Connection, cutoff_us: int) -> int:
     the days that had only such events and fold again the days the cutoff cuts through.
     Returns the days dropped."""
     d = person_days.c
-    # Every day wholly before the cutoff also starts before it: the index on first_us finds them.
-    dropped = conn.execute(
-        sa.delete(person_days).where(d.first_us < cutoff_us, d.last_us < cutoff_us)
-    ).rowcount
-    cut = conn.execute(sa.select(d.person_id, d.day, d.last_us).where(d.first_us < cutoff_us)).all()
-    if not cut:
-        return int(dropped)
-    bases = _locked_bases(conn, (r.person_id for r in cut), update=True)
+    # The days that begin before the cutoff (the index on first_us), a day's worth of people
+    # per hourly run. Their people's basis rows are locked before any of their rows is
+    # touched, in the order ingest locks them, so the two never wait on each other in a circle.
+    old = conn.execute(sa.select(d.person_id, d.day, d.last_us).where(d.first_us < cutoff_us)).all()
+    if not old:
+        return 0
+    bases = _locked_bases(conn, (r.person_id for r in old), update=True)
     current = {p: b for p, b in bases.items() if b is not None}
-    until = max(r.last_us for r in cut) + 1
-    refolded = fold(_events_of(conn, current, cutoff_us, until), current)
-    keys = [(r.person_id, r.day) for r in cut]
-    _delete_days(conn, keys)
-    _upsert(conn, {key: refolded[key] for key in keys if key in refolded})
-    return int(dropped)
+    gone = [(r.person_id, r.day) for r in old if r.last_us < cutoff_us]
+    cut = [r for r in old if r.last_us >= cutoff_us]
+    _delete_days(conn, gone)
+    if cut:
+        until = max(r.last_us for r in cut) + 1
+        refolded = fold(_events_of(conn, current, cutoff_us, until), current)
+        keys = [(r.person_id, r.day) for r in cut]
+        _delete_days(conn, keys)
+        _upsert(conn, {key: refolded[key] for key in keys if key in refolded})
+    return len(gone)
 
 
 def _delete_days(conn: Connection, keys: list[tuple[str, int]]) -> None:
@@ -327,4 +330,3 @@ def _insert_ignoring(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
-
