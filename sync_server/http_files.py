@@ -16,6 +16,9 @@ from fastapi.responses import StreamingResponse
 from sync_server.reports.export import CsvRows
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+AUDIT_CSV_NAME = "hadir-audit.csv"
+# The admin web's downloads: the language may be the account's, found through the session cookie.
+WEB_CSV_VARY = "Accept-Language, Cookie"
 
 
 def csv_download(

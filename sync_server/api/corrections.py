@@ -20,6 +20,7 @@ from sync_server import audit, catalogue, corrections
 from sync_server.api.reports import AcceptLanguage, CsvLangQuery
 from sync_server.deps import AdminRoute, Services, admin, services
 from sync_server.errors import error_responses
+from sync_server.http_files import AUDIT_CSV_NAME, csv_download
 from sync_server.schemas.corrections import (
     AuditList,
     CorrectionAdd,
@@ -208,12 +209,4 @@ def export_audit(
     corrections.check_entity(entity)
     corrections.day_bounds(first, last, svc.site_zone)
     chunks = corrections.audit_csv(svc.db, where, tz=svc.site_zone, locale=locale)
-    return StreamingResponse(
-        chunks,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="hadir-audit.csv"',
-            "Content-Language": locale,
-            "Vary": "Accept-Language",
-        },
-    )
+    return csv_download(chunks, AUDIT_CSV_NAME, locale=locale, vary="Accept-Language")

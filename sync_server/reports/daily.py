@@ -294,49 +294,42 @@ def site_month(
             .correlate(people)
             .subquery("pd")
         )
-        shift_by: Any = per_day.c.dk - sql_int(d0)
-        if postgres:  # its << takes an int4 on the right
-            shift_by = sa.cast(shift_by, sa.Integer)
-        days_mask = (
-            sa.select(sa.func.sum(sql_int(1).op("<<")(shift_by.self_group())))
-            .select_from(per_day)
-            .where(per_day.c.dk.between(sql_int(d0), sql_int(d1)))
-            .correlate(people)
-            .scalar_subquery()
+        days_mask = _days_mask(
+            per_day.c.dk, d0, postgres, per_day.c.dk.between(sql_int(d0), sql_int(d1)), per_day
         )
-        people_join, in_class = cls.people()
-        # People whose days are folded on this class's anchor (person_days) count from
-        # those rows, one GROUP BY day; everyone else from their events.
-        basis = person_day_basis.c
-        current = sa.and_(
-            basis.person_id == people.c.id,
-            basis.zone == sa.literal(tz.key, sa.String),
-            basis.anchor_us == sql_int(cls.anchor_us),
-        )
-        untouched = [people.c.id.not_in(sorted(touched))] if touched else []
+        # People whose days are folded on this class's anchor (person_days) count from those
+        # rows (their days of the range by primary key), everyone else from their events.
         folded = person_days.c
-        by_day = (
-            sa.select(folded.day, sa.func.count())
+        folded_mask = _days_mask(
+            folded.day,
+            d0,
+            postgres,
+            sa.and_(
+                folded.person_id == people.c.id,
+                folded.day >= sql_int(d0),
+                folded.day <= sql_int(d1),
+            ),
+            person_days,
+        )
+        basis = person_day_basis.c
+        people_join, in_class = cls.people()
+        query = (
+            sa.select(
+                sa.case((basis.anchor_us == sql_int(cls.anchor_us), folded_mask), else_=days_mask)
+            )
             .select_from(
-                people_join.join(person_day_basis, current).join(
-                    person_days,
+                people_join.outerjoin(
+                    person_day_basis,
                     sa.and_(
-                        folded.person_id == people.c.id,
-                        folded.day >= sql_int(d0),
-                        folded.day <= sql_int(d1),
+                        basis.person_id == people.c.id,
+                        basis.zone == sa.literal(tz.key, sa.String),
                     ),
                 )
             )
-            .where(in_class, *filters, *untouched)
-            .group_by(folded.day)
+            .where(in_class, *filters)
         )
-        for number, count in conn.execute(by_day):
-            present[int(number) - d0] += int(count)
-        query = (
-            sa.select(days_mask)
-            .select_from(people_join.outerjoin(person_day_basis, current))
-            .where(in_class, basis.person_id.is_(None), *filters, *untouched)
-        )
+        if touched:
+            query = query.where(people.c.id.not_in(sorted(touched)))
         for (mask,) in conn.execute(query):
             bits = int(mask or 0)
             while bits:
@@ -403,6 +396,20 @@ def site_month(
             )
             for i, day in enumerate(days)
         ],
+    )
+
+
+def _days_mask(day: Any, d0: int, postgres: bool, where: Any, source: Any) -> Any:
+    """A person's days with a punch as bits (bit i: day d0 + i), from their day rows."""
+    shift_by: Any = day - sql_int(d0)
+    if postgres:  # its << takes an int4 on the right
+        shift_by = sa.cast(shift_by, sa.Integer)
+    return (
+        sa.select(sa.func.sum(sql_int(1).op("<<")(shift_by.self_group())))
+        .select_from(source)
+        .where(where)
+        .correlate(people)
+        .scalar_subquery()
     )
 
 

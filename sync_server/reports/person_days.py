@@ -28,6 +28,7 @@ always finds a row to wait on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,14 +143,21 @@ def _locked_bases(
     found: dict[str, Basis | None] = {}
     postgres = conn.dialect.name == "postgresql"
     b = person_day_basis.c
-    for start in range(0, len(wanted), _IN_CHUNK):
-        query = (
-            sa.select(b.person_id, b.zone, b.anchor_us)
-            .where(b.person_id.in_(wanted[start : start + _IN_CHUNK]))
-            .order_by(b.person_id)
-        )
+    # PostgreSQL: one array parameter, all rows in one statement (and in one order).
+    parts = (
+        [wanted]
+        if postgres
+        else [wanted[start : start + _IN_CHUNK] for start in range(0, len(wanted), _IN_CHUNK)]
+    )
+    for part in parts:
+        query = sa.select(b.person_id, b.zone, b.anchor_us).order_by(b.person_id)
         if postgres:
-            query = query.with_for_update(read=not update, skip_locked=skip_locked)
+            ids = sa.bindparam("ids", part, type_=postgresql.ARRAY(sa.String))
+            query = query.where(b.person_id == sa.any_(ids)).with_for_update(
+                read=not update, skip_locked=skip_locked
+            )
+        else:
+            query = query.where(b.person_id.in_(part))
         for person_id, zone, anchor_us in conn.execute(query):
             found[person_id] = None if zone is None else Basis(zone, int(anchor_us))
     return found
@@ -160,18 +168,22 @@ def _upsert(conn: Connection, folded: Mapping[tuple[str, int], DayFacts]) -> Non
     if not folded:
         return
     postgres = conn.dialect.name == "postgresql"
-    insert: Any = postgresql.insert(person_days) if postgres else sqlite.insert(person_days)
+    rows = [facts.row(*key) for key, facts in sorted(folded.items())]
+    if postgres:
+        # One array per column: a short statement PostgreSQL parses once (ingest's events
+        # insert does the same), instead of a VALUES list psycopg rewrites per batch.
+        conn.execute(_pg_upsert(), {name: [r[name] for r in rows] for name in _COLUMNS})
+        return
+    insert = sqlite.insert(person_days)
     new = insert.excluded
     old = person_days.c
-    # PostgreSQL's least/greatest skip nulls; SQLite's two-argument min/max return null when
-    # either is, so the coalesce takes the other.
-    low, high = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
 
+    # SQLite's two-argument min/max return null when either is: the coalesce takes the other.
     def lesser(a: Any, b: Any) -> Any:
-        return sa.func.coalesce(low(a, b), a, b)
+        return sa.func.coalesce(sa.func.min(a, b), a, b)
 
     def greater(a: Any, b: Any) -> Any:
-        return sa.func.coalesce(high(a, b), a, b)
+        return sa.func.coalesce(sa.func.max(a, b), a, b)
 
     stmt = insert.on_conflict_do_update(
         index_elements=[old.person_id, old.day],
@@ -184,7 +196,33 @@ def _upsert(conn: Connection, folded: Mapping[tuple[str, int], DayFacts]) -> Non
             "events": old.events + new.events,
         },
     )
-    conn.execute(stmt, [facts.row(*key) for key, facts in sorted(folded.items())])
+    conn.execute(stmt, rows)
+
+
+_COLUMNS = [c.name for c in person_days.c]
+
+
+@functools.cache
+def _pg_upsert() -> sa.TextClause:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{c.name} AS {c.type.compile(dialect=dialect)}[])" for c in person_days.c
+    )
+    # LEAST and GREATEST skip nulls.
+    merged = {
+        "first_in_us": "LEAST(person_days.first_in_us, EXCLUDED.first_in_us)",
+        "last_out_us": "GREATEST(person_days.last_out_us, EXCLUDED.last_out_us)",
+        "last_in_us": "GREATEST(person_days.last_in_us, EXCLUDED.last_in_us)",
+        "first_us": "LEAST(person_days.first_us, EXCLUDED.first_us)",
+        "last_us": "GREATEST(person_days.last_us, EXCLUDED.last_us)",
+        "events": "person_days.events + EXCLUDED.events",
+    }
+    assert set(merged) == set(_COLUMNS) - {"person_id", "day"}
+    updates = ", ".join(f"{name} = {value}" for name, value in merged.items())
+    return sa.text(
+        f"INSERT INTO person_days ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT (person_id, day) DO UPDATE SET {updates}"
+    )
 
 
 def record(conn: Connection, new_events: list[tuple[str, int, str]]) -> None:

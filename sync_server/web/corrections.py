@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -29,6 +29,7 @@ from sync_server.db import people
 from sync_server.deps import Services, services
 from sync_server.domain_errors import DomainError
 from sync_server.errors import ApiError, http_status
+from sync_server.http_files import AUDIT_CSV_NAME, WEB_CSV_VARY, csv_download
 from sync_server.schemas.corrections import (
     REASON_MAX,
     REASON_MIN,
@@ -403,11 +404,9 @@ async def audit_csv(request: Request) -> Response:
         locale = csv_locale(request, page.locale)
     except (ApiError, DomainError) as exc:
         return render(page, "error.html", status=http_status(exc), problem=str(exc.detail))
-    return StreamingResponse(
+    return csv_download(
         corrections.audit_csv(svc.db, where, tz=svc.site_zone, locale=locale),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="hadir-audit.csv"',
-            "Content-Language": locale,
-        },
+        AUDIT_CSV_NAME,
+        locale=locale,
+        vary=WEB_CSV_VARY,
     )

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from sync_server import catalogue, reports, review
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
-from sync_server.http_files import attendance_csv
+from sync_server.http_files import WEB_CSV_VARY, attendance_csv
 from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import calendar_rows, day_rows, nobody
@@ -126,7 +126,7 @@ async def export_csv(
     # Without lang in the link the language is the account's (the session cookie's), else
     # the browser's.
     return attendance_csv(
-        stream, rows=rows, first=first, last=last, locale=locale, vary="Accept-Language, Cookie"
+        stream, rows=rows, first=first, last=last, locale=locale, vary=WEB_CSV_VARY
     )
 
 

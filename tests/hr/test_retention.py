@@ -8,7 +8,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +18,7 @@ from sync_server import app as server_app
 from sync_server import audit, retention
 from sync_server.config import RetentionConfig, ServerConfig
 from sync_server.db import Database, audit_log, corrections, epoch_us, events, leaves, migrate
+from tests.reports.helpers import event_row
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -32,30 +32,11 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _event(at: datetime, person: str = "p1") -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "device_id": "door-1",
-        "person_id": person,
-        "kind": "in",
-        "wall_time": at,
-        "clock_synced": True,
-        "monotonic": 1.0,
-        "boot_id": "b",
-        "distance": 0.3,
-        "margin": 0.2,
-        "corrected_time": at,
-        "time_source": "terminal",
-        "received_at": at,
-        "person_known": True,
-        "effective_us": epoch_us(at),
-    }
-
-
 def _fill(db: Database) -> dict[str, uuid.UUID]:
     """Attendance around the 730-day cutoff and audit rows around the 1095-day one."""
     cutoff = NOW - timedelta(days=730)
-    old, new = _event(cutoff - timedelta(seconds=1)), _event(cutoff + timedelta(seconds=1))
+    old = event_row("p1", "in", cutoff - timedelta(seconds=1))
+    new = event_row("p1", "in", cutoff + timedelta(seconds=1))
     with db.write() as conn:
         conn.execute(sa.insert(events), [old, new])
         base = {

@@ -10,13 +10,36 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from sync_server.db import Database, people, work_weeks
+from sync_server.db import Database, epoch_us, people, work_weeks
 from tests.server.helpers import Api, batch, event
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
 
 Punch = tuple[str, str, datetime]  # (person, "in"/"out", when: aware)
+
+
+def event_row(person_id: str, kind: str, at: datetime, device_id: str = "door-1") -> dict[str, Any]:
+    """A stored event's row, as ingest writes it from a synchronised terminal, for tests that
+    insert attendance straight into ``events``."""
+    at = at.astimezone(UTC)
+    return {
+        "id": uuid.uuid4(),
+        "device_id": device_id,
+        "person_id": person_id,
+        "kind": kind,
+        "wall_time": at,
+        "clock_synced": True,
+        "monotonic": 1.0,
+        "boot_id": "boot",
+        "distance": 0.4,
+        "margin": 0.2,
+        "corrected_time": at,
+        "time_source": "terminal",
+        "received_at": at,
+        "person_known": True,
+        "effective_us": epoch_us(at),
+    }
 
 
 def local(text: str, tz: ZoneInfo = BERLIN, fold: int = 0) -> datetime:

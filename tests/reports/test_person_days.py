@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from sync_server.ingest import ingest_batch
 from sync_server.reports import daily, month
 from sync_server.reports import person_days as folding
 from sync_server.schemas.shifts import ShiftCreate
+from tests.reports.helpers import event_row
 from tests.server.helpers import batch, event
 
 BERLIN = ZoneInfo("Europe/Berlin")  # October 2026 ends daylight saving on the 25th
@@ -68,9 +68,11 @@ def _site(db: Database, rnd: random.Random, n_people: int = 12) -> list[str]:
                 continue
             local = datetime.combine(FIRST + timedelta(days=n), time(start_h), BERLIN)
             arrive = local + timedelta(minutes=rnd.gauss(0, 25))
-            rows.append(_row(person_id, arrive, "in"))
+            rows.append(event_row(person_id, "in", arrive))
             if rnd.random() < 0.9:
-                rows.append(_row(person_id, arrive + timedelta(hours=rnd.uniform(6, 9)), "out"))
+                rows.append(
+                    event_row(person_id, "out", arrive + timedelta(hours=rnd.uniform(6, 9)))
+                )
     with db.write() as conn:
         conn.execute(
             sa.insert(people),
@@ -87,27 +89,6 @@ def _site(db: Database, rnd: random.Random, n_people: int = 12) -> list[str]:
         )
         conn.execute(sa.insert(events), rows)
     return ids
-
-
-def _row(person_id: str, at: datetime, kind: str) -> dict[str, Any]:
-    at = at.astimezone(UTC)
-    return {
-        "id": uuid.uuid4(),
-        "device_id": "door",
-        "person_id": person_id,
-        "kind": kind,
-        "wall_time": at,
-        "clock_synced": True,
-        "monotonic": 1.0,
-        "boot_id": "b",
-        "distance": 0.3,
-        "margin": 0.2,
-        "corrected_time": at,
-        "time_source": "terminal",
-        "received_at": at,
-        "person_known": True,
-        "effective_us": epoch_us(at),
-    }
 
 
 def _stored(db: Database) -> dict[tuple[str, int], folding.DayFacts]:

@@ -15,33 +15,13 @@ import sqlalchemy as sa
 from sync_server import reports
 from sync_server.db import Database, corrections, epoch_us, events, migrate, people
 from sync_server.reports.adjust import load_corrections, raw_events
-from tests.reports.helpers import BERLIN, LONG_AGO, local
+from tests.reports.helpers import BERLIN, LONG_AGO, event_row, local
 
 DAY = date(2026, 10, 14)
 TWIN_IN = local("2026-10-14 08:00")
 LATER_IN = local("2026-10-14 08:30")
 OUT = local("2026-10-14 16:00")
 AFTER = datetime(2026, 11, 5, tzinfo=UTC)
-
-
-def _event(person_id: str, kind: str, at: datetime) -> dict[str, object]:
-    return {
-        "id": uuid.uuid4(),
-        "device_id": "door-1",
-        "person_id": person_id,
-        "kind": kind,
-        "wall_time": at,
-        "clock_synced": True,
-        "monotonic": 1.0,
-        "boot_id": "boot",
-        "distance": 0.4,
-        "margin": 0.2,
-        "corrected_time": at,
-        "time_source": "terminal",
-        "received_at": at,
-        "person_known": True,
-        "effective_us": epoch_us(at),
-    }
 
 
 @pytest.fixture
@@ -55,7 +35,7 @@ def database(db_url: str) -> Iterator[Database]:
 
 
 def _store(db: Database, person_id: str, punches: list[tuple[str, datetime]]) -> list[uuid.UUID]:
-    rows = [_event(person_id, kind, at) for kind, at in punches]
+    rows = [event_row(person_id, kind, at) for kind, at in punches]
     with db.write() as conn:
         conn.execute(
             sa.insert(people).values(
@@ -67,7 +47,7 @@ def _store(db: Database, person_id: str, punches: list[tuple[str, datetime]]) ->
             )
         )
         conn.execute(sa.insert(events), rows)
-    return [row["id"] for row in rows]  # type: ignore[misc]
+    return [row["id"] for row in rows]
 
 
 def _void(db: Database, person_id: str, event_id: uuid.UUID, *, revoked: bool = False) -> None:
