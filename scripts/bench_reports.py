@@ -14,11 +14,15 @@ The script
    default Monday to Friday; a company day off on 2 October and the holiday of 3 October),
    leave for 5% of the people (1 to 5 days, kinds sick/annual/permission) and corrections
    (added check-outs, voided events, a few revoked);
-4. times ``sync_server.reports.day_view`` for one day and ``range_summary`` for the month
+4. times ``range_summary`` for the month and ``daily.site_month`` (the site chart) before
+   anyone's days are folded (every event sorted into days), then folds everyone as the
+   server's job does (``person_days.catch_up``) and checks both give the same reports;
+5. times ``sync_server.reports.day_view`` for one day and ``range_summary`` for the month
    (each the median of ``--runs`` runs after a warm-up, connection and Python row objects
    included) against the 200 ms target; on SQLite also the process's CPU time, which a
-   shared machine does not inflate as much as the wall clock;
-5. computes the same numbers with a naive Python loop over every event (zoneinfo per event,
+   shared machine does not inflate as much as the wall clock, and the ratio of the month and
+   the site chart before and after folding;
+6. computes the same numbers with a naive Python loop over every event (zoneinfo per event,
    dicts per person-day, the calendar, leave and corrections applied per day) as the
    baseline, checks that both agree, and prints the ratio.
 
