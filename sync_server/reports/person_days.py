@@ -308,12 +308,10 @@ def catch_up(db: Database, zone: ZoneInfo, *, now: datetime, chunk: int = CATCH_
             return folded_people
         # Basis rows first, committed, so that ingest has a row to wait on while we fold.
         with db.write() as conn:
-            missing = sorted(set(stale) - _locked_bases(conn, stale, update=False).keys())
-            if missing:
-                conn.execute(
-                    _insert_ignoring(conn, person_day_basis),
-                    [{"person_id": p, "zone": None, "anchor_us": None} for p in missing],
-                )
+            conn.execute(
+                _insert_ignoring(conn, person_day_basis),
+                [{"person_id": p, "zone": None, "anchor_us": None} for p in sorted(stale)],
+            )
         progress = 0
         for start in range(0, len(stale), chunk):
             with db.write() as conn:
