@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+import time as time_module
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from edge.protocol import EventBatch
 from sync_server import retention, shifts
-from sync_server.config import RetentionConfig
+from sync_server.config import RetentionConfig, ServerConfig
 from sync_server.db import (
     Database,
     epoch_us,
@@ -31,7 +32,7 @@ from sync_server.reports import daily, month
 from sync_server.reports import person_days as folding
 from sync_server.schemas.shifts import ShiftCreate
 from tests.reports.helpers import event_row
-from tests.server.helpers import batch, event
+from tests.server.helpers import Api, batch, event
 
 BERLIN = ZoneInfo("Europe/Berlin")  # October 2026 ends daylight saving on the 25th
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -284,3 +285,31 @@ def test_concurrent_ingest_shift_changes_and_catch_up_lose_nothing(db: Database)
         total = conn.execute(sa.select(sa.func.sum(person_days.c.events))).scalar_one()
         assert total == conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
     assert _reports(db, BERLIN, unfolded=False) == _reports(db, BERLIN, unfolded=True)
+
+
+def test_the_server_folds_everyone_at_start(
+    settings: ServerConfig, make_api: Callable[..., Api]
+) -> None:
+    """A server started on a site whose days are not folded yet (just upgraded) folds them in
+    the background, on its site zone, and ingest keeps them from then on."""
+    db = Database.from_url(settings.database_url)
+    try:
+        migrate(db)
+        _site(db, random.Random(10), n_people=6)
+        api = make_api(site_timezone="Europe/Berlin")
+        deadline = time_module.monotonic() + 30
+        while _folded_people(db, BERLIN) < 6:
+            assert time_module.monotonic() < deadline, "the server did not fold the days"
+            time_module.sleep(0.1)
+        assert _stored(db) == _fresh(db)
+        # A terminal's event through HTTP lands in its day at once.
+        token = api.create_terminal("door")
+        when = datetime(2026, 11, 3, 8, 45, tzinfo=BERLIN)
+        body = batch("door", [event("door", "p00", wall_time=when)])
+        answer = api.as_terminal(token, "POST", "/events", json=body)
+        assert answer.json()["results"][0]["status"] == "accepted", answer.text
+        number = (date(2026, 11, 3) - date(1970, 1, 1)).days
+        assert _stored(db)["p00", number].first_in_us == epoch_us(when)
+        assert _stored(db) == _fresh(db)
+    finally:
+        db.dispose()
