@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,14 +15,6 @@ from sync_server import audit
 from sync_server.db import Database, audit_log, migrate
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database.from_url(db_url)
-    migrate(database)
-    yield database
-    database.dispose()
 
 
 def test_a_row_says_who_when_what_and_the_row_before_and_after(db: Database) -> None:

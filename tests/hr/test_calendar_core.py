@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from sync_server.calendar import (
     load_calendar,
     parse_weekdays,
 )
-from sync_server.db import Database, days_off, migrate, work_weeks
+from sync_server.db import Database, days_off, work_weeks
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -62,14 +61,6 @@ def test_working_days_skip_weekends_and_days_off_per_group() -> None:
     assert len(office) == 23
     assert len(factory) == 27
     assert calendar.week("office") == MONDAY_TO_FRIDAY
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database.from_url(db_url)
-    migrate(database)
-    yield database
-    database.dispose()
 
 
 def test_the_calendar_is_loaded_from_the_database(db: Database) -> None:

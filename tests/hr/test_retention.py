@@ -6,30 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 import sqlalchemy as sa
 import structlog
 
 from sync_server import app as server_app
 from sync_server import audit, retention
 from sync_server.config import RetentionConfig, ServerConfig
-from sync_server.db import Database, audit_log, corrections, epoch_us, events, leaves, migrate
+from sync_server.db import Database, audit_log, corrections, epoch_us, events, leaves
 from tests.reports.helpers import event_row
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 JAKARTA = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database.from_url(db_url)
-    migrate(database)
-    yield database
-    database.dispose()
 
 
 def _fill(db: Database) -> dict[str, uuid.UUID]:

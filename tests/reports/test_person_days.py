@@ -7,12 +7,11 @@ from __future__ import annotations
 import random
 import threading
 import time as time_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import sqlalchemy as sa
 
 from edge.protocol import EventBatch
@@ -39,14 +38,6 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 FIRST, LAST = date(2026, 10, 1), date(2026, 10, 31)
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 GROUPS = ("day", "night", "plain")
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database.from_url(db_url)
-    migrate(database)
-    yield database
-    database.dispose()
 
 
 def _site(db: Database, rnd: random.Random, n_people: int = 12) -> list[str]:

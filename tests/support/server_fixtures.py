@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from sync_server.config import ServerConfig
+    from sync_server.db import Database
     from tests.server.helpers import Api
 
 PG_ENV = "HADIR_TEST_POSTGRES_URL"
@@ -78,6 +79,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     engine: sa.Engine = request.getfixturevalue("pg_admin_engine")
     yield from fresh_pg_database(engine)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """``db_url``'s database, migrated, for tests of the server's operations without HTTP."""
+    from sync_server.db import Database, migrate
+
+    database = Database.from_url(db_url)
+    migrate(database)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
