@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync_server.calendar import load_calendar
-from sync_server.db import epoch_us, events, people, person_day_basis, person_days, terminals
+from sync_server.db import epoch_us, events, people, person_days, terminals
 from sync_server.domain_errors import PersonNotFoundError, TerminalNotFoundError
+from sync_server.reports import person_days as folding
 from sync_server.reports.adjust import (
     Adjustments,
     PunchDay,
@@ -299,33 +300,13 @@ def site_month(
         )
         # People whose days are folded on this class's anchor (person_days) count from those
         # rows (their days of the range by primary key), everyone else from their events.
-        folded = person_days.c
         folded_mask = _days_mask(
-            folded.day,
-            d0,
-            postgres,
-            sa.and_(
-                folded.person_id == people.c.id,
-                folded.day >= sql_int(d0),
-                folded.day <= sql_int(d1),
-            ),
-            person_days,
+            person_days.c.day, d0, postgres, folding.days_of(d0, d1), person_days
         )
-        basis = person_day_basis.c
         people_join, in_class = cls.people()
         query = (
-            sa.select(
-                sa.case((basis.anchor_us == sql_int(cls.anchor_us), folded_mask), else_=days_mask)
-            )
-            .select_from(
-                people_join.outerjoin(
-                    person_day_basis,
-                    sa.and_(
-                        basis.person_id == people.c.id,
-                        basis.zone == sa.literal(tz.key, sa.String),
-                    ),
-                )
-            )
+            sa.select(sa.case((folding.folded_on(cls.anchor_us), folded_mask), else_=days_mask))
+            .select_from(folding.with_basis(people_join, tz))
             .where(in_class, *filters)
         )
         if touched:

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync_server.calendar import SiteCalendar, load_calendar
-from sync_server.db import UTCDateTime, epoch_us, events, people, person_day_basis, person_days
+from sync_server.db import UTCDateTime, epoch_us, events, people, person_days
+from sync_server.reports import person_days as folding
 from sync_server.reports.adjust import (
     Punch,
     leave_counts,
@@ -156,16 +157,9 @@ def range_summary(
     last_due = {cls.id: _last_due(offsets, cls.shift, d0, d1, now_us) for cls in classes}
     by_class: list[tuple[int, Any]] = []
     join, effective = people_and_shift()
-    join = join.outerjoin(
-        person_day_basis,
-        sa.and_(
-            person_day_basis.c.person_id == people.c.id,
-            person_day_basis.c.zone == sa.literal(tz.key, sa.String),
-        ),
-    )
     # The site zone's folded days (person_days): a person's rows count when folded on the
     # anchor of the shift they have now, else their events are sorted into days here.
-    basis = person_day_basis.c
+    join = folding.with_basis(join, tz)
     for cls in classes:
         lo, hi = cls.scan_range(offsets, d0, d1)
         dk = local_day(eu, offsets, sql_int(cls.anchor_us))
@@ -199,15 +193,11 @@ def range_summary(
                     folded.day, folded.first_in_us, folded.last_out_us, cls, offsets, d0, postgres
                 )
             )
-            .where(
-                folded.person_id == people.c.id,
-                folded.day >= sql_int(d0),
-                folded.day <= sql_int(d1),
-            )
+            .where(folding.days_of(d0, d1))
             .correlate(people)
             .scalar_subquery()
         )
-        stats = sa.case((basis.anchor_us == sql_int(cls.anchor_us), from_days), else_=from_events)
+        stats = sa.case((folding.folded_on(cls.anchor_us), from_days), else_=from_events)
         by_class.append((cls.id, stats))
     # One pass over people; CASE runs only the subquery of the person's own shift.
     stats_expr: Any = (

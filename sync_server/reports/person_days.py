@@ -29,14 +29,14 @@ always finds a row to wait on.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from sync_server.db import Database, events, people, person_day_basis, person_days
@@ -48,6 +48,11 @@ from sync_server.reports.timebase import DAY_US, EPOCH, sql_int
 CATCH_UP_CHUNK = 200
 # Parameters per IN list (SQLite caps bound parameters per statement).
 _IN_CHUNK = 500
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
 
 
 @dataclass(slots=True)
@@ -105,6 +110,27 @@ class Basis:
     anchor_us: int
 
 
+def with_basis(join: sa.Join, zone: ZoneInfo) -> sa.Join:
+    """A report's ``join`` of people with each person's basis row on the report's zone, where
+    there is one; :func:`folded_on` then says whether their rows count."""
+    b = person_day_basis.c
+    return join.outerjoin(
+        person_day_basis,
+        sa.and_(b.person_id == people.c.id, b.zone == sa.literal(zone.key, sa.String)),
+    )
+
+
+def folded_on(anchor_us: int) -> sa.ColumnElement[bool]:
+    """The person's days are folded on this shift-day anchor (and the report's zone)."""
+    return person_day_basis.c.anchor_us == sql_int(anchor_us)
+
+
+def days_of(first: int, last: int) -> sa.ColumnElement[bool]:
+    """The person's folded days ``first..last`` (for a subquery correlated to people)."""
+    d = person_days.c
+    return sa.and_(d.person_id == people.c.id, d.day >= sql_int(first), d.day <= sql_int(last))
+
+
 def shift_day(at_us: int, zone: ZoneInfo, anchor_us: int) -> int:
     """The shift-day number of an instant: the reports' ``local_day`` in Python."""
     offset = (EPOCH + timedelta(microseconds=at_us)).astimezone(zone).utcoffset()
@@ -145,11 +171,7 @@ def _locked_bases(
     postgres = conn.dialect.name == "postgresql"
     b = person_day_basis.c
     # PostgreSQL: one array parameter, all rows in one statement (and in one order).
-    parts = (
-        [wanted]
-        if postgres
-        else [wanted[start : start + _IN_CHUNK] for start in range(0, len(wanted), _IN_CHUNK)]
-    )
+    parts = [wanted] if postgres else list(_chunks(wanted))
     for part in parts:
         query = sa.select(b.person_id, b.zone, b.anchor_us).order_by(b.person_id)
         if postgres:
@@ -249,8 +271,7 @@ def prune(conn: Connection, cutoff_us: int) -> int:
 
 def _delete_days(conn: Connection, keys: list[tuple[str, int]]) -> None:
     d = person_days.c
-    for start in range(0, len(keys), _IN_CHUNK):
-        part = keys[start : start + _IN_CHUNK]
+    for part in _chunks(keys):
         conn.execute(sa.delete(person_days).where(sa.tuple_(d.person_id, d.day).in_(part)))
 
 
@@ -261,10 +282,8 @@ def _events_of(
     wanted = sorted(set(people_ids))
     e = events.c
     found: list[tuple[str, int, str]] = []
-    for start in range(0, len(wanted), _IN_CHUNK):
-        query = sa.select(e.person_id, e.effective_us, e.kind).where(
-            e.person_id.in_(wanted[start : start + _IN_CHUNK])
-        )
+    for part in _chunks(wanted):
+        query = sa.select(e.person_id, e.effective_us, e.kind).where(e.person_id.in_(part))
         if lo_us is not None:
             query = query.where(e.effective_us >= sql_int(lo_us))
         if hi_us is not None:
@@ -273,14 +292,24 @@ def _events_of(
     return found
 
 
-def current_bases(conn: Connection, zone: ZoneInfo) -> dict[str, Basis]:
-    """Every person's basis in force now: the site zone and their shift's anchor."""
+def current_bases(
+    conn: Connection, zone: ZoneInfo, people_ids: list[str] | None = None
+) -> dict[str, Basis]:
+    """The basis in force now of every person (or of these): the site zone and their
+    shift's anchor."""
     shifts = load_shifts(conn)
     join, effective = people_and_shift()
+    query = sa.select(people.c.id, effective).select_from(join)
+    parts = (
+        [query]
+        if people_ids is None
+        else [query.where(people.c.id.in_(part)) for part in _chunks(people_ids)]
+    )
     found = {}
-    for person_id, shift_id in conn.execute(sa.select(people.c.id, effective).select_from(join)):
-        shift = shifts.get(shift_id)
-        found[person_id] = Basis(zone.key, shift.anchor_us if shift else 0)
+    for part in parts:
+        for person_id, shift_id in conn.execute(part):
+            shift = shifts.get(shift_id)
+            found[person_id] = Basis(zone.key, shift.anchor_us if shift else 0)
     return found
 
 
@@ -309,7 +338,7 @@ def catch_up(db: Database, zone: ZoneInfo, *, now: datetime, chunk: int = CATCH_
         # Basis rows first, committed, so that ingest has a row to wait on while we fold.
         with db.write() as conn:
             conn.execute(
-                _insert_ignoring(conn, person_day_basis),
+                db.insert(person_day_basis).on_conflict_do_nothing(),
                 [{"person_id": p, "zone": None, "anchor_us": None} for p in sorted(stale)],
             )
         progress = 0
@@ -324,16 +353,14 @@ def catch_up(db: Database, zone: ZoneInfo, *, now: datetime, chunk: int = CATCH_
 def _fold_people(conn: Connection, wanted: list[str], zone: ZoneInfo, now: datetime) -> int:
     locked = _locked_bases(conn, wanted, update=True, skip_locked=True)
     # Read again under the lock: another process may have folded them, or a shift changed.
-    target = {p: b for p, b in current_bases(conn, zone).items() if p in locked}
+    target = current_bases(conn, zone, sorted(locked))
     todo = {p: b for p, b in target.items() if locked[p] != b}
     if not todo:
         return 0
     people_ids = sorted(todo)
     d = person_days.c
-    for start in range(0, len(people_ids), _IN_CHUNK):
-        conn.execute(
-            sa.delete(person_days).where(d.person_id.in_(people_ids[start : start + _IN_CHUNK]))
-        )
+    for part in _chunks(people_ids):
+        conn.execute(sa.delete(person_days).where(d.person_id.in_(part)))
     _upsert(conn, fold(_events_of(conn, people_ids), todo))
     b = person_day_basis.c
     conn.execute(
@@ -343,9 +370,3 @@ def _fold_people(conn: Connection, wanted: list[str], zone: ZoneInfo, now: datet
         [{"p": p, "z": todo[p].zone, "a": todo[p].anchor_us} for p in people_ids],
     )
     return len(todo)
-
-
-def _insert_ignoring(conn: Connection, table: sa.Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
