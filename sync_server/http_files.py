@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import StreamingResponse
 
-from sync_server.reports.export import CsvRows
+from sync_server.db import Database
+from sync_server.reports.export import CsvRows, export_stream
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 AUDIT_CSV_NAME = "hadir-audit.csv"
@@ -38,9 +40,21 @@ def csv_download(
 
 
 def attendance_csv(
-    chunks: Iterator[str], *, rows: CsvRows, first: date, last: date, locale: str, vary: str
+    db: Database,
+    first: date,
+    last: date,
+    *,
+    tz: ZoneInfo,
+    rows: CsvRows,
+    group: str | None,
+    department: str | None,
+    locale: str,
+    vary: str,
 ) -> StreamingResponse:
-    """The attendance export (:func:`sync_server.reports.export.export_stream`'s rows) as
-    ``attendance-<rows>-<first>-<last>.csv``."""
+    """The attendance export (:func:`sync_server.reports.export.export_stream`) of
+    ``first..last`` as ``attendance-<rows>-<first>-<last>.csv``, streamed."""
+    stream = export_stream(
+        db, first, last, tz=tz, rows=rows, group=group, department=department, locale=locale
+    )
     name = f"attendance-{rows.value}-{first.isoformat()}-{last.isoformat()}.csv"
-    return csv_download(chunks, name, locale=locale, vary=vary)
+    return csv_download(stream, name, locale=locale, vary=vary)

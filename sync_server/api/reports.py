@@ -25,7 +25,6 @@ from sync_server.domain_errors import ConflictError
 from sync_server.errors import error_responses
 from sync_server.http_files import attendance_csv
 from sync_server.reports import FIRST_DAY, LAST_DAY, check_range
-from sync_server.reports.export import export_stream
 from sync_server.schemas import ApiModel, GroupName
 from sync_server.schemas.reports import (
     CheckinListedOut,
@@ -282,7 +281,7 @@ def export_csv(
 ) -> StreamingResponse:
     check_range(first, last)
     locale = lang or catalogue.negotiate(accept_language)
-    stream = export_stream(
+    return attendance_csv(
         svc.db,
         first,
         last,
@@ -291,9 +290,7 @@ def export_csv(
         group=group,
         department=department,
         locale=locale,
-    )
-    return attendance_csv(
-        stream, rows=rows, first=first, last=last, locale=locale, vary="Accept-Language"
+        vary="Accept-Language",
     )
 
 

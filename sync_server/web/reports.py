@@ -18,7 +18,6 @@ from sync_server import catalogue, reports, review
 from sync_server.deps import Services, services
 from sync_server.errors import ApiError
 from sync_server.http_files import WEB_CSV_VARY, attendance_csv
-from sync_server.reports.export import export_stream
 from sync_server.web.accounts import WebSession
 from sync_server.web.board import calendar_rows, day_rows, nobody
 from sync_server.web.forms import date_param, filters, month_param
@@ -113,7 +112,9 @@ async def export_csv(
         request.headers.get("accept-language")
     )
     locale = csv_locale(request, page_locale)
-    stream = export_stream(
+    # Without lang in the link the language is the account's (the session cookie's), else
+    # the browser's.
+    return attendance_csv(
         svc.db,
         first,
         last,
@@ -122,11 +123,7 @@ async def export_csv(
         group=group,
         department=department,
         locale=locale,
-    )
-    # Without lang in the link the language is the account's (the session cookie's), else
-    # the browser's.
-    return attendance_csv(
-        stream, rows=rows, first=first, last=last, locale=locale, vary=WEB_CSV_VARY
+        vary=WEB_CSV_VARY,
     )
 
 
